@@ -1,0 +1,88 @@
+// Package cli holds Flint's commands, one file per command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/alecthomas/kong"
+)
+
+// Version is Flint's version, set at build time with
+// -ldflags "-X github.com/flintcti/flint/internal/cli.Version=v1.2.3".
+var Version = "0.1.0-dev"
+
+// Globals are the flags every command takes.
+type Globals struct {
+	DataDir  string           `name:"data-dir" env:"FLINT_DATA_DIR" help:"Data directory (default: the user's data directory)." type:"path"`
+	JSON     bool             `help:"Print JSON instead of text."`
+	LogLevel slog.Level       `name:"log-level" default:"info" help:"Log level: debug, info, warn, error."`
+	Version  kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// root is the command tree.
+type root struct {
+	Globals
+	Sim   SimCmd   `cmd:"" help:"Run the Flashpoint Ignite simulator."`
+	Demo  DemoCmd  `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
+	Bench BenchCmd `cmd:"" help:"Measure Flint's speed."`
+}
+
+// env is what commands get besides their flags.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	g      *Globals
+}
+
+// Run parses args and runs the command; it returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	var r root
+	parser, err := kong.New(&r,
+		kong.Name("flint"),
+		kong.Description("Flint: Flashpoint Ignite intelligence in your own tools."),
+		kong.Vars{"version": Version},
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		// --help and --version end the parse; turn kong's exit into a return.
+		kong.Exit(func(c int) { panic(exitPanic{c}) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "flint:", err)
+		return 2
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok := v.(exitPanic)
+			if !ok {
+				panic(v)
+			}
+			code = e.code
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "flint:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.LogLevel}))
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
+	if err := kctx.Run(e); err != nil {
+		fmt.Fprintln(stderr, "flint:", err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type exitPanic struct{ code int }
+
+// errUsage marks an error caused by the user's input (exit status 2).
+var errUsage = errors.New("usage")

@@ -1,0 +1,421 @@
+package ignite
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is the production Flashpoint Ignite API.
+const DefaultBaseURL = "https://api.flashpoint.io"
+
+// Options configures a Client. The zero value of each field means its default.
+type Options struct {
+	BaseURL            string        // default DefaultBaseURL
+	Token              string        // bearer token (required)
+	InsecureSkipVerify bool          // turn TLS verification off (per instance; default on)
+	Timeout            time.Duration // per request, default 120 s
+	MaxAttempts        int           // requests per call, retries included; default 5
+	RetryBase          time.Duration // first backoff, default 1 s
+	RetryMax           time.Duration // longest backoff, default 30 s
+	RetryAfterCap      time.Duration // longest Retry-After honoured, default 60 s
+	RateLimit          float64       // requests per second per Client; default 20; < 0 disables
+	RateBurst          int           // default 5
+	Version            string        // Flint's version, for User-Agent and X-FP-Integration* headers
+	MaxBodyBytes       int64         // largest response body read, default 512 MiB
+	Transport          http.RoundTripper
+	Logger             *slog.Logger
+}
+
+// Client calls one Flashpoint Ignite instance. It is safe for concurrent use;
+// all calls share one rate limiter.
+type Client struct {
+	base    *url.URL
+	token   string
+	opts    Options
+	http    *http.Client
+	limiter *rate.Limiter
+	log     *slog.Logger
+	ua      string
+	bufs    sync.Pool
+}
+
+// New returns a Client for opts.
+func New(opts Options) (*Client, error) {
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("ignite: base URL %q must be an absolute http(s) URL", opts.BaseURL)
+	}
+	if base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("ignite: base URL %q must not carry a query or fragment", opts.BaseURL)
+	}
+	if strings.TrimSpace(opts.Token) == "" {
+		return nil, errors.New("ignite: a bearer token is required")
+	}
+	if strings.ContainsAny(opts.Token, "\r\n") {
+		return nil, errors.New("ignite: the bearer token contains a line break")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 120 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 30 * time.Second
+	}
+	if opts.RetryAfterCap <= 0 {
+		opts.RetryAfterCap = 60 * time.Second
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 20
+	}
+	if opts.RateBurst <= 0 {
+		opts.RateBurst = 5
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 512 << 20
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tr := opts.Transport
+	if tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 8
+		t.ResponseHeaderTimeout = opts.Timeout
+		if opts.InsecureSkipVerify {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // per-instance opt-out (DOMAIN.md §1)
+		}
+		tr = t
+	}
+	c := &Client{
+		base:  base,
+		token: opts.Token,
+		opts:  opts,
+		http: &http.Client{
+			Transport: tr,
+			// Never follow a redirect to another host with the token.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("too many redirects")
+				}
+				if req.URL.Host != base.Host || req.URL.Scheme != base.Scheme {
+					return fmt.Errorf("redirect to %s refused: the token is only sent to %s", req.URL.Host, base.Host)
+				}
+				return nil
+			},
+		},
+		log: opts.Logger,
+		ua:  "Flint/" + opts.Version + " (+https://github.com/flintcti/flint)",
+	}
+	lim := rate.Inf
+	if opts.RateLimit > 0 {
+		lim = rate.Limit(opts.RateLimit)
+	}
+	c.limiter = rate.NewLimiter(lim, opts.RateBurst)
+	c.bufs.New = func() any { return new(bytes.Buffer) }
+	return c, nil
+}
+
+// BaseURL returns the instance's base URL.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// response is a fully read HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get performs GET path?query with retries and returns the decoded result of
+// decode. Retries cover 429 (honouring Retry-After), 500/502/503/504 and
+// connections reset, with exponential backoff and jitter.
+func get[T any](ctx context.Context, c *Client, endpoint string, u *url.URL, decode func(*response) (T, error)) (T, error) {
+	attempts := 0
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     c.opts.RetryBase,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.opts.RetryMax,
+	}
+	op := func() (T, error) {
+		var zero T
+		attempts++
+		resp, err := c.do(ctx, endpoint, u)
+		if err != nil {
+			err.Attempts = attempts
+			if ctx.Err() != nil {
+				return zero, backoff.Permanent(context.Cause(ctx))
+			}
+			if !err.Retryable() || attempts >= c.opts.MaxAttempts {
+				return zero, backoff.Permanent(err)
+			}
+			c.log.Warn("ignite: retrying", "endpoint", endpoint, "code", err.Code(), "attempt", attempts, "retry_after", err.retry)
+			return zero, err
+		}
+		buf := resp.body
+		v, derr := decode(resp)
+		c.putBuf(buf)
+		if derr != nil {
+			var e *Error
+			if !errors.As(derr, &e) {
+				e = &Error{Class: ClassBadResponse, Status: resp.status, Message: derr.Error()}
+			}
+			e.Endpoint, e.Attempts = endpoint, attempts
+			return zero, backoff.Permanent(e)
+		}
+		return v, nil
+	}
+	v, err := backoff.Retry(ctx, op,
+		backoff.WithBackOff(b),
+		backoff.WithMaxTries(uint(c.opts.MaxAttempts)),
+		backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		var zero T
+		if ctx.Err() != nil && ErrorClass(err) == "" {
+			return zero, fmt.Errorf("ignite: %s: %w", endpoint, context.Cause(ctx))
+		}
+		return zero, err
+	}
+	return v, nil
+}
+
+func (c *Client) putBuf(b []byte) {
+	if cap(b) > 16<<20 || cap(b) == 0 {
+		return
+	}
+	c.bufs.Put(bytes.NewBuffer(b[:0]))
+}
+
+// do makes one request. The returned body buffer is pooled: decoders must
+// copy what they keep (json.Unmarshal into RawMessage does).
+func (c *Client) do(ctx context.Context, endpoint string, u *url.URL) (*response, *Error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return nil, &Error{Class: ClassNetwork, Net: NetTimeout, Endpoint: endpoint, Message: "rate limiter: " + err.Error(), cause: err}
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, &Error{Class: ClassInvalidRequest, Endpoint: endpoint, Message: err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("X-FP-IntegrationPlatform", "Flint")
+	req.Header.Set("X-FP-IntegrationPlatformVersion", c.opts.Version)
+	req.Header.Set("X-FP-IntegrationVersion", c.opts.Version)
+
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.netError(ctx, endpoint, err)
+	}
+	defer res.Body.Close()
+	buf := c.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(res.Body, c.opts.MaxBodyBytes+1))
+	if err != nil {
+		c.putBuf(buf.Bytes())
+		return nil, c.netError(ctx, endpoint, err)
+	}
+	if int64(buf.Len()) > c.opts.MaxBodyBytes {
+		c.putBuf(buf.Bytes())
+		return nil, &Error{Class: ClassBadResponse, Status: res.StatusCode, Endpoint: endpoint,
+			Message: fmt.Sprintf("response body larger than %d bytes", c.opts.MaxBodyBytes)}
+	}
+	resp := &response{status: res.StatusCode, header: res.Header, body: buf.Bytes()}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return resp, nil
+	}
+	e := c.statusError(endpoint, resp)
+	c.putBuf(resp.body)
+	return nil, e
+}
+
+func (c *Client) netError(ctx context.Context, endpoint string, err error) *Error {
+	kind := classifyNet(err)
+	if ctx.Err() != nil {
+		// The caller cancelled: not a network fault.
+		return &Error{Class: ClassNetwork, Net: kind, Endpoint: endpoint, Message: "cancelled: " + ctx.Err().Error(), cause: ctx.Err()}
+	}
+	return &Error{Class: ClassNetwork, Net: kind, Endpoint: endpoint, Message: c.redact(unwrapURLError(err)), cause: err}
+}
+
+// unwrapURLError drops the "Get \"url\": " prefix: the URL is in the endpoint name.
+func unwrapURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
+}
+
+// statusError builds the Error for a non-2xx response from its body:
+// {"message"}, {"detail"}, {"detail", "errors":[{loc,msg,input}]},
+// {"type","errors":[{"detail"}]} or RFC 7807 problem JSON.
+func (c *Client) statusError(endpoint string, r *response) *Error {
+	e := &Error{Class: classForStatus(r.status), Status: r.status, Endpoint: endpoint}
+	var body struct {
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+		Title   string          `json:"title"`
+		Errors  []struct {
+			Loc    []any           `json:"loc"`
+			Msg    string          `json:"msg"`
+			Detail string          `json:"detail"`
+			Input  json.RawMessage `json:"input"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(r.body, &body) == nil {
+		var detail string
+		if len(body.Detail) > 0 && json.Unmarshal(body.Detail, &detail) != nil {
+			detail = string(body.Detail)
+		}
+		e.Message = firstNonEmpty(body.Message, detail, body.Title)
+		for _, fe := range body.Errors {
+			f := FieldError{Msg: firstNonEmpty(fe.Msg, fe.Detail)}
+			for _, l := range fe.Loc {
+				f.Loc = append(f.Loc, fmt.Sprint(l))
+			}
+			if len(fe.Input) > 0 {
+				var s string
+				if json.Unmarshal(fe.Input, &s) != nil {
+					s = string(fe.Input)
+				}
+				f.Input = truncate(s, 128)
+			}
+			e.Fields = append(e.Fields, f)
+		}
+	} else {
+		e.Message = strings.TrimSpace(truncate(string(r.body), 200))
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(r.status)
+	}
+	e.Message = c.redact(e.Message)
+	if r.status == 429 || r.status == 503 {
+		if d, ok := parseRetryAfter(r.header.Get("Retry-After"), time.Now()); ok {
+			e.retry = min(d, c.opts.RetryAfterCap)
+			if e.retry <= 0 {
+				e.retry = time.Millisecond
+			}
+		} else if r.status == 429 {
+			// No hint: back off at least the base interval, with jitter.
+			e.retry = c.opts.RetryBase + time.Duration(rand.Int64N(int64(c.opts.RetryBase)))
+		}
+	}
+	return e
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(n * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func (c *Client) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[REDACTED]")
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// endpointURL builds base + path + query.
+func (c *Client) endpointURL(path string, q url.Values) *url.URL {
+	u := *c.base
+	u.Path = strings.TrimRight(c.base.Path, "/") + path
+	u.RawQuery = q.Encode()
+	return &u
+}
+
+// rebase returns the link's path and query on the instance's base URL, so
+// the token never goes to a host named in a response. The link must point at
+// the expected endpoint path.
+func (c *Client) rebase(link, path string) (*url.URL, error) {
+	l, err := url.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("next link %q is not a URL", truncate(link, 200))
+	}
+	want := strings.TrimRight(c.base.Path, "/") + path
+	if l.Path != want && l.Path != path {
+		return nil, fmt.Errorf("next link path %q is not %q", truncate(l.Path, 200), path)
+	}
+	u := *c.base
+	u.Path = want
+	u.RawQuery = l.RawQuery
+	return &u, nil
+}
+
+// decodeJSON unmarshals the body into v, classifying failures as bad responses.
+func decodeJSON(r *response, v any) error {
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return &Error{Class: ClassBadResponse, Status: r.status, Message: describeJSONError(r.body, err)}
+	}
+	return nil
+}
+
+func describeJSONError(body []byte, err error) string {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return "empty body"
+	case trimmed[0] != '{' && trimmed[0] != '[':
+		return "not JSON: " + truncate(string(trimmed), 80)
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) || strings.Contains(err.Error(), "unexpected end of JSON") {
+		return fmt.Sprintf("malformed or truncated JSON (%d bytes): %v", len(body), err)
+	}
+	return "unexpected JSON shape: " + err.Error()
+}
