@@ -8,3 +8,5 @@ require (
 	github.com/pandatix/go-cvss v0.6.4
 	golang.org/x/time v0.16.0
 )
+
+require github.com/google/go-cmp v0.7.0

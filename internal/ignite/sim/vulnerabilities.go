@@ -127,6 +127,7 @@ type vulnCore struct {
 	severity   string
 	v2, v3, v4 float64
 	epss       float64
+	epssNull   bool // served as null
 	ransom     string // "" for null
 	products   []int
 	published  time.Time
@@ -202,6 +203,9 @@ func (s *Server) vulnCore(i int, clock time.Time) vulnCore {
 		c.ransom = []string{"Critical", "High", "Medium", "Low", "Low", "Low"}[r%6]
 	}
 	c.cwe, _ = strconv.Atoi(kind.cwe)
+	if q := pick(s.seed, dsVulns, i, vQuirk, 100); q >= 5 && q < 10 {
+		c.epssNull = true
+	}
 	return c
 }
 
@@ -324,7 +328,8 @@ func (s *Server) vulnMatches(vq *vulnQuery, i int, clock time.Time) bool {
 	if vq.ransom != nil && !vq.ransom[strings.ToLower(c.ransom)] {
 		return false
 	}
-	if !inRangeF(c.v2, vq.min2, vq.max2) || !inRangeF(c.v3, vq.min3, vq.max3) || !inRangeF(c.v4, vq.min4, vq.max4) || !inRangeF(c.epss, vq.minEPSS, vq.maxEPS) {
+	if !inRangeF(c.v2, vq.min2, vq.max2) || !inRangeF(c.v3, vq.min3, vq.max3) || !inRangeF(c.v4, vq.min4, vq.max4) || !inRangeF(c.epss, vq.minEPSS, vq.maxEPS) ||
+		(c.epssNull && (vq.minEPSS != nil || vq.maxEPS != nil)) {
 		return false
 	}
 	if vq.cweIDs != nil && !vq.cweIDs[c.cwe] {
@@ -507,7 +512,7 @@ func (s *Server) vulnerability(i int, clock time.Time, detail bool) map[string]a
 	if quirk < 5 {
 		scores["ransomware_score"] = 0.45 // some sources send a number
 	}
-	if quirk >= 5 && quirk < 10 {
+	if c.epssNull {
 		scores["epss_score"] = nil
 	}
 	var cwes []map[string]any
