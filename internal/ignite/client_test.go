@@ -301,7 +301,9 @@ func TestVulnerabilities(t *testing.T) {
 		{"all, following next", ignite.VulnerabilityQuery{Size: 400}, url.Values{}, func(ignite.Vulnerability) bool { return true }},
 		{"updated_after", ignite.VulnerabilityQuery{Size: 100, UpdatedAfter: simNow.Add(-90 * 24 * time.Hour)},
 			url.Values{"updated_after": {ignite.FormatTime(simNow.Add(-90 * 24 * time.Hour))}},
-			func(v ignite.Vulnerability) bool { return !v.Timelines.LastModifiedAt.Before(simNow.Add(-90 * 24 * time.Hour)) }},
+			func(v ignite.Vulnerability) bool {
+				return !v.Timelines.LastModifiedAt.Before(simNow.Add(-90 * 24 * time.Hour))
+			}},
 		{"severity", ignite.VulnerabilityQuery{Severity: []string{"critical"}}, url.Values{"severity": {"critical"}},
 			func(v ignite.Vulnerability) bool { return v.Scores.Severity == "Critical" }},
 		{"product, any case", ignite.VulnerabilityQuery{Products: []string{"contoso helpdesk portal"}}, url.Values{"products": {"contoso helpdesk portal"}},

@@ -3,6 +3,7 @@ package ignite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -95,24 +96,22 @@ func (c *Client) ListReports(ctx context.Context, q ReportQuery) (*Page[Report],
 
 func (c *Client) listReports(ctx context.Context, u *url.URL, skip, limit int) (*Page[Report], error) {
 	return get(ctx, c, "reports", u, func(r *response) (*Page[Report], error) {
-		var env struct {
-			Total *int               `json:"total"`
-			Limit int                `json:"limit"`
-			Count int                `json:"count"`
-			Skip  int                `json:"skip"`
-			Data  *[]json.RawMessage `json:"data"`
-		}
-		if err := decodeJSON(r, &env); err != nil {
+		fields, data, ok, err := listField(r, "data")
+		if err != nil {
 			return nil, err
 		}
-		if env.Data == nil {
+		if !ok {
 			return nil, &Error{Class: ClassBadResponse, Status: r.status, Message: `wrong envelope: no "data" list`}
 		}
 		p := &Page[Report]{Total: -1, Offset: skip, Size: limit}
-		if env.Total != nil {
-			p.Total = *env.Total
+		var total *int
+		if err := field(r, fields, "total", &total); err != nil {
+			return nil, err
 		}
-		p.Items, p.Invalid = decodeItems[Report](*env.Data)
+		if total != nil {
+			p.Total = *total
+		}
+		p.Items, p.Invalid = decodeItems[Report](data)
 		return p, nil
 	})
 }
@@ -186,9 +185,9 @@ func (c *Client) ListEvents(ctx context.Context, q EventQuery) (*Page[Event], er
 
 func (c *Client) listEvents(ctx context.Context, u *url.URL, skip, limit int) (*Page[Event], error) {
 	return get(ctx, c, "events", u, func(r *response) (*Page[Event], error) {
-		var raws []json.RawMessage
-		if err := decodeJSON(r, &raws); err != nil {
-			return nil, err
+		raws, err := arrayElements(r.body)
+		if err != nil {
+			return nil, &Error{Class: ClassBadResponse, Status: r.status, Message: describeJSONError(r.body, err)}
 		}
 		p := &Page[Event]{Total: -1, Offset: skip, Size: limit}
 		if h := r.header.Get("X-Fp-Total-Hits"); h != "" {
@@ -285,15 +284,6 @@ func (q VulnerabilityQuery) values() url.Values {
 	return v
 }
 
-type linkedEnvelope struct {
-	Total    *int               `json:"total"`
-	Next     Nullable           `json:"next"`
-	Previous Nullable           `json:"previous"`
-	Size     int                `json:"size"`
-	From     int                `json:"from"`
-	Results  *[]json.RawMessage `json:"results"`
-}
-
 // ListVulnerabilities fetches one page of vulnerabilities.
 func (c *Client) ListVulnerabilities(ctx context.Context, q VulnerabilityQuery) (*Page[Vulnerability], error) {
 	return c.listVulnerabilities(ctx, c.endpointURL(PathVulnerabilities, q.values()), q.From, q.Size)
@@ -301,18 +291,22 @@ func (c *Client) ListVulnerabilities(ctx context.Context, q VulnerabilityQuery) 
 
 func (c *Client) listVulnerabilities(ctx context.Context, u *url.URL, from, size int) (*Page[Vulnerability], error) {
 	return get(ctx, c, "vulnerabilities", u, func(r *response) (*Page[Vulnerability], error) {
-		var env linkedEnvelope
-		if err := decodeJSON(r, &env); err != nil {
+		fields, results, ok, err := listField(r, "results")
+		if err != nil {
 			return nil, err
 		}
-		if env.Results == nil {
+		if !ok {
 			return nil, &Error{Class: ClassBadResponse, Status: r.status, Message: `wrong envelope: no "results" list`}
 		}
-		p := &Page[Vulnerability]{Total: -1, Offset: from, Size: size, Next: env.Next}
-		if env.Total != nil {
-			p.Total = *env.Total
+		p := &Page[Vulnerability]{Total: -1, Offset: from, Size: size}
+		var total *int
+		if err := errors.Join(field(r, fields, "total", &total), field(r, fields, "next", &p.Next)); err != nil {
+			return nil, err
 		}
-		p.Items, p.Invalid = decodeItems[Vulnerability](*env.Results)
+		if total != nil {
+			p.Total = *total
+		}
+		p.Items, p.Invalid = decodeItems[Vulnerability](results)
 		return p, nil
 	})
 }
@@ -452,29 +446,29 @@ func (c *Client) listIndicators(ctx context.Context, u *url.URL, from, size int)
 }
 
 func (c *Client) decodeIndicators(r *response) (*Page[Indicator], error) {
-	var env struct {
-		Items      *[]json.RawMessage `json:"items"`
-		Total      *int               `json:"total"`
-		TotalCount *int               `json:"total_count"`
-		Pagination struct {
-			Next Nullable `json:"next"`
-			Prev Nullable `json:"prev"`
-		} `json:"pagination"`
-	}
-	if err := decodeJSON(r, &env); err != nil {
+	fields, items, ok, err := listField(r, "items")
+	if err != nil {
 		return nil, err
 	}
-	if env.Items == nil {
+	if !ok {
 		return nil, &Error{Class: ClassBadResponse, Status: r.status, Message: `wrong envelope: no "items" list`}
 	}
-	p := &Page[Indicator]{Total: -1, Next: env.Pagination.Next}
-	switch {
-	case env.Total != nil:
-		p.Total = *env.Total
-	case env.TotalCount != nil:
-		p.Total = *env.TotalCount
+	var pag struct {
+		Next Nullable `json:"next"`
 	}
-	p.Items, p.Invalid = decodeItems[Indicator](*env.Items)
+	var total, totalCount *int
+	if err := errors.Join(field(r, fields, "total", &total), field(r, fields, "total_count", &totalCount),
+		field(r, fields, "pagination", &pag)); err != nil {
+		return nil, err
+	}
+	p := &Page[Indicator]{Total: -1, Next: pag.Next}
+	switch {
+	case total != nil:
+		p.Total = *total
+	case totalCount != nil:
+		p.Total = *totalCount
+	}
+	p.Items, p.Invalid = decodeItems[Indicator](items)
 	return p, nil
 }
 

@@ -57,8 +57,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		*t = Time{Time: time.Unix(int64(n), 0).UTC(), style: zoneNumber, set: true}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := unquote(b)
+	if err != nil {
 		return err
 	}
 	if s == "" {
@@ -90,7 +90,7 @@ func (t Time) text() string {
 	case zoneDate:
 		return u.Format(time.DateOnly)
 	case zoneEpoch:
-		return strconv.FormatInt(u.Unix(), 10)
+		return fmt.Sprintf("%09d", u.Unix()) // ParseTime reads 9 to 11 digits as epoch seconds
 	}
 	layout := "2006-01-02T15:04:05"
 	if t.style == zoneSpace {
@@ -271,7 +271,8 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	}
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		var err error
+		if s, err = unquote(b); err != nil {
 			return err
 		}
 		n.quoted = true
@@ -357,7 +358,8 @@ func (c *CWEID) UnmarshalJSON(b []byte) error {
 	}
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		var err error
+		if s, err = unquote(b); err != nil {
 			return err
 		}
 		c.quoted = true
@@ -411,7 +413,9 @@ func (s *Scalar) UnmarshalJSON(b []byte) error {
 		return nil
 	case len(b) > 0 && b[0] == '"':
 		s.Valid = true
-		return json.Unmarshal(b, &s.Str)
+		var err error
+		s.Str, err = unquote(b)
+		return err
 	case bytes.Equal(b, []byte("true")) || bytes.Equal(b, []byte("false")):
 		s.Valid, s.Str = true, string(b)
 		return nil
@@ -464,6 +468,19 @@ func (n Nullable) MarshalJSON() ([]byte, error) {
 		return jsonNull, nil
 	}
 	return json.Marshal(n.Value)
+}
+
+// unquote reads a JSON string, without the cost of json.Unmarshal when it
+// holds no escapes (timestamps and numbers never do).
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 func truncate(s string, n int) string {

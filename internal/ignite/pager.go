@@ -1,6 +1,7 @@
 package ignite
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,10 +45,12 @@ func (i *Indicator) setRaw(b json.RawMessage)     { i.Raw = b }
 
 // decodeItems decodes each raw item on its own so one malformed item does
 // not lose the page.
-func decodeItems[T any, PT rawSetter[T]](raws []json.RawMessage) ([]T, []Invalid) {
+// Each raw is copied: it may point into a pooled response buffer.
+func decodeItems[T any, PT rawSetter[T]](raws [][]byte) ([]T, []Invalid) {
 	items := make([]T, 0, len(raws))
 	var bad []Invalid
-	for _, raw := range raws {
+	for _, r := range raws {
+		raw := json.RawMessage(bytes.Clone(r))
 		var v T
 		if err := json.Unmarshal(raw, &v); err != nil {
 			bad = append(bad, Invalid{Raw: raw, Err: err.Error()})
@@ -148,4 +151,37 @@ func offsetOf(u *url.URL) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// listField returns the elements of the list under key in a JSON object
+// body: ok is false when the key is absent; a null list is empty.
+func listField(r *response, key string) (fields map[string][]byte, elems [][]byte, ok bool, err error) {
+	fields, err = objectFields(r.body)
+	if err != nil {
+		return nil, nil, false, &Error{Class: ClassBadResponse, Status: r.status, Message: describeJSONError(r.body, err)}
+	}
+	raw, ok := fields[key]
+	if !ok {
+		return fields, nil, false, nil
+	}
+	if string(raw) == "null" {
+		return fields, nil, true, nil
+	}
+	elems, err = arrayElements(raw)
+	if err != nil {
+		return nil, nil, false, &Error{Class: ClassBadResponse, Status: r.status, Message: fmt.Sprintf("%q is not a list: %v", key, err)}
+	}
+	return fields, elems, true, nil
+}
+
+// field decodes one envelope field into v when present.
+func field(r *response, fields map[string][]byte, key string, v any) error {
+	raw, ok := fields[key]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &Error{Class: ClassBadResponse, Status: r.status, Message: fmt.Sprintf("envelope field %q: %v", key, err)}
+	}
+	return nil
 }

@@ -127,7 +127,7 @@ type vulnCore struct {
 	severity   string
 	v2, v3, v4 float64
 	epss       float64
-	epssNull   bool // served as null
+	epssNull   bool   // served as null
 	ransom     string // "" for null
 	products   []int
 	published  time.Time

@@ -1,0 +1,35 @@
+# One command runs every test: make test.
+GO ?= go
+GOFLAGS_TEST ?= -race -count=1 -timeout 20m
+
+.PHONY: test vet build fuzz bench clean
+
+build:
+	$(GO) build -o bin/flint ./cmd/flint
+
+vet:
+	$(GO) vet ./...
+
+# go vet, then every test under the race detector, with a throwaway
+# PostgreSQL when the server binaries are installed (scripts/with-postgres.sh).
+test: vet
+	./scripts/with-postgres.sh $(GO) test $(GOFLAGS_TEST) -json ./... > test-output.json; \
+	  status=$$?; \
+	  $(GO) run ./scripts/testsummary < test-output.json; \
+	  summary=$$?; \
+	  [ $$status -eq 0 ] && [ $$summary -eq 0 ]
+
+# Short fuzzing of every parser (FUZZTIME per target).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeIndicatorsPage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeVulnerability$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeReportsAndEvents$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test ./internal/ignite/... -run '^$$' -bench . -benchmem
+	$(GO) run ./cmd/flint bench fetch --indicators 1000000
+
+clean:
+	rm -rf bin test-output.json
