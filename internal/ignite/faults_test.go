@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -360,4 +361,60 @@ func TestPagerStops(t *testing.T) {
 			t.Fatalf("err=%v", err)
 		}
 	})
+}
+
+func TestRetriesAreLoggedWithoutTheToken(t *testing.T) {
+	s, base := newSim(t, sim.Config{Seed: 2, Indicators: 100})
+	s.SetFault(sim.EPIndicators, sim.Fault{Status: 503, Count: 2})
+	var logs strings.Builder
+	c := newClient(t, base, tokAll, func(o *ignite.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if _, err := c.ListIndicators(context.Background(), ignite.IndicatorQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "ignite: retrying"); n != 2 {
+		t.Fatalf("%d retry log lines, want 2:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "code=503") || strings.Contains(logs.String(), tokAll) {
+		t.Fatalf("log lines:\n%s", logs.String())
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	for _, o := range []ignite.Options{
+		{BaseURL: "ftp://api.example", Token: "x"},
+		{BaseURL: "api.flashpoint.io", Token: "x"},
+		{BaseURL: "https://api.flashpoint.io?x=1", Token: "x"},
+		{BaseURL: "https://api.flashpoint.io", Token: " "},
+		{BaseURL: "https://api.flashpoint.io", Token: "a\nb"},
+	} {
+		c, err := ignite.New(o)
+		if err == nil || c != nil {
+			t.Errorf("%+v: want an error", o.BaseURL)
+			continue
+		}
+		if o.Token != "x" && strings.Contains(err.Error(), o.Token) && strings.TrimSpace(o.Token) != "" {
+			t.Errorf("error repeats the token: %v", err)
+		}
+	}
+	c, err := ignite.New(ignite.Options{Token: "x"})
+	if err != nil || c.BaseURL() != ignite.DefaultBaseURL {
+		t.Fatalf("default base URL: %v %v", err, c)
+	}
+}
+
+func TestRateLimitIsPerClient(t *testing.T) {
+	_, base := newSim(t, sim.Config{Seed: 2, Indicators: 100})
+	c := newClient(t, base, tokAll, func(o *ignite.Options) { o.RateLimit, o.RateBurst = 10, 1 })
+	started := time.Now()
+	for range 6 {
+		if _, err := c.ListIndicators(context.Background(), ignite.IndicatorQuery{Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Six requests at 10/s with a burst of one cannot finish in under 500 ms.
+	if d := time.Since(started); d < 450*time.Millisecond {
+		t.Fatalf("6 requests took %v: the limiter did not hold them back", d)
+	}
 }

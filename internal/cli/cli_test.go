@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDemoOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"demo", "--once"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"Flashpoint Ignite simulator: http://127.0.0.1:", "reports updated in the last 15 days:", "vulnerabilities updated", "indicators modified in the last 15 days:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestSimCommandServesUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--indicators", "50", "--token", "abc:indicators",
+			"--fault", "reports:status=503"}, &out, &errb)
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && base == ""; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Flashpoint Ignite simulator listening on "); ok {
+				base = rest
+			}
+		}
+	}
+	if base == "" {
+		t.Fatalf("no address printed: %s %s", out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "token abc:indicators") {
+		t.Fatalf("tokens not printed: %s", out.String())
+	}
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if c := get("/technical-intelligence/v2/indicators?size=5", "abc"); c != 200 {
+		t.Fatalf("indicators: %d", c)
+	}
+	if c := get("/vulnerability-intelligence/v1/vulnerabilities", "abc"); c != 403 {
+		t.Fatalf("vulnerabilities without entitlement: %d", c)
+	}
+	// Faults from the flag, then changed at run time through the admin API.
+	req, _ := http.NewRequest("PUT", base+"/_sim/faults/indicators", strings.NewReader(`{"status": 502, "count": 1}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("set fault: %v %v", err, res)
+	}
+	if c := get("/technical-intelligence/v2/indicators?size=5", "abc"); c != 502 {
+		t.Fatalf("after PUT fault: %d", c)
+	}
+	if c := get("/technical-intelligence/v2/indicators?size=5", "abc"); c != 200 {
+		t.Fatalf("fault with count 1 should be gone: %d", c)
+	}
+	res, err = http.Post(base+"/_sim/clock", "application/json", strings.NewReader(`{"advance": "48h"}`))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("advance: %v %v", err, res)
+	}
+	res, err = http.Get(base + "/_sim/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Counts map[string]int
+		Faults map[string]json.RawMessage
+	}
+	json.NewDecoder(res.Body).Decode(&st)
+	res.Body.Close()
+	if st.Counts["indicators"] <= 50 || st.Faults["reports"] == nil {
+		t.Fatalf("state after advancing: %+v", st)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sim did not stop on cancel")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "--token", "x:secrets"},
+		{"sim", "--fault", "nowhere:status=500"},
+		{"sim", "--non-premium-detail", "maybe"},
+		{"no-such-command"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())
+		}
+		if errb.Len() == 0 {
+			t.Errorf("%v: no error message", args)
+		}
+	}
+	var out bytes.Buffer
+	if code := Run(context.Background(), []string{"--version"}, &out, io.Discard); code != 0 || !strings.Contains(out.String(), Version) {
+		t.Errorf("--version: exit %d, %q", code, out.String())
+	}
+}
