@@ -154,8 +154,7 @@ func arrayElements(b []byte) ([][]byte, error) {
 }
 
 func trailing(b []byte, i int) error {
-	if i = skipSpace(b, i); i != len(b) && i != 0 {
-		// Only meaningful at top level; nested calls pass exact spans.
+	if i = skipSpace(b, i); i != len(b) {
 		return fmt.Errorf("invalid character %q after JSON value", b[i])
 	}
 	return nil

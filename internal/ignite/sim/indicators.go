@@ -675,15 +675,5 @@ func (s *Server) indicatorTruth(q url.Values) (Truth, error) {
 	if len(v.errs) > 0 {
 		return Truth{}, fmt.Errorf("invalid query: %v", v.errs)
 	}
-	c := s.indicatorCursor(iq, clock)
-	t := Truth{IDs: []string{}}
-	for {
-		i, ok := c.next()
-		if !ok {
-			break
-		}
-		t.IDs = append(t.IDs, makeID(s.seed, dsInds, i))
-	}
-	t.Count = len(t.IDs)
-	return t, nil
+	return collect(s.indicatorCursor(iq, clock), func(i int) string { return makeID(s.seed, dsInds, i) }), nil
 }

@@ -348,17 +348,7 @@ func (s *Server) Truth(dataset string, q url.Values) (Truth, error) {
 		if msg != "" {
 			return Truth{}, fmt.Errorf("%s", msg)
 		}
-		c := s.reportCursor(rq, clock)
-		t := Truth{IDs: []string{}}
-		for {
-			i, ok := c.next()
-			if !ok {
-				break
-			}
-			t.IDs = append(t.IDs, makeID(s.seed, dsReports, i))
-		}
-		t.Count = len(t.IDs)
-		return t, nil
+		return collect(s.reportCursor(rq, clock), func(i int) string { return makeID(s.seed, dsReports, i) }), nil
 	case "events":
 		clock, _ := s.snapshot()
 		ri, ok := parseID(s.seed, dsReports, q.Get("report"))
@@ -372,4 +362,18 @@ func (s *Server) Truth(dataset string, q url.Values) (Truth, error) {
 		return t, nil
 	}
 	return Truth{}, fmt.Errorf("unknown dataset %q: want reports, vulnerabilities, indicators or events", dataset)
+}
+
+// collect drains c into a Truth, naming each item with id.
+func collect(c cursor, id func(int) string) Truth {
+	t := Truth{IDs: []string{}}
+	for {
+		i, ok := c.next()
+		if !ok {
+			break
+		}
+		t.IDs = append(t.IDs, id(i))
+	}
+	t.Count = len(t.IDs)
+	return t
 }

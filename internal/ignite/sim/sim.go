@@ -202,6 +202,7 @@ func (s *Server) Advance(d time.Duration) time.Time {
 	c := s.clock
 	s.mu.Unlock()
 	s.resume.clear()
+	s.vulnOrder.Clear() // keyed by clock version: old orders are dead
 	return c
 }
 

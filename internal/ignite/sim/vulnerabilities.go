@@ -725,16 +725,7 @@ func (s *Server) vulnTruth(q url.Values) (Truth, error) {
 		return Truth{}, fmt.Errorf("invalid query: %v", v.errs)
 	}
 	c := s.vulnCursor(vq, clock, queryKey("truth-vulns", ver, q, Token{}))
-	t := Truth{IDs: []string{}}
-	for {
-		i, ok := c.next()
-		if !ok {
-			break
-		}
-		t.IDs = append(t.IDs, strconv.Itoa(vulnIDBase+i))
-	}
-	t.Count = len(t.IDs)
-	return t, nil
+	return collect(c, func(i int) string { return strconv.Itoa(vulnIDBase + i) }), nil
 }
 
 // VulnerabilityGainingCVE returns the Flashpoint id of a vulnerability that
