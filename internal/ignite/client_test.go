@@ -168,6 +168,17 @@ func TestIndicatorFilters(t *testing.T) {
 			return slices.ContainsFunc(i.Tags(), func(t string) bool { return strings.HasPrefix(t, "report:") })
 		}},
 		{"partial value", ignite.IndicatorQuery{IOCValue: "portal-"}, func(i ignite.Indicator) bool { return strings.Contains(i.Value, "portal-") }},
+		{"sources", ignite.IndicatorQuery{Sources: []string{"flashpoint_apt"}}, func(i ignite.Indicator) bool { return slices.Contains(i.Tags(), "source:flashpoint_apt") }},
+		{"actors", ignite.IndicatorQuery{Actors: []string{"actor:ta505"}}, func(i ignite.Indicator) bool { return slices.Contains(i.Tags(), "actor:ta505") }},
+		{"has_extracted_config", ignite.IndicatorQuery{HasExtractedConfig: &yes}, func(i ignite.Indicator) bool { return i.Type == "extracted_config" }},
+		{"modified_before", ignite.IndicatorQuery{ModifiedBefore: simNow.Add(-40 * 24 * time.Hour)},
+			func(i ignite.Indicator) bool { return i.ModifiedAt.Before(simNow.Add(-40 * 24 * time.Hour)) }},
+		{"last seen window", ignite.IndicatorQuery{LastSeenAfter: simNow.Add(-20 * 24 * time.Hour), LastSeenBefore: simNow.Add(-10 * 24 * time.Hour)},
+			func(i ignite.Indicator) bool {
+				return !i.LastSeenAt.Before(simNow.Add(-20*24*time.Hour)) && i.LastSeenAt.Before(simNow.Add(-10*24*time.Hour))
+			}},
+		{"created_before", ignite.IndicatorQuery{CreatedBefore: simNow.Add(-50 * 24 * time.Hour)},
+			func(i ignite.Indicator) bool { return i.CreatedAt.Before(simNow.Add(-50 * 24 * time.Hour)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := tc.q
@@ -289,7 +300,7 @@ func vulnIDs(vs []ignite.Vulnerability) []string {
 func TestVulnerabilities(t *testing.T) {
 	s, base := newSim(t, sim.Config{Seed: 5, Vulnerabilities: 1500})
 	c := newClient(t, base, tokAll)
-	three := 7.0
+	three, five := 7.0, 5.0
 	epss := 0.2
 	all := truth(t, s, "vulnerabilities", url.Values{})
 	for _, tc := range []struct {
@@ -320,6 +331,24 @@ func TestVulnerabilities(t *testing.T) {
 			func(v ignite.Vulnerability) bool { return v.Scores.EPSSScore.Valid && v.Scores.EPSSScore.V >= 0.2 }},
 		{"cwe", ignite.VulnerabilityQuery{CWEIDs: []int{89}}, url.Values{"cwe_ids": {"89"}},
 			func(v ignite.Vulnerability) bool { return strings.Contains(v.Title, "SQL Injection") }},
+		{"cvss v2 and v4 ranges", ignite.VulnerabilityQuery{MaxCVSSv2: &five, MinCVSSv4: &three},
+			url.Values{"max_cvssv2_score": {"5"}, "min_cvssv4_score": {"7"}},
+			func(v ignite.Vulnerability) bool { return v.CVSSv2s[0].Score.V <= 5 && v.CVSSv4s[0].Score.V >= 7 }},
+		{"ransomware score", ignite.VulnerabilityQuery{RansomwareScore: []string{"critical"}}, url.Values{"ransomware_score": {"critical"}},
+			func(v ignite.Vulnerability) bool { return v.Scores.RansomwareScore.Str == "Critical" }},
+		{"tags", ignite.VulnerabilityQuery{Tags: []string{"oss"}}, url.Values{"tags": {"oss"}},
+			func(v ignite.Vulnerability) bool { return slices.Contains(v.Tags, "oss") }},
+		{"published window", ignite.VulnerabilityQuery{PublishedAfter: simNow.Add(-100 * 24 * time.Hour), PublishedBefore: simNow.Add(-50 * 24 * time.Hour)},
+			url.Values{"published_after": {ignite.FormatTime(simNow.Add(-100 * 24 * time.Hour))}, "published_before": {ignite.FormatTime(simNow.Add(-50 * 24 * time.Hour))}},
+			func(v ignite.Vulnerability) bool {
+				p := v.Timelines.PublishedAt
+				return !p.Before(simNow.Add(-100*24*time.Hour)) && p.Before(simNow.Add(-50*24*time.Hour))
+			}},
+		{"last_touched_after", ignite.VulnerabilityQuery{LastTouchedAfter: simNow.Add(-30 * 24 * time.Hour)},
+			url.Values{"last_touched_after": {ignite.FormatTime(simNow.Add(-30 * 24 * time.Hour))}},
+			func(v ignite.Vulnerability) bool {
+				return !v.Timelines.LastModifiedAt.Before(simNow.Add(-30 * 24 * time.Hour))
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := fetchVulns(t, c, tc.q)
@@ -482,6 +511,20 @@ func TestReportsAndEvents(t *testing.T) {
 	}
 	if len(misp) < 4 {
 		t.Fatalf("events cover only MISP types %v", misp)
+	}
+	// Free text and updated_since.
+	q := strings.ToLower(strings.Fields(got[0].Title)[0])
+	textPage, err := c.ListReports(ctx, ignite.ReportQuery{Limit: 1000, Query: q, UpdatedSince: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if textPage.Total == 0 || textPage.Total >= 250 || textPage.Total != len(truth(t, s, "reports", url.Values{"query": {q}, "updated_since": {ignite.FormatTime(since)}})) {
+		t.Fatalf("query %q: total %d", q, textPage.Total)
+	}
+	for _, r := range textPage.Items {
+		if !strings.Contains(strings.ToLower(r.Title), q) {
+			t.Fatalf("%q does not contain %q", r.Title, q)
+		}
 	}
 	// +00:00 is refused by the reports API with 400.
 	_, err = c.ListReports(ctx, ignite.ReportQuery{Extra: url.Values{"since": {"2026-01-01T00:00:00+00:00"}}})

@@ -128,6 +128,7 @@ type vulnCore struct {
 	v2, v3, v4 float64
 	epss       float64
 	epssNull   bool   // served as null
+	ransomNum  bool   // served as a number (0.45), as some sources do
 	ransom     string // "" for null
 	products   []int
 	published  time.Time
@@ -203,7 +204,10 @@ func (s *Server) vulnCore(i int, clock time.Time) vulnCore {
 		c.ransom = []string{"Critical", "High", "Medium", "Low", "Low", "Low"}[r%6]
 	}
 	c.cwe, _ = strconv.Atoi(kind.cwe)
-	if q := pick(s.seed, dsVulns, i, vQuirk, 100); q >= 5 && q < 10 {
+	switch q := pick(s.seed, dsVulns, i, vQuirk, 100); {
+	case q < 5:
+		c.ransomNum = true
+	case q < 10:
 		c.epssNull = true
 	}
 	return c
@@ -325,7 +329,7 @@ func (s *Server) vulnMatches(vq *vulnQuery, i int, clock time.Time) bool {
 	if vq.severity != nil && !vq.severity[strings.ToLower(c.severity)] {
 		return false
 	}
-	if vq.ransom != nil && !vq.ransom[strings.ToLower(c.ransom)] {
+	if vq.ransom != nil && (c.ransomNum || !vq.ransom[strings.ToLower(c.ransom)]) {
 		return false
 	}
 	if !inRangeF(c.v2, vq.min2, vq.max2) || !inRangeF(c.v3, vq.min3, vq.max3) || !inRangeF(c.v4, vq.min4, vq.max4) || !inRangeF(c.epss, vq.minEPSS, vq.maxEPS) ||
@@ -509,7 +513,7 @@ func (s *Server) vulnerability(i int, clock time.Time, detail bool) map[string]a
 	if c.ransom != "" {
 		scores["ransomware_score"] = c.ransom
 	}
-	if quirk < 5 {
+	if c.ransomNum {
 		scores["ransomware_score"] = 0.45 // some sources send a number
 	}
 	if c.epssNull {
