@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -163,10 +164,6 @@ func startSimProcess(ctx context.Context, args ...string) (base, token string, s
 		stop()
 		return "", "", nil, fmt.Errorf("bench: the simulator did not report its address")
 	}
-	go func() { _, _ = bufio.NewReader(out).WriteTo(discard{}) }()
+	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the child from blocking on a full pipe
 	return base, token, stop, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

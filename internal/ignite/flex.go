@@ -208,11 +208,7 @@ func parseFast(s string) (Time, bool) {
 			offset = -offset
 		}
 		style = zoneOffset
-		if offset != 0 {
-			loc = time.FixedZone("", offset)
-		} else {
-			loc = time.FixedZone("", 0)
-		}
+		loc = time.FixedZone("", offset) // kept, so the offset re-encodes as sent
 	default:
 		return Time{}, false
 	}

@@ -1,25 +1,11 @@
 package sim
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"time"
 )
-
-type netConn = net.Conn
-type bufioRW = bufio.ReadWriter
-
-func hijack(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("sim: connection cannot be hijacked")
-	}
-	return hj.Hijack()
-}
 
 // State is what GET /_sim/state answers.
 type State struct {

@@ -621,7 +621,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, _ Token,
 	if v.write(w) {
 		return
 	}
-	key := queryKey(EPIndicators, ver, q, Token{}, "from", "size")
+	key := queryKey(EPIndicators, ver, q, "from", "size")
 	build := func() cursor { return s.indicatorCursor(iq, clock) }
 	idx, more := s.resume.page(key, iq.from, iq.size, build)
 	base := baseURL(r)

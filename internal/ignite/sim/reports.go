@@ -179,7 +179,7 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request, _ Token, f 
 		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": msg})
 		return
 	}
-	key := queryKey(EPReports, ver, q, Token{}, "limit", "skip")
+	key := queryKey(EPReports, ver, q, "limit", "skip")
 	build := func() cursor { return s.reportCursor(rq, clock) }
 	idx, _ := s.resume.page(key, rq.skip, rq.limit, build)
 	total := s.counts.get(key, build)

@@ -6,9 +6,12 @@
 package sim
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -291,8 +294,13 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *statusRecorder) Hijack() (netConn, *bufioRW, error) {
-	return hijack(r.ResponseWriter)
+// Hijack lets the reset fault take the connection over.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("sim: connection cannot be hijacked")
+	}
+	return hj.Hijack()
 }
 
 func (s *Server) count(endpoint string, status int) {
@@ -523,7 +531,7 @@ func set(names ...string) map[string]bool {
 
 // queryKey is a cache key: the endpoint, the clock version and the query
 // minus paging parameters.
-func queryKey(endpoint string, ver int, q url.Values, tok Token, drop ...string) string {
+func queryKey(endpoint string, ver int, q url.Values, drop ...string) string {
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		skip := false

@@ -42,8 +42,6 @@ var severities = []string{"critical", "high", "medium", "low", "informational"}
 var ransomwareScores = []string{"critical", "high", "medium", "low"}
 var vulnSorts = []string{"id", "severity", "title", "cvssv3_score", "published_at"}
 
-type cvssPick struct{ labels, codes []string }
-
 func choose(seed uint64, i int, field uint64, opts []string) string {
 	return opts[pick(seed, dsVulns, i, field, len(opts))]
 }
@@ -135,7 +133,6 @@ type vulnCore struct {
 	modified   time.Time
 	updated    bool
 	cwe        int
-	premiumish bool
 }
 
 func (s *Server) vulnProducts(i int) []int {
@@ -673,7 +670,7 @@ func (s *Server) listVulnerabilities(w http.ResponseWriter, r *http.Request, _ T
 	if v.write(w) {
 		return
 	}
-	key := queryKey(EPVulnerabilities, ver, q, Token{}, "from", "size")
+	key := queryKey(EPVulnerabilities, ver, q, "from", "size")
 	build := func() cursor { return s.vulnCursor(vq, clock, key) }
 	idx, more := s.resume.page(key, vq.from, vq.size, build)
 	total := s.counts.get(key, build)
@@ -728,7 +725,7 @@ func (s *Server) vulnTruth(q url.Values) (Truth, error) {
 	if len(v.errs) > 0 {
 		return Truth{}, fmt.Errorf("invalid query: %v", v.errs)
 	}
-	c := s.vulnCursor(vq, clock, queryKey("truth-vulns", ver, q, Token{}))
+	c := s.vulnCursor(vq, clock, queryKey("truth-vulns", ver, q))
 	return collect(c, func(i int) string { return strconv.Itoa(vulnIDBase + i) }), nil
 }
 
