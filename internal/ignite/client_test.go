@@ -79,10 +79,10 @@ func truth(tb testing.TB, s *sim.Server, dataset string, q url.Values) []string 
 	return t.IDs
 }
 
-func fetchIndicators(tb testing.TB, c *ignite.Client, q ignite.IndicatorQuery) []ignite.Indicator {
+// drain fetches every page of p, failing on an error or an invalid item.
+func drain[T any](tb testing.TB, p *ignite.Pager[T]) []T {
 	tb.Helper()
-	var out []ignite.Indicator
-	p := c.Indicators(q)
+	var out []T
 	for p.More() {
 		page, err := p.Next(context.Background())
 		if err != nil {
@@ -94,6 +94,11 @@ func fetchIndicators(tb testing.TB, c *ignite.Client, q ignite.IndicatorQuery) [
 		out = append(out, page.Items...)
 	}
 	return out
+}
+
+func fetchIndicators(tb testing.TB, c *ignite.Client, q ignite.IndicatorQuery) []ignite.Indicator {
+	tb.Helper()
+	return drain(tb, c.Indicators(q))
 }
 
 func indicatorIDs(items []ignite.Indicator) []string {
@@ -274,19 +279,7 @@ func TestIndicatorDecodingKeepsEverything(t *testing.T) {
 
 func fetchVulns(tb testing.TB, c *ignite.Client, q ignite.VulnerabilityQuery) []ignite.Vulnerability {
 	tb.Helper()
-	var out []ignite.Vulnerability
-	p := c.Vulnerabilities(q)
-	for p.More() {
-		page, err := p.Next(context.Background())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(page.Invalid) > 0 {
-			tb.Fatalf("invalid: %s", page.Invalid[0].Err)
-		}
-		out = append(out, page.Items...)
-	}
-	return out
+	return drain(tb, c.Vulnerabilities(q))
 }
 
 func vulnIDs(vs []ignite.Vulnerability) []string {

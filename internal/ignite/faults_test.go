@@ -228,24 +228,28 @@ func items(from, n int) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
+// countItems drains p and counts its items, stopping at the first error; a
+// pager that goes past 100 pages fails the test.
+func countItems[T any](t *testing.T, p *ignite.Pager[T]) (int, error) {
+	t.Helper()
+	n := 0
+	for p.More() {
+		page, err := p.Next(context.Background())
+		if page != nil {
+			n += len(page.Items)
+		}
+		if err != nil {
+			return n, err
+		}
+		if p.Pages() > 100 {
+			t.Fatal("pager did not stop")
+		}
+	}
+	return n, nil
+}
+
 func TestPagerStops(t *testing.T) {
 	ctx := context.Background()
-	drain := func(p *ignite.Pager[ignite.Indicator]) (int, error) {
-		n := 0
-		for p.More() {
-			page, err := p.Next(ctx)
-			if page != nil {
-				n += len(page.Items)
-			}
-			if err != nil {
-				return n, err
-			}
-			if p.Pages() > 100 {
-				t.Fatal("pager did not stop")
-			}
-		}
-		return n, nil
-	}
 	t.Run("next null", func(t *testing.T) {
 		base, calls := fakeAPI(t, func(from int, r *http.Request) string {
 			next := fmt.Sprintf(`"%s?from=%d&size=10"`, ignite.PathIndicators, from+10)
@@ -254,7 +258,7 @@ func TestPagerStops(t *testing.T) {
 			}
 			return fmt.Sprintf(`{"items": %s, "total": null, "pagination": {"next": %s}}`, items(from, 10), next)
 		})
-		n, err := drain(newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
+		n, err := countItems(t, newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
 		if err != nil || n != 30 || calls.Load() != 3 {
 			t.Fatalf("n=%d calls=%d err=%v", n, calls.Load(), err)
 		}
@@ -266,7 +270,7 @@ func TestPagerStops(t *testing.T) {
 			}
 			return fmt.Sprintf(`{"items": %s, "total": null, "pagination": {"next": "%s?from=%d"}}`, items(from, 10), ignite.PathIndicators, from+10)
 		})
-		n, err := drain(newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
+		n, err := countItems(t, newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
 		if err != nil || n != 20 || calls.Load() != 3 {
 			t.Fatalf("n=%d calls=%d err=%v", n, calls.Load(), err)
 		}
@@ -275,7 +279,7 @@ func TestPagerStops(t *testing.T) {
 		base, calls := fakeAPI(t, func(from int, r *http.Request) string {
 			return fmt.Sprintf(`{"items": %s, "total": null, "pagination": {"next": "%s?from=10&size=10"}}`, items(from, 10), ignite.PathIndicators)
 		})
-		_, err := drain(newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
+		_, err := countItems(t, newClient(t, base, "x").Indicators(ignite.IndicatorQuery{Size: 10}))
 		if ignite.ErrorClass(err) != ignite.ClassBadResponse || !strings.Contains(err.Error(), "does not advance") || calls.Load() != 2 {
 			t.Fatalf("calls=%d err=%v", calls.Load(), err)
 		}
@@ -295,7 +299,7 @@ func TestPagerStops(t *testing.T) {
 			}
 			return fmt.Sprintf(`{"items": %s, "total": null, "pagination": {"next": %s}}`, items(from, 10), next)
 		})
-		n, err := drain(newClient(t, base, "secret").Indicators(ignite.IndicatorQuery{Size: 10}))
+		n, err := countItems(t, newClient(t, base, "secret").Indicators(ignite.IndicatorQuery{Size: 10}))
 		if err != nil || n != 20 || calls.Load() != 2 || leaked.Load() {
 			t.Fatalf("n=%d calls=%d leaked=%v err=%v", n, calls.Load(), leaked.Load(), err)
 		}
@@ -310,20 +314,9 @@ func TestPagerStops(t *testing.T) {
 			return fmt.Sprintf(`{"total": %d, "limit": 10, "count": %d, "skip": %d, "data": [%s]}`, total(from), n, from, strings.Join(parts, ","))
 		}
 	}
-	drainReports := func(p *ignite.Pager[ignite.Report]) (int, error) {
-		n := 0
-		for p.More() && p.Pages() < 100 {
-			page, err := p.Next(ctx)
-			if err != nil {
-				return n, err
-			}
-			n += len(page.Items)
-		}
-		return n, nil
-	}
 	t.Run("total reached", func(t *testing.T) {
 		base, calls := fakeAPI(t, reports(func(int) int { return 25 }, func(from int) int { return min(10, 25-from) }))
-		n, err := drainReports(newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
+		n, err := countItems(t, newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
 		if err != nil || n != 25 || calls.Load() != 3 {
 			t.Fatalf("n=%d calls=%d err=%v", n, calls.Load(), err)
 		}
@@ -336,7 +329,7 @@ func TestPagerStops(t *testing.T) {
 			return 32
 		}
 		base, calls := fakeAPI(t, reports(total, func(from int) int { return min(10, 32-from) }))
-		n, err := drainReports(newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
+		n, err := countItems(t, newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
 		if err != nil || n != 32 || calls.Load() != 4 {
 			t.Fatalf("n=%d calls=%d err=%v", n, calls.Load(), err)
 		}
@@ -349,7 +342,7 @@ func TestPagerStops(t *testing.T) {
 			return 12
 		}
 		base, calls := fakeAPI(t, reports(total, func(from int) int { return min(10, max(12-from, 0)) }))
-		n, err := drainReports(newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
+		n, err := countItems(t, newClient(t, base, "x").Reports(ignite.ReportQuery{Limit: 10}))
 		if err != nil || n != 12 || calls.Load() != 2 {
 			t.Fatalf("n=%d calls=%d err=%v", n, calls.Load(), err)
 		}
