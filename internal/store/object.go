@@ -1,0 +1,560 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flintcti/flint/internal/indicator"
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Get returns one object by id, with its sources and collections.
+func (s *Store) Get(ctx context.Context, id int64) (*intel.Object, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+objectCols+` FROM objects o WHERE o.id = $1`, id)
+	o, err := s.scanObject(row, s.now().UnixMicro())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, intel.Errorf(intel.ENOTFOUND, "object %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get object %d: %w", id, err)
+	}
+	objs := []intel.Object{*o}
+	if err := s.fill(ctx, objs); err != nil {
+		return nil, err
+	}
+	return &objs[0], nil
+}
+
+// GetByRef returns the object with the given type and normalised value.
+func (s *Store) GetByRef(ctx context.Context, ref intel.Ref) (*intel.Object, error) {
+	found, err := s.loadByKeys(ctx, s.db, []refKey{keyOf(ref.Type, ref.Value)}, false)
+	if err != nil {
+		return nil, err
+	}
+	o := found[keyOf(ref.Type, ref.Value)]
+	if o == nil {
+		return nil, intel.Errorf(intel.ENOTFOUND, "%s %q not found", ref.Type, ref.Value)
+	}
+	return s.Get(ctx, o.ID)
+}
+
+// fill loads the sources and collection names of objs.
+func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*intel.Object, len(objs))
+	ids := make([]int64, 0, len(objs))
+	for i := range objs {
+		objs[i].Sources, objs[i].Collections = nil, nil
+		byID[objs[i].ID] = &objs[i]
+		ids = append(ids, objs[i].ID)
+	}
+	if err := s.loadSources(ctx, s.db, byID); err != nil {
+		return err
+	}
+	return chunks(ids, batch, func(c []int64) error {
+		rows, err := s.db.QueryContext(ctx, `SELECT m.object_id, c.name FROM collection_objects m JOIN collections c ON c.id = m.collection_id
+			WHERE m.object_id IN (`+list(len(c), 1)+`) ORDER BY m.object_id, c.name`, int64Args(c)...)
+		if err != nil {
+			return fmt.Errorf("store: load collections of objects: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return err
+			}
+			byID[id].Collections = append(byID[id].Collections, name)
+		}
+		return rows.Err()
+	})
+}
+
+// LookupResult answers one value of a lookup.
+type LookupResult struct {
+	Query  string        `json:"query"`
+	Type   intel.Type    `json:"type,omitempty"`
+	Value  string        `json:"value,omitempty"` // normalised
+	Found  bool          `json:"found"`
+	Object *intel.Object `json:"object,omitempty"`
+	Error  string        `json:"error,omitempty"` // why the value could not be read
+}
+
+// MaxLookup is the most values one Lookup takes.
+const MaxLookup = 10000
+
+// Lookup answers "is this a known indicator?" for each value: the value's
+// type is detected and the value normalised (defanged input is accepted);
+// a hash finds the file stored under any of its hashes. Results come back in
+// the order of values, each with the object's sources and collections.
+func (s *Store) Lookup(ctx context.Context, values []string) ([]LookupResult, error) {
+	if len(values) > MaxLookup {
+		return nil, intel.Errorf(intel.EINVALID, "lookup of %d values; at most %d at once", len(values), MaxLookup)
+	}
+	out := make([]LookupResult, len(values))
+	var keys []refKey
+	var hashes []string
+	for i, v := range values {
+		out[i].Query = v
+		t, nv, err := indicator.Detect(v)
+		if err != nil {
+			out[i].Error = intel.ErrorMessage(err)
+			continue
+		}
+		out[i].Type, out[i].Value = t, nv
+		if t == intel.File {
+			hashes = append(hashes, nv)
+		} else {
+			keys = append(keys, keyOf(t, nv))
+		}
+	}
+	found, err := s.loadByKeys(ctx, s.db, keys, false)
+	if err != nil {
+		return nil, err
+	}
+	byHash, err := s.loadByHashes(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	var objs []intel.Object
+	at := map[int64]int{}
+	for i := range out {
+		var o *intel.Object
+		if out[i].Type == intel.File {
+			o = byHash[out[i].Value]
+		} else if out[i].Type != "" {
+			o = found[keyOf(out[i].Type, out[i].Value)]
+		}
+		if o == nil {
+			continue
+		}
+		if _, ok := at[o.ID]; !ok {
+			at[o.ID] = len(objs)
+			objs = append(objs, *o)
+		}
+	}
+	if err := s.fill(ctx, objs); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		var o *intel.Object
+		if out[i].Type == intel.File {
+			o = byHash[out[i].Value]
+		} else if out[i].Type != "" {
+			o = found[keyOf(out[i].Type, out[i].Value)]
+		}
+		if o != nil {
+			out[i].Found, out[i].Object = true, &objs[at[o.ID]]
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) loadByHashes(ctx context.Context, hashes []string) (map[string]*intel.Object, error) {
+	out := map[string]*intel.Object{}
+	nowUS := s.now().UnixMicro()
+	err := chunks(hashes, batch, func(c []string) error {
+		args := make([]any, len(c))
+		for i, h := range c {
+			args[i] = h
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT h.hash, `+objectCols+` FROM object_hashes h JOIN objects o ON o.id = h.object_id
+			WHERE h.hash IN (`+list(len(c), 1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h string
+			o, err := s.scanObject(prefixed{rows, &h}, nowUS)
+			if err != nil {
+				return err
+			}
+			out[h] = o
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: look up hashes: %w", err)
+	}
+	return out, nil
+}
+
+// prefixed scans extra leading columns before an object's columns.
+type prefixed struct {
+	r     scanner
+	first any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
+
+// Query filters a search. Zero fields do not filter. Vulnerability filters
+// restrict the search to vulnerabilities.
+type Query struct {
+	Types         []intel.Type
+	Value         string // exact normalised value
+	ValuePrefix   string
+	ValueContains string
+	Tags          []string // every tag must be present
+	Collection    string
+	TLPs          []intel.TLP
+	ChannelID     int64  // reported by this channel
+	Instance      string // reported by this instance
+	Text          string // full text over names, titles and descriptions
+	Deprecated    *bool
+
+	ModifiedAfter, ModifiedBefore     time.Time
+	LastSeenAfter, LastSeenBefore     time.Time
+	ValidUntilAfter, ValidUntilBefore time.Time
+
+	// Vulnerabilities.
+	Product, Vendor        string // partial, case-insensitive
+	CVSSv2, CVSSv3, CVSSv4 Range
+	EPSS                   Range
+	Severities             []string // critical, high, medium, low, none
+	ExploitMaturities      []string
+	FlashpointID           int64
+
+	Limit int    // default 100, at most 1000
+	After string // the Next of the previous result
+}
+
+// Range is an inclusive numeric range; nil ends are open.
+type Range struct{ Min, Max *float64 }
+
+func (r Range) set() bool { return r.Min != nil || r.Max != nil }
+
+// Result is one page of a search.
+type Result struct {
+	Objects []intel.Object `json:"objects"`
+	Next    string         `json:"next,omitempty"` // pass as Query.After for the next page; empty at the end
+}
+
+// Search returns the objects matching q in id order, one page at a time
+// (keyset pagination: pages stay stable while new objects arrive).
+func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
+	w, err := s.where(q)
+	if err != nil {
+		return Result{}, err
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 1000:
+		return Result{}, intel.Errorf(intel.EINVALID, "limit %d is out of range 1–1000", limit)
+	}
+	from := `objects o`
+	if w.vuln {
+		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
+	}
+	query := `SELECT ` + objectCols + ` FROM ` + from + w.sql() + ` ORDER BY o.id LIMIT ` + strconv.Itoa(limit+1)
+	rows, err := s.db.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return Result{}, fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	nowUS := s.now().UnixMicro()
+	var res Result
+	for rows.Next() {
+		o, err := s.scanObject(rows, nowUS)
+		if err != nil {
+			return Result{}, fmt.Errorf("store: search: %w", err)
+		}
+		res.Objects = append(res.Objects, *o)
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("store: search: %w", err)
+	}
+	if len(res.Objects) > limit {
+		res.Objects = res.Objects[:limit]
+		res.Next = "o" + strconv.FormatInt(res.Objects[limit-1].ID, 36)
+	}
+	if err := s.fill(ctx, res.Objects); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// Count returns how many objects match q (its Limit and After are ignored).
+func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
+	q.After = ""
+	w, err := s.where(q)
+	if err != nil {
+		return 0, err
+	}
+	from := `objects o`
+	if w.vuln {
+		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
+	}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+from+w.sql(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	return n, nil
+}
+
+type whereBuilder struct {
+	conds []string
+	args  []any
+	vuln  bool
+}
+
+func (w *whereBuilder) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+func (w *whereBuilder) add(format string, args ...any) {
+	refs := make([]any, len(args))
+	for i, a := range args {
+		refs[i] = w.arg(a)
+	}
+	w.conds = append(w.conds, fmt.Sprintf(format, refs...))
+}
+
+func (w *whereBuilder) in(col string, vals []string) {
+	refs := make([]string, len(vals))
+	for i, v := range vals {
+		refs[i] = w.arg(v)
+	}
+	w.conds = append(w.conds, col+` IN (`+strings.Join(refs, ",")+`)`)
+}
+
+func (w *whereBuilder) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(w.conds, ` AND `)
+}
+
+func (w *whereBuilder) rng(col string, r Range, name string) error {
+	if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+		return intel.Errorf(intel.EINVALID, "%s range %g–%g is empty: the minimum is above the maximum", name, *r.Min, *r.Max)
+	}
+	if r.Min != nil {
+		w.add(col+` >= %s`, *r.Min)
+	}
+	if r.Max != nil {
+		w.add(col+` <= %s`, *r.Max)
+	}
+	return nil
+}
+
+func (w *whereBuilder) times(col string, after, before time.Time) {
+	if !after.IsZero() {
+		w.add(col+` >= %s`, after.UnixMicro())
+	}
+	if !before.IsZero() {
+		w.add(col+` < %s`, before.UnixMicro())
+	}
+}
+
+// contains is the dialect's case-sensitive substring test.
+func (s *Store) contains(hay, needleRef string) string {
+	if s.dialect == Postgres {
+		return `strpos(` + hay + `, ` + needleRef + `) > 0`
+	}
+	return `instr(` + hay + `, ` + needleRef + `) > 0`
+}
+
+func (s *Store) where(q Query) (*whereBuilder, error) {
+	w := &whereBuilder{}
+	types := q.Types
+	if q.Product != "" || q.Vendor != "" || q.CVSSv2.set() || q.CVSSv3.set() || q.CVSSv4.set() || q.EPSS.set() ||
+		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 {
+		w.vuln = true
+		types = []intel.Type{intel.Vulnerability}
+	}
+	if len(types) > 0 {
+		names := make([]string, len(types))
+		for i, t := range types {
+			if !t.Valid() {
+				_, err := intel.ParseType(string(t))
+				return nil, err
+			}
+			names[i] = string(t)
+		}
+		w.in(`o.type`, names)
+	}
+	if q.After != "" {
+		id, err := strconv.ParseInt(strings.TrimPrefix(q.After, "o"), 36, 64)
+		if err != nil || !strings.HasPrefix(q.After, "o") {
+			return nil, intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued", q.After)
+		}
+		w.add(`o.id > %s`, id)
+	}
+	if q.Value != "" {
+		w.add(`o.vkey = %s`, Vkey(q.Value))
+	}
+	if q.ValuePrefix != "" {
+		w.add(`o.vkey >= %s AND o.vkey < %s`, q.ValuePrefix, q.ValuePrefix+"\U0010FFFF")
+	}
+	if q.ValueContains != "" {
+		w.conds = append(w.conds, s.contains(`o.value`, w.arg(q.ValueContains)))
+	}
+	for _, t := range q.Tags {
+		if s.dialect == Postgres {
+			w.add(`jsonb_exists(o.tags::jsonb, %s)`, t)
+		} else {
+			w.add(`EXISTS (SELECT 1 FROM json_each(o.tags) WHERE json_each.value = %s)`, t)
+		}
+	}
+	if q.Collection != "" {
+		w.add(`o.id IN (SELECT m.object_id FROM collection_objects m JOIN collections c ON c.id = m.collection_id WHERE c.name_key = %s)`,
+			strings.ToLower(strings.TrimSpace(q.Collection)))
+	}
+	if len(q.TLPs) > 0 {
+		names := make([]string, len(q.TLPs))
+		for i, t := range q.TLPs {
+			if !t.Valid() {
+				_, err := intel.ParseTLP(string(t))
+				return nil, err
+			}
+			names[i] = string(t)
+		}
+		w.in(`o.tlp`, names)
+	}
+	if q.ChannelID != 0 {
+		w.add(`o.id IN (SELECT object_id FROM provenance WHERE channel_id = %s)`, q.ChannelID)
+	}
+	if q.Instance != "" {
+		w.add(`o.id IN (SELECT object_id FROM provenance WHERE instance = %s)`, q.Instance)
+	}
+	if q.Text != "" {
+		if s.dialect == Postgres {
+			w.add(`o.fts @@ plainto_tsquery('english', %s)`, q.Text)
+		} else {
+			w.add(`o.id IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH %s)`, ftsQuery(q.Text))
+		}
+	}
+	if q.Deprecated != nil {
+		now := s.now().UnixMicro()
+		if *q.Deprecated {
+			w.add(`o.valid_until < %s`, now)
+		} else {
+			w.add(`(o.valid_until IS NULL OR o.valid_until >= %s)`, now)
+		}
+	}
+	w.times(`o.modified_at`, q.ModifiedAfter, q.ModifiedBefore)
+	w.times(`o.last_seen`, q.LastSeenAfter, q.LastSeenBefore)
+	w.times(`o.valid_until`, q.ValidUntilAfter, q.ValidUntilBefore)
+	if q.Product != "" {
+		w.conds = append(w.conds, `o.id IN (SELECT r.source_id FROM relationships r JOIN software sw ON sw.object_id = r.target_id
+			WHERE r.type = 'has' AND `+s.contains(`sw.product_lc`, w.arg(strings.ToLower(q.Product)))+`)`)
+	}
+	if q.Vendor != "" {
+		w.conds = append(w.conds, `o.id IN (SELECT r.source_id FROM relationships r JOIN software sw ON sw.object_id = r.target_id
+			WHERE r.type = 'has' AND `+s.contains(`sw.vendor_lc`, w.arg(strings.ToLower(q.Vendor)))+`)`)
+	}
+	for _, r := range []struct {
+		col  string
+		r    Range
+		name string
+	}{{`v.cvss_v2`, q.CVSSv2, "CVSS v2"}, {`v.cvss_v3`, q.CVSSv3, "CVSS v3"}, {`v.cvss_v4`, q.CVSSv4, "CVSS v4"}, {`v.epss`, q.EPSS, "EPSS"}} {
+		if err := w.rng(r.col, r.r, r.name); err != nil {
+			return nil, err
+		}
+	}
+	if len(q.Severities) > 0 {
+		w.in(`v.severity`, lower(q.Severities))
+	}
+	if len(q.ExploitMaturities) > 0 {
+		w.in(`v.exploit_maturity`, lower(q.ExploitMaturities))
+	}
+	if q.FlashpointID != 0 {
+		w.add(`v.flashpoint_id = %s`, q.FlashpointID)
+	}
+	return w, nil
+}
+
+func lower(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.ToLower(strings.TrimSpace(v))
+	}
+	return out
+}
+
+// ftsQuery turns free text into an FTS5 query that matches every word,
+// quoting each so that FTS5 operators in the input stay plain words.
+func ftsQuery(text string) string {
+	words := strings.Fields(text)
+	for i, w := range words {
+		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+	}
+	return strings.Join(words, " ")
+}
+
+// Related returns the objects related to id, both ways, each with the
+// relationship named as seen from id ("has" one way, "affected-by" the
+// other), at most limit of them (default 1000).
+func (s *Store) Related(ctx context.Context, id int64, limit int) ([]intel.Related, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT r.type, 0, `+objectCols+` FROM relationships r JOIN objects o ON o.id = r.target_id WHERE r.source_id = $1
+		UNION ALL
+		SELECT r.type, 1, `+objectCols+` FROM relationships r JOIN objects o ON o.id = r.source_id WHERE r.target_id = $1
+		LIMIT `+strconv.Itoa(limit), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: related objects of %d: %w", id, err)
+	}
+	defer rows.Close()
+	nowUS := s.now().UnixMicro()
+	var out []intel.Related
+	for rows.Next() {
+		var typ string
+		var inverse int
+		o, err := s.scanObject(prefixed{prefixed{rows, &typ}, &inverse}, nowUS)
+		if err != nil {
+			return nil, fmt.Errorf("store: related objects of %d: %w", id, err)
+		}
+		name := typ
+		if inverse == 1 {
+			name = intel.RelationshipType(typ).Inverse()
+		}
+		out = append(out, intel.Related{Relationship: name, Object: *o})
+	}
+	return out, rows.Err()
+}
+
+// Collections lists the collections with how many objects each holds.
+func (s *Store) Collections(ctx context.Context) ([]intel.Collection, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, (SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)
+		FROM collections c ORDER BY c.name_key`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list collections: %w", err)
+	}
+	defer rows.Close()
+	var out []intel.Collection
+	for rows.Next() {
+		var c intel.Collection
+		var created int64
+		if err := rows.Scan(&c.ID, &c.Name, &created, &c.Objects); err != nil {
+			return nil, fmt.Errorf("store: list collections: %w", err)
+		}
+		c.Created = time.UnixMicro(created).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Optimize refreshes the planner's statistics; run it after large loads.
+func (s *Store) Optimize(ctx context.Context) error {
+	stmt := `PRAGMA optimize=0x10002`
+	if s.dialect == Postgres {
+		stmt = `ANALYZE`
+	}
+	if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("store: optimize: %w", err)
+	}
+	return nil
+}

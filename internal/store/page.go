@@ -1,0 +1,589 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Page is one page of a poll, ready to be written: the objects and
+// relationships mapped from it, the collection they go into, the source that
+// reported them and the cursor that follows them.
+type Page struct {
+	Source        intel.Provenance // ChannelID, Instance and Channel name the source
+	Collection    string
+	Objects       []intel.Object
+	Relationships []intel.Relationship
+	Cursor        string
+}
+
+// Counts say what a page did to the store.
+type Counts struct {
+	New           int `json:"new"`
+	Updated       int `json:"updated"`
+	Unchanged     int `json:"unchanged"`
+	Relationships int `json:"relationships"` // relationships not seen before
+}
+
+// Add accumulates c2 into c.
+func (c *Counts) Add(c2 Counts) {
+	c.New += c2.New
+	c.Updated += c2.Updated
+	c.Unchanged += c2.Unchanged
+	c.Relationships += c2.Relationships
+}
+
+// batch is the number of rows per multi-row statement.
+const batch = 400
+
+type refKey struct {
+	typ  intel.Type
+	vkey string
+}
+
+func keyOf(t intel.Type, value string) refKey { return refKey{t, Vkey(value)} }
+
+// pending is one object of a page on its way into the store.
+type pending struct {
+	stored  *intel.Object // as loaded; nil when new
+	cur     intel.Object  // merged so far
+	changed bool
+	seen    bool
+}
+
+// ApplyPage writes a page and moves the channel's cursor to page.Cursor in
+// one transaction, provided lease is still the channel's (else ECONFLICT and
+// nothing is written). Objects are upserted by (type, value) and merged with
+// what is stored by the rules of intel.Merge; each object joins the page's
+// collection; relationships may name objects of this page or stored ones.
+func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, error) {
+	var counts Counts
+	if err := validatePage(lease, &p); err != nil {
+		return counts, err
+	}
+	now := s.now().UTC()
+	nowUS := now.UnixMicro()
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return counts, fmt.Errorf("store: begin page: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	// Fence first: on PostgreSQL this also locks the channel's row until commit.
+	res, err := tx.ExecContext(ctx, `UPDATE channel_state SET cursor = $1, updated_at = $2 WHERE channel_id = $3 AND lease_token = $4`,
+		p.Cursor, nowUS, lease.ChannelID, lease.Token)
+	if err != nil {
+		return counts, fmt.Errorf("store: move cursor of channel %d: %w", lease.ChannelID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return counts, staleLease(lease)
+	}
+	collID, err := s.collectionID(ctx, tx, p.Collection, nowUS)
+	if err != nil {
+		return counts, err
+	}
+
+	// Load what is stored, merge in Go, write back only what changed.
+	order := make([]refKey, 0, len(p.Objects))
+	byKey := make(map[refKey]*pending, len(p.Objects))
+	for i := range p.Objects {
+		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+			byKey[k] = &pending{}
+		}
+	}
+	stored, err := s.loadByKeys(ctx, tx, order, true)
+	if err != nil {
+		return counts, err
+	}
+	for i := range p.Objects {
+		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
+		pd := byKey[k]
+		base := &pd.cur // a second view of the same object in this page merges into the first
+		if !pd.seen {
+			pd.seen, pd.stored, base = true, stored[k], stored[k]
+		}
+		merged, changed := intel.Merge(base, &p.Objects[i], p.Source, s.policy)
+		pd.cur, pd.changed = merged, pd.changed || changed
+	}
+
+	var writes []*pending
+	var ids []int64
+	for _, k := range order {
+		pd := byKey[k]
+		switch {
+		case pd.stored == nil:
+			counts.New++
+			writes = append(writes, pd)
+		case pd.changed:
+			counts.Updated++
+			writes = append(writes, pd)
+			ids = append(ids, pd.stored.ID)
+		default:
+			counts.Unchanged++
+			ids = append(ids, pd.stored.ID)
+			pd.cur.ID = pd.stored.ID
+		}
+	}
+	if err := s.upsertObjects(ctx, tx, writes, nowUS); err != nil {
+		return counts, err
+	}
+	if err := s.upsertProvenance(ctx, tx, writes, p.Source.ChannelID); err != nil {
+		return counts, err
+	}
+	if err := s.upsertSideTables(ctx, tx, writes); err != nil {
+		return counts, err
+	}
+	members, err := s.members(ctx, tx, collID, ids)
+	if err != nil {
+		return counts, err
+	}
+	var join []int64
+	for _, k := range order {
+		if id := byKey[k].cur.ID; !members[id] {
+			join = append(join, id)
+		}
+	}
+	if err := s.addMembers(ctx, tx, collID, join, nowUS); err != nil {
+		return counts, err
+	}
+	ids2 := make(map[refKey]int64, len(order))
+	for _, k := range order {
+		ids2[k] = byKey[k].cur.ID
+	}
+	if counts.Relationships, err = s.addRelationships(ctx, tx, p.Relationships, ids2, nowUS); err != nil {
+		return counts, err
+	}
+	if err := tx.Commit(); err != nil {
+		return counts, fmt.Errorf("store: commit page of channel %d: %w", lease.ChannelID, err)
+	}
+	return counts, nil
+}
+
+func validatePage(lease Lease, p *Page) error {
+	if p.Source.ChannelID != lease.ChannelID {
+		return intel.Errorf(intel.EINVALID, "store: page from channel %d applied under the lease of channel %d",
+			p.Source.ChannelID, lease.ChannelID)
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(p.Collection)); n < 1 || n > 128 {
+		return intel.Errorf(intel.EINVALID, "collection name %q must be 1–128 characters", p.Collection)
+	}
+	for i := range p.Objects {
+		if err := p.Objects[i].Validate(); err != nil {
+			return fmt.Errorf("store: page object %d: %w", i, err)
+		}
+	}
+	for i, r := range p.Relationships {
+		if r.Type == "" || !r.Source.Type.Valid() || !r.Target.Type.Valid() || r.Source.Value == "" || r.Target.Value == "" {
+			return intel.Errorf(intel.EINVALID, "store: page relationship %d (%s %s %s) is incomplete", i, r.Source, r.Type, r.Target)
+		}
+	}
+	return nil
+}
+
+// collectionID returns the id of the named collection, creating it on first use.
+func (s *Store) collectionID(ctx context.Context, tx *sql.Tx, name string, nowUS int64) (int64, error) {
+	name = strings.TrimSpace(name)
+	key := strings.ToLower(name)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO collections (name, name_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name_key) DO NOTHING`,
+		name, key, nowUS); err != nil {
+		return 0, fmt.Errorf("store: create collection %q: %w", name, err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name_key = $1`, key).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: find collection %q: %w", name, err)
+	}
+	return id, nil
+}
+
+const objectCols = `o.id, o.type, o.value, o.name, o.description, o.tlp, o.confidence, o.relevance, o.severity, o.score,
+	o.tags, o.first_seen, o.last_seen, o.valid_from, o.valid_until, o.data, o.created_at, o.modified_at`
+
+type scanner interface{ Scan(...any) error }
+
+// scanObject reads one row of objectCols.
+func (s *Store) scanObject(r scanner, nowUS int64) (*intel.Object, error) {
+	var (
+		o                        intel.Object
+		rel, sev                 sql.NullInt64
+		first, last, from, until sql.NullInt64
+		tags, data               string
+		created, modified        int64
+	)
+	if err := r.Scan(&o.ID, &o.Type, &o.Value, &o.Name, &o.Description, &o.TLP, &o.Confidence, &rel, &sev, &o.Score,
+		&tags, &first, &last, &from, &until, &data, &created, &modified); err != nil {
+		return nil, err
+	}
+	if rel.Valid {
+		v := int(rel.Int64)
+		o.Relevance = &v
+	}
+	if sev.Valid {
+		v := int(sev.Int64)
+		o.Severity = &v
+	}
+	if tags != "[]" && tags != "" {
+		if err := json.Unmarshal([]byte(tags), &o.Tags); err != nil {
+			return nil, fmt.Errorf("store: object %d: bad tags: %w", o.ID, err)
+		}
+	}
+	if data != "{}" && data != "" {
+		if err := json.Unmarshal([]byte(data), &o.Details); err != nil {
+			return nil, fmt.Errorf("store: object %d: bad data: %w", o.ID, err)
+		}
+	}
+	o.FirstSeen, o.LastSeen, o.ValidFrom, o.ValidUntil = fromMicros(first), fromMicros(last), fromMicros(from), fromMicros(until)
+	o.Created, o.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
+	o.Deprecated = until.Valid && until.Int64 < nowUS
+	return &o, nil
+}
+
+// loadByKeys loads the stored objects among keys, with their sources when withSources.
+func (s *Store) loadByKeys(ctx context.Context, q querier, keys []refKey, withSources bool) (map[refKey]*intel.Object, error) {
+	out := make(map[refKey]*intel.Object, len(keys))
+	byType := map[intel.Type][]string{}
+	for _, k := range keys {
+		byType[k.typ] = append(byType[k.typ], k.vkey)
+	}
+	nowUS := s.now().UnixMicro()
+	byID := map[int64]*intel.Object{}
+	for typ, vkeys := range byType {
+		err := chunks(vkeys, batch, func(c []string) error {
+			args := make([]any, 0, len(c)+1)
+			args = append(args, string(typ))
+			for _, v := range c {
+				args = append(args, v)
+			}
+			rows, err := q.QueryContext(ctx, `SELECT `+objectCols+` FROM objects o WHERE o.type = $1 AND o.vkey IN (`+list(len(c), 2)+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				o, err := s.scanObject(rows, nowUS)
+				if err != nil {
+					return err
+				}
+				out[keyOf(o.Type, o.Value)] = o
+				byID[o.ID] = o
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: load %s objects: %w", typ, err)
+		}
+	}
+	if withSources && len(byID) > 0 {
+		if err := s.loadSources(ctx, q, byID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loadSources fills the Sources of the given objects.
+func (s *Store) loadSources(ctx context.Context, q querier, byID map[int64]*intel.Object) error {
+	ids := make([]int64, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	return chunks(ids, batch, func(c []int64) error {
+		rows, err := q.QueryContext(ctx, `SELECT object_id, channel_id, instance, channel, original_id, first_reported, last_reported,
+			tlp, confidence, valid_until FROM provenance WHERE object_id IN (`+list(len(c), 1)+`) ORDER BY object_id, channel_id`, int64Args(c)...)
+		if err != nil {
+			return fmt.Errorf("store: load provenance: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p intel.Provenance
+			var id int64
+			var first, last, until sql.NullInt64
+			if err := rows.Scan(&id, &p.ChannelID, &p.Instance, &p.Channel, &p.OriginalID, &first, &last, &p.TLP, &p.Confidence, &until); err != nil {
+				return fmt.Errorf("store: load provenance: %w", err)
+			}
+			p.FirstReported, p.LastReported, p.ValidUntil = fromMicros(first), fromMicros(last), fromMicros(until)
+			byID[id].Sources = append(byID[id].Sources, p)
+		}
+		return rows.Err()
+	})
+}
+
+func int64Args(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}
+
+func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
+	const cols = 18
+	return chunks(writes, batch, func(c []*pending) error {
+		args := make([]any, 0, len(c)*cols)
+		index := make(map[refKey]*pending, len(c))
+		for _, pd := range c {
+			o := &pd.cur
+			tags, err := json.Marshal(o.Tags)
+			if err != nil {
+				return err
+			}
+			if o.Tags == nil {
+				tags = []byte("[]")
+			}
+			data, err := json.Marshal(o.Details)
+			if err != nil {
+				return fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
+			}
+			k := keyOf(o.Type, o.Value)
+			index[k] = pd
+			args = append(args, string(o.Type), k.vkey, o.Value, o.Name, o.Description, string(o.TLP), o.Confidence,
+				nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
+				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
+			score, tags, first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at)
+			VALUES `+placeholders(len(c), cols, 1)+`
+			ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name, description = excluded.description, tlp = excluded.tlp,
+			confidence = excluded.confidence, relevance = excluded.relevance, severity = excluded.severity, score = excluded.score,
+			tags = excluded.tags, first_seen = excluded.first_seen, last_seen = excluded.last_seen, valid_from = excluded.valid_from,
+			valid_until = excluded.valid_until, data = excluded.data, modified_at = excluded.modified_at
+			RETURNING id, type, vkey`, args...)
+		if err != nil {
+			return fmt.Errorf("store: upsert objects: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var k refKey
+			if err := rows.Scan(&id, &k.typ, &k.vkey); err != nil {
+				return fmt.Errorf("store: upsert objects: %w", err)
+			}
+			if pd := index[k]; pd != nil {
+				pd.cur.ID = id
+			}
+		}
+		return rows.Err()
+	})
+}
+
+func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pending, channelID int64) error {
+	const cols = 10
+	return chunks(writes, batch, func(c []*pending) error {
+		args := make([]any, 0, len(c)*cols)
+		for _, pd := range c {
+			for _, p := range pd.cur.Sources {
+				if p.ChannelID != channelID {
+					continue
+				}
+				args = append(args, pd.cur.ID, p.ChannelID, p.Instance, p.Channel, p.OriginalID, micros(p.FirstReported),
+					micros(p.LastReported), string(p.TLP), p.Confidence, micros(p.ValidUntil))
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO provenance (object_id, channel_id, instance, channel, original_id, first_reported,
+			last_reported, tlp, confidence, valid_until) VALUES `+placeholders(len(args)/cols, cols, 1)+`
+			ON CONFLICT (object_id, channel_id) DO UPDATE SET instance = excluded.instance, channel = excluded.channel,
+			original_id = excluded.original_id, first_reported = excluded.first_reported, last_reported = excluded.last_reported,
+			tlp = excluded.tlp, confidence = excluded.confidence, valid_until = excluded.valid_until`, args...)
+		if err != nil {
+			return fmt.Errorf("store: upsert provenance: %w", err)
+		}
+		return nil
+	})
+}
+
+// upsertSideTables keeps the searchable columns of vulnerabilities and
+// software, and the hash index of files.
+func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pending) error {
+	var vulns, soft, hashes []any
+	for _, pd := range writes {
+		o := &pd.cur
+		switch {
+		case o.Type == intel.Vulnerability:
+			v := o.Vulnerability
+			if v == nil {
+				v = &intel.VulnerabilityDetail{}
+			}
+			vulns = append(vulns, o.ID, nullFPID(v.FlashpointID), cvssScore(v.CVSSv2), cvssScore(v.CVSSv3), cvssScore(v.CVSSv4),
+				strings.ToLower(v.Severity), nullFloat(v.EPSS), strings.ToLower(v.ExploitMaturity), micros(v.PublishedAt))
+		case o.Type == intel.Software:
+			vendor, product, _ := strings.Cut(o.Value, ":")
+			if sw := o.Software; sw != nil {
+				vendor, product = sw.Vendor, sw.Product
+			}
+			soft = append(soft, o.ID, vendor, product, strings.ToLower(vendor), strings.ToLower(product))
+		case o.Type == intel.File:
+			seen := map[string]bool{}
+			for algo, h := range o.Hashes {
+				if h = strings.ToLower(h); h != "" && !seen[h] {
+					seen[h] = true
+					hashes = append(hashes, h, o.ID, string(algo))
+				}
+			}
+			if !seen[o.Value] {
+				hashes = append(hashes, o.Value, o.ID, "")
+			}
+		}
+	}
+	stmts := []struct {
+		args []any
+		cols int
+		sql  string
+	}{
+		{vulns, 9, `INSERT INTO vulnerabilities (object_id, flashpoint_id, cvss_v2, cvss_v3, cvss_v4, severity, epss, exploit_maturity, published_at)
+			VALUES %s ON CONFLICT (object_id) DO UPDATE SET flashpoint_id = excluded.flashpoint_id, cvss_v2 = excluded.cvss_v2,
+			cvss_v3 = excluded.cvss_v3, cvss_v4 = excluded.cvss_v4, severity = excluded.severity, epss = excluded.epss,
+			exploit_maturity = excluded.exploit_maturity, published_at = excluded.published_at`},
+		{soft, 5, `INSERT INTO software (object_id, vendor, product, vendor_lc, product_lc) VALUES %s
+			ON CONFLICT (object_id) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
+			vendor_lc = excluded.vendor_lc, product_lc = excluded.product_lc`},
+		{hashes, 3, `INSERT INTO object_hashes (hash, object_id, algo) VALUES %s ON CONFLICT (hash, object_id) DO NOTHING`},
+	}
+	for _, st := range stmts {
+		for i := 0; i < len(st.args); i += batch * st.cols {
+			a := st.args[i:min(len(st.args), i+batch*st.cols)]
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf(st.sql, placeholders(len(a)/st.cols, st.cols, 1)), a...); err != nil {
+				return fmt.Errorf("store: upsert %s: %w", strings.Fields(st.sql)[2], err)
+			}
+		}
+	}
+	return nil
+}
+
+func cvssScore(c *intel.CVSS) any {
+	if c == nil {
+		return nil
+	}
+	return c.Score
+}
+
+func nullFloat(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nullFPID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// members returns which of ids already belong to the collection.
+func (s *Store) members(ctx context.Context, tx *sql.Tx, collID int64, ids []int64) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(ids))
+	err := chunks(ids, batch, func(c []int64) error {
+		rows, err := tx.QueryContext(ctx, `SELECT object_id FROM collection_objects WHERE collection_id = $1 AND object_id IN (`+list(len(c), 2)+`)`,
+			append([]any{collID}, int64Args(c)...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read collection %d members: %w", collID, err)
+	}
+	return out, nil
+}
+
+func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
+	return chunks(ids, batch, func(c []int64) error {
+		args := make([]any, 0, len(c)*3)
+		for _, id := range c {
+			args = append(args, collID, id, nowUS)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO collection_objects (collection_id, object_id, added_at) VALUES `+
+			placeholders(len(c), 3, 1)+` ON CONFLICT (collection_id, object_id) DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("store: add to collection %d: %w", collID, err)
+		}
+		return nil
+	})
+}
+
+// addRelationships resolves both ends of each relationship (in the page or
+// already stored) and inserts the new ones. It returns how many were new.
+func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.Relationship, ids map[refKey]int64, nowUS int64) (int, error) {
+	if len(rels) == 0 {
+		return 0, nil
+	}
+	var missing []refKey
+	for _, r := range rels {
+		for _, ref := range []intel.Ref{r.Source, r.Target} {
+			if k := keyOf(ref.Type, ref.Value); ids[k] == 0 {
+				missing = append(missing, k)
+				ids[k] = -1
+			}
+		}
+	}
+	if len(missing) > 0 {
+		found, err := s.loadByKeys(ctx, tx, missing, false)
+		if err != nil {
+			return 0, err
+		}
+		for k, o := range found {
+			ids[k] = o.ID
+		}
+	}
+	type edge struct {
+		src, dst int64
+		typ      string
+	}
+	seen := map[edge]bool{}
+	var args []any
+	for _, r := range rels {
+		src, dst := ids[keyOf(r.Source.Type, r.Source.Value)], ids[keyOf(r.Target.Type, r.Target.Value)]
+		if src <= 0 || dst <= 0 {
+			ref := r.Source
+			if src > 0 {
+				ref = r.Target
+			}
+			return 0, intel.Errorf(intel.EINVALID, "store: relationship %s %s %s: %s is neither in the page nor stored",
+				r.Source, r.Type, r.Target, ref)
+		}
+		e := edge{src, dst, string(r.Type)}
+		if !seen[e] {
+			seen[e] = true
+			args = append(args, src, e.typ, dst, nowUS)
+		}
+	}
+	added := 0
+	for i := 0; i < len(args); i += batch * 4 {
+		a := args[i:min(len(args), i+batch*4)]
+		res, err := tx.ExecContext(ctx, `INSERT INTO relationships (source_id, type, target_id, created_at) VALUES `+
+			placeholders(len(a)/4, 4, 1)+` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
+		if err != nil {
+			return 0, fmt.Errorf("store: add relationships: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		added += int(n)
+	}
+	return added, nil
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+func TestApplyPage(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		if l.Cursor != "" || l.Token < 1 {
+			t.Fatalf("first lease = %+v", l)
+		}
+		got := MustApply(t, s, l, ipv4Page(prodIndicators, 0, 1200, epoch, "c1"))
+		if want := (Counts{New: 1200}); got != want {
+			t.Errorf("first write: %+v, want %+v", got, want)
+		}
+		if cur, _ := s.Cursor(ctx, 1); cur != "c1" {
+			t.Errorf("cursor = %q, want c1", cur)
+		}
+
+		c.Add(time.Hour)
+		got = MustApply(t, s, l, ipv4Page(prodIndicators, 0, 1200, epoch, "c2"))
+		if want := (Counts{Unchanged: 1200}); got != want {
+			t.Errorf("re-read of the same page: %+v, want %+v", got, want)
+		}
+		if n := count(t, s, Query{ModifiedAfter: epoch.Add(time.Minute)}); n != 0 {
+			t.Errorf("an unchanged re-read modified %d objects", n)
+		}
+
+		p := ipv4Page(prodIndicators, 1190, 20, epoch.Add(time.Hour), "c3")
+		got = MustApply(t, s, l, p)
+		if want := (Counts{New: 10, Updated: 10}); got != want {
+			t.Errorf("overlapping page: %+v, want %+v", got, want)
+		}
+		if n := count(t, s, Query{}); n != 1210 {
+			t.Errorf("%d objects stored, want 1210 (one per value)", n)
+		}
+		if n := count(t, s, Query{Collection: "PROD indicators"}); n != 1210 {
+			t.Errorf("%d objects in the collection (case-insensitive name), want 1210", n)
+		}
+		o, err := s.GetByRef(ctx, intel.Ref{Type: intel.IPv4, Value: p.Objects[0].Value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []intel.Provenance{{ChannelID: 1, Instance: "prod", Channel: "indicators", OriginalID: "fp-1190",
+			FirstReported: epoch, LastReported: epoch.Add(time.Hour), TLP: intel.TLPAmber, Confidence: 80,
+			ValidUntil: epoch.Add(time.Hour + 90*24*time.Hour)}}
+		if d := cmp.Diff(want, o.Sources); d != "" {
+			t.Errorf("provenance (-want +got):\n%s", d)
+		}
+		if !o.Created.Equal(epoch) || !o.Modified.Equal(epoch.Add(time.Hour)) {
+			t.Errorf("created %s modified %s", o.Created, o.Modified)
+		}
+		if d := cmp.Diff([]string{"prod Indicators"}, o.Collections); d != "" {
+			t.Errorf("collections (-want +got):\n%s", d)
+		}
+	})
+}
+
+func TestApplyPageDuplicatesWithinPage(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		l := MustLease(t, s, 2)
+		a := intel.Object{Type: intel.Domain, Value: "evil.example", TLP: intel.TLPGreen, Confidence: 50, Tags: []string{"a"}, Reported: epoch}
+		b := a
+		b.Tags, b.TLP = []string{"b"}, intel.TLPRed
+		got := MustApply(t, s, l, Page{Source: labReports, Collection: "lab Reports", Objects: []intel.Object{a, b}, Cursor: "x"})
+		if got != (Counts{New: 1}) {
+			t.Errorf("counts = %+v, want one new object", got)
+		}
+		o, err := s.GetByRef(context.Background(), a.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(o.Tags, []string{"a", "b"}) || o.TLP != intel.TLPRed {
+			t.Errorf("two views in one page merged to tags %v tlp %s", o.Tags, o.TLP)
+		}
+	})
+}
+
+func TestLeaseFencing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		a := MustLease(t, s, 7)
+		if _, err := s.AcquireLease(ctx, 7, "other", time.Minute); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Fatalf("second acquire while held: %v, want ECONFLICT", err)
+		} else if want := "being polled by test"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+		MustApply(t, s, a, ipv4Page(intel.Provenance{ChannelID: 7, Instance: "p", Channel: "indicators"}, 0, 5, epoch, "a1"))
+
+		c.Add(2 * time.Minute) // a's lease lapses; b takes over
+		b, err := s.AcquireLease(ctx, 7, "other", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Token <= a.Token || b.Cursor != "a1" {
+			t.Errorf("takeover lease = %+v (old token %d)", b, a.Token)
+		}
+		_, err = s.ApplyPage(ctx, a, ipv4Page(intel.Provenance{ChannelID: 7, Instance: "p", Channel: "indicators"}, 100, 5, epoch, "stale"))
+		if intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Fatalf("stale holder's page: %v, want ECONFLICT", err)
+		}
+		if n := count(t, s, Query{}); n != 5 {
+			t.Errorf("stale page wrote objects: %d stored, want 5", n)
+		}
+		if cur, _ := s.Cursor(ctx, 7); cur != "a1" {
+			t.Errorf("stale page moved the cursor to %q", cur)
+		}
+		if _, err := s.RenewLease(ctx, a, time.Minute); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Errorf("renewing a stale lease: %v", err)
+		}
+		if err := s.ReleaseLease(ctx, a); err != nil { // a no-op: not a's any more
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease(ctx, 7, "third", time.Minute); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Errorf("a stale release freed b's lease: %v", err)
+		}
+		if err := s.ReleaseLease(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease(ctx, 7, "third", time.Minute); err != nil {
+			t.Errorf("acquire after release: %v", err)
+		}
+		if _, err := s.ApplyPage(ctx, Lease{ChannelID: 8, Token: 1}, ipv4Page(prodIndicators, 0, 1, epoch, "")); intel.ErrorCode(err) != intel.EINVALID {
+			t.Errorf("page of channel 1 under channel 8's lease: %v", err)
+		}
+	})
+}
+
+func TestLeaseRace(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won, lost := 0, 0
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.AcquireLease(context.Background(), 9, "racer", time.Minute)
+				mu.Lock()
+				defer mu.Unlock()
+				switch intel.ErrorCode(err) {
+				case "":
+					won++
+				case intel.ECONFLICT:
+					lost++
+				default:
+					t.Errorf("acquire: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 || lost != 7 {
+			t.Errorf("%d acquired and %d were refused, want 1 and 7", won, lost)
+		}
+	})
+}
+
+// A page that fails part-way leaves nothing behind: no objects, no
+// membership, no provenance, and the cursor where it was.
+func TestApplyPageAtomic(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		MustApply(t, s, l, ipv4Page(prodIndicators, 0, 3, epoch, "good"))
+		bad := ipv4Page(prodIndicators, 10, 500, epoch, "bad")
+		bad.Relationships = []intel.Relationship{{
+			Source: bad.Objects[0].Ref(), Type: intel.RelIndicates, Target: intel.Ref{Type: intel.Malware, Value: "nowhere"}}}
+		_, err := s.ApplyPage(ctx, l, bad)
+		if intel.ErrorCode(err) != intel.EINVALID || !strings.Contains(err.Error(), "malware:nowhere") {
+			t.Fatalf("dangling relationship: %v", err)
+		}
+		if n := count(t, s, Query{}); n != 3 {
+			t.Errorf("%d objects after a failed page, want 3", n)
+		}
+		if cur, _ := s.Cursor(ctx, 1); cur != "good" {
+			t.Errorf("cursor = %q after a failed page, want good", cur)
+		}
+		invalid := ipv4Page(prodIndicators, 20, 2, epoch, "bad")
+		invalid.Objects[1].Confidence = 101
+		if _, err := s.ApplyPage(ctx, l, invalid); intel.ErrorCode(err) != intel.EINVALID || !strings.Contains(err.Error(), "confidence 101") {
+			t.Errorf("invalid object: %v", err)
+		}
+		if _, err := s.ApplyPage(ctx, l, Page{Source: prodIndicators, Collection: " ", Cursor: "x"}); intel.ErrorCode(err) != intel.EINVALID {
+			t.Errorf("blank collection: %v", err)
+		}
+		if n := count(t, s, Query{}); n != 3 {
+			t.Errorf("%d objects after refused pages, want 3", n)
+		}
+	})
+}
+
+func TestMergeAcrossSources(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		day := 24 * time.Hour
+		dom := intel.Object{Type: intel.Domain, Value: "c2.evil.example", TLP: intel.TLPGreen, Confidence: 60,
+			Tags: []string{"source:osint"}, Reported: epoch, ValidUntil: epoch.Add(10 * day), OriginalID: "ind-1"}
+		MustApply(t, s, MustLease(t, s, 1), Page{Source: prodIndicators, Collection: "prod Indicators", Objects: []intel.Object{dom}, Cursor: "1"})
+
+		fromReport := dom
+		fromReport.TLP, fromReport.Confidence, fromReport.Tags = intel.TLPAmberStrict, 90, []string{"report:apt"}
+		fromReport.ValidUntil, fromReport.OriginalID, fromReport.Reported = epoch.Add(5*day), "evt-9", epoch.Add(day)
+		rep := intel.Object{Type: intel.Report, Value: "rep-1", Name: "Emotet returns", Description: "Loader campaign",
+			TLP: intel.TLPAmber, Confidence: 90, Reported: epoch.Add(day),
+			Details: intel.Details{Report: &intel.ReportDetail{Body: "<p>x</p>", Featured: true}}}
+		got := MustApply(t, s, MustLease(t, s, 2), Page{Source: labReports, Collection: "lab Reports",
+			Objects:       []intel.Object{rep, fromReport},
+			Relationships: []intel.Relationship{{Source: rep.Ref(), Type: intel.RelRelatedTo, Target: dom.Ref()}}, Cursor: "r1"})
+		if got != (Counts{New: 1, Updated: 1, Relationships: 1}) {
+			t.Errorf("counts = %+v", got)
+		}
+		o, err := s.GetByRef(ctx, dom.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.TLP != intel.TLPAmberStrict || o.Confidence != 90 || !o.ValidUntil.Equal(epoch.Add(10*day)) {
+			t.Errorf("effective terms: tlp %s confidence %d valid_until %s", o.TLP, o.Confidence, o.ValidUntil)
+		}
+		if !cmp.Equal(o.Tags, []string{"report:apt", "source:osint"}) || !cmp.Equal(o.Collections, []string{"lab Reports", "prod Indicators"}) {
+			t.Errorf("tags %v collections %v", o.Tags, o.Collections)
+		}
+		if len(o.Sources) != 2 || o.Sources[0].TLP != intel.TLPGreen || o.Sources[1].TLP != intel.TLPAmberStrict || o.Sources[1].OriginalID != "evt-9" {
+			t.Errorf("sources = %+v", o.Sources)
+		}
+		if n := count(t, s, Query{ChannelID: 2}); n != 2 {
+			t.Errorf("objects reported by channel 2: %d, want 2", n)
+		}
+		if n := count(t, s, Query{Instance: "prod"}); n != 1 {
+			t.Errorf("objects reported by instance prod: %d, want 1", n)
+		}
+
+		// Expiry, then revival by a new report; deprecated objects stay searchable.
+		c.Add(11 * day)
+		if o, _ = s.GetByRef(ctx, dom.Ref()); !o.Deprecated {
+			t.Error("object past valid_until is not marked deprecated")
+		}
+		if n := count(t, s, Query{Deprecated: ptr(true)}); n != 1 {
+			t.Errorf("deprecated objects: %d, want 1", n)
+		}
+		again := dom
+		again.Reported, again.ValidUntil = epoch.Add(11*day), epoch.Add(21*day)
+		l1 := MustLease(t, s, 1)
+		if got := MustApply(t, s, l1, Page{Source: prodIndicators, Collection: "prod Indicators", Objects: []intel.Object{again}, Cursor: "2"}); got.Updated != 1 {
+			t.Errorf("revival counts = %+v", got)
+		}
+		if o, _ = s.GetByRef(ctx, dom.Ref()); o.Deprecated || !o.ValidUntil.Equal(epoch.Add(21*day)) {
+			t.Errorf("after a new report: deprecated %v valid_until %s", o.Deprecated, o.ValidUntil)
+		}
+		if n := count(t, s, Query{Deprecated: ptr(false), Types: []intel.Type{intel.Domain}}); n != 1 {
+			t.Errorf("live domains: %d, want 1", n)
+		}
+
+		// Least-restrictive policy, on the same data.
+		s.policy = intel.LeastRestrictiveTLP
+		again.Reported = epoch.Add(12 * day)
+		MustApply(t, s, l1, Page{Source: prodIndicators, Collection: "prod Indicators", Objects: []intel.Object{again}, Cursor: "3"})
+		if o, _ = s.GetByRef(ctx, dom.Ref()); o.TLP != intel.TLPGreen {
+			t.Errorf("least-restrictive policy: tlp %s, want green", o.TLP)
+		}
+	})
+}
