@@ -26,6 +26,8 @@ fuzz:
 	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeIndicatorsPage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeVulnerability$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ignite -run '^$$' -fuzz '^FuzzDecodeReportsAndEvents$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/indicator -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/stix -run '^$$' -fuzz '^FuzzParsePattern$$' -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test ./internal/ignite/... -run '^$$' -bench . -benchmem
