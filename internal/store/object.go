@@ -32,7 +32,7 @@ func (s *Store) Get(ctx context.Context, id int64) (*intel.Object, error) {
 
 // GetByRef returns the object with the given type and normalised value.
 func (s *Store) GetByRef(ctx context.Context, ref intel.Ref) (*intel.Object, error) {
-	found, err := s.loadByKeys(ctx, s.db, []refKey{keyOf(ref.Type, ref.Value)}, false)
+	found, err := s.loadByKeys(ctx, nil, []refKey{keyOf(ref.Type, ref.Value)}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -55,12 +55,13 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 		byID[objs[i].ID] = &objs[i]
 		ids = append(ids, objs[i].ID)
 	}
-	if err := s.loadSources(ctx, s.db, byID); err != nil {
+	if err := s.loadSources(ctx, nil, byID); err != nil {
 		return err
 	}
 	return chunks(ids, batch, func(c []int64) error {
-		rows, err := s.db.QueryContext(ctx, `SELECT m.object_id, c.name FROM collection_objects m JOIN collections c ON c.id = m.collection_id
-			WHERE m.object_id IN (`+list(len(c), 1)+`) ORDER BY m.object_id, c.name`, int64Args(c)...)
+		cond, args := s.in(1, int64Args(c))
+		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collection_objects m JOIN collections c ON c.id = m.collection_id
+			WHERE m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
 		if err != nil {
 			return fmt.Errorf("store: load collections of objects: %w", err)
 		}
@@ -115,7 +116,7 @@ func (s *Store) Lookup(ctx context.Context, values []string) ([]LookupResult, er
 			keys = append(keys, keyOf(t, nv))
 		}
 	}
-	found, err := s.loadByKeys(ctx, s.db, keys, false)
+	found, err := s.loadByKeys(ctx, nil, keys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +166,9 @@ func (s *Store) loadByHashes(ctx context.Context, hashes []string) (map[string]*
 		for i, h := range c {
 			args[i] = h
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT h.hash, `+objectCols+` FROM object_hashes h JOIN objects o ON o.id = h.object_id
-			WHERE h.hash IN (`+list(len(c), 1)+`)`, args...)
+		cond, args := s.in(1, args)
+		rows, err := s.txQuery(ctx, nil, `SELECT h.hash, `+objectCols+` FROM object_hashes h JOIN objects o ON o.id = h.object_id
+			WHERE h.hash `+cond, args...)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,7 +41,7 @@ func (c *Counts) Add(c2 Counts) {
 }
 
 // batch is the number of rows per multi-row statement.
-const batch = 400
+const batch = 500
 
 type refKey struct {
 	typ  intel.Type
@@ -55,6 +56,10 @@ type pending struct {
 	cur     intel.Object  // merged so far
 	changed bool
 	seen    bool
+	dup     bool  // the page has more than one view of the object
+	fast    bool  // recognised as unchanged by its digest
+	member  bool  // already in the page's collection
+	digest  int64 // of the (first) view
 }
 
 // ApplyPage writes a page and moves the channel's cursor to page.Cursor in
@@ -90,23 +95,48 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 		return counts, err
 	}
 
-	// Load what is stored, merge in Go, write back only what changed.
+	// A source re-reporting exactly what it reported last time (what most of
+	// a re-read is) changes nothing; a digest of each view, kept with the
+	// source's provenance, recognises it without loading the object. The rest
+	// is loaded, merged in Go and written back only where it changed.
 	order := make([]refKey, 0, len(p.Objects))
 	byKey := make(map[refKey]*pending, len(p.Objects))
 	for i := range p.Objects {
 		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
-		if _, ok := byKey[k]; !ok {
-			order = append(order, k)
-			byKey[k] = &pending{}
+		if pd, ok := byKey[k]; ok {
+			pd.dup = true
+			continue
+		}
+		order = append(order, k)
+		byKey[k] = &pending{digest: digest(&p.Objects[i])}
+	}
+	probed, err := s.probe(ctx, tx, order, p.Source.ChannelID, collID)
+	if err != nil {
+		return counts, err
+	}
+	var full []refKey
+	for _, k := range order {
+		pd := byKey[k]
+		pr, ok := probed[k]
+		switch {
+		case !ok: // new
+		case pr.digest.Valid && pr.digest.Int64 == pd.digest && !pd.dup:
+			pd.fast, pd.cur.ID, pd.member = true, pr.id, pr.member
+		default:
+			full = append(full, k)
+			pd.member = pr.member
 		}
 	}
-	stored, err := s.loadByKeys(ctx, tx, order, true)
+	stored, err := s.loadByKeys(ctx, tx, full, true)
 	if err != nil {
 		return counts, err
 	}
 	for i := range p.Objects {
 		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
 		pd := byKey[k]
+		if pd.fast {
+			continue
+		}
 		base := &pd.cur // a second view of the same object in this page merges into the first
 		if !pd.seen {
 			pd.seen, pd.stored, base = true, stored[k], stored[k]
@@ -115,41 +145,39 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 		pd.cur, pd.changed = merged, pd.changed || changed
 	}
 
-	var writes []*pending
-	var ids []int64
+	var writes, provOnly []*pending
 	for _, k := range order {
 		pd := byKey[k]
 		switch {
+		case pd.fast:
+			counts.Unchanged++
 		case pd.stored == nil:
 			counts.New++
 			writes = append(writes, pd)
 		case pd.changed:
 			counts.Updated++
 			writes = append(writes, pd)
-			ids = append(ids, pd.stored.ID)
 		default:
 			counts.Unchanged++
-			ids = append(ids, pd.stored.ID)
 			pd.cur.ID = pd.stored.ID
+			// The view differs from the last one but merges to the same
+			// object (an older re-read, say): remember the view's digest.
+			provOnly = append(provOnly, pd)
 		}
 	}
 	if err := s.upsertObjects(ctx, tx, writes, nowUS); err != nil {
 		return counts, err
 	}
-	if err := s.upsertProvenance(ctx, tx, writes, p.Source.ChannelID); err != nil {
+	if err := s.upsertProvenance(ctx, tx, append(writes, provOnly...), p.Source.ChannelID); err != nil {
 		return counts, err
 	}
 	if err := s.upsertSideTables(ctx, tx, writes); err != nil {
 		return counts, err
 	}
-	members, err := s.members(ctx, tx, collID, ids)
-	if err != nil {
-		return counts, err
-	}
 	var join []int64
 	for _, k := range order {
-		if id := byKey[k].cur.ID; !members[id] {
-			join = append(join, id)
+		if pd := byKey[k]; !pd.member {
+			join = append(join, pd.cur.ID)
 		}
 	}
 	if err := s.addMembers(ctx, tx, collID, join, nowUS); err != nil {
@@ -247,7 +275,7 @@ func (s *Store) scanObject(r scanner, nowUS int64) (*intel.Object, error) {
 }
 
 // loadByKeys loads the stored objects among keys, with their sources when withSources.
-func (s *Store) loadByKeys(ctx context.Context, q querier, keys []refKey, withSources bool) (map[refKey]*intel.Object, error) {
+func (s *Store) loadByKeys(ctx context.Context, tx *sql.Tx, keys []refKey, withSources bool) (map[refKey]*intel.Object, error) {
 	out := make(map[refKey]*intel.Object, len(keys))
 	byType := map[intel.Type][]string{}
 	for _, k := range keys {
@@ -257,12 +285,9 @@ func (s *Store) loadByKeys(ctx context.Context, q querier, keys []refKey, withSo
 	byID := map[int64]*intel.Object{}
 	for typ, vkeys := range byType {
 		err := chunks(vkeys, batch, func(c []string) error {
-			args := make([]any, 0, len(c)+1)
-			args = append(args, string(typ))
-			for _, v := range c {
-				args = append(args, v)
-			}
-			rows, err := q.QueryContext(ctx, `SELECT `+objectCols+` FROM objects o WHERE o.type = $1 AND o.vkey IN (`+list(len(c), 2)+`)`, args...)
+			cond, args := s.in(2, stringArgs(c))
+			rows, err := s.txQuery(ctx, tx, `SELECT `+objectCols+` FROM objects o WHERE o.type = `+s.param(1)+` AND o.vkey `+cond,
+				append([]any{string(typ)}, args...)...)
 			if err != nil {
 				return err
 			}
@@ -282,26 +307,23 @@ func (s *Store) loadByKeys(ctx context.Context, q querier, keys []refKey, withSo
 		}
 	}
 	if withSources && len(byID) > 0 {
-		if err := s.loadSources(ctx, q, byID); err != nil {
+		if err := s.loadSources(ctx, tx, byID); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // loadSources fills the Sources of the given objects.
-func (s *Store) loadSources(ctx context.Context, q querier, byID map[int64]*intel.Object) error {
+func (s *Store) loadSources(ctx context.Context, tx *sql.Tx, byID map[int64]*intel.Object) error {
 	ids := make([]int64, 0, len(byID))
 	for id := range byID {
 		ids = append(ids, id)
 	}
 	return chunks(ids, batch, func(c []int64) error {
-		rows, err := q.QueryContext(ctx, `SELECT object_id, channel_id, instance, channel, original_id, first_reported, last_reported,
-			tlp, confidence, valid_until FROM provenance WHERE object_id IN (`+list(len(c), 1)+`) ORDER BY object_id, channel_id`, int64Args(c)...)
+		cond, args := s.in(1, int64Args(c))
+		rows, err := s.txQuery(ctx, tx, `SELECT object_id, channel_id, instance, channel, original_id, first_reported, last_reported,
+			tlp, confidence, valid_until FROM provenance WHERE object_id `+cond+` ORDER BY object_id, channel_id`, args...)
 		if err != nil {
 			return fmt.Errorf("store: load provenance: %w", err)
 		}
@@ -318,6 +340,14 @@ func (s *Store) loadSources(ctx context.Context, q querier, byID map[int64]*inte
 		}
 		return rows.Err()
 	})
+}
+
+func stringArgs(vals []string) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
 }
 
 func int64Args(ids []int64) []any {
@@ -337,6 +367,8 @@ func nullInt(p *int) any {
 
 func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
 	const cols = 18
+	objectTypes := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
+		"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
 	return chunks(writes, batch, func(c []*pending) error {
 		args := make([]any, 0, len(c)*cols)
 		index := make(map[refKey]*pending, len(c))
@@ -359,9 +391,10 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 				nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
 				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
 		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
+		src, args := s.rowsSource(args, objectTypes)
+		rows, err := s.txQuery(ctx, tx, `INSERT INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
 			score, tags, first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at)
-			VALUES `+placeholders(len(c), cols, 1)+`
+			`+src+`
 			ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name, description = excluded.description, tlp = excluded.tlp,
 			confidence = excluded.confidence, relevance = excluded.relevance, severity = excluded.severity, score = excluded.score,
 			tags = excluded.tags, first_seen = excluded.first_seen, last_seen = excluded.last_seen, valid_from = excluded.valid_from,
@@ -386,23 +419,29 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 }
 
 func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pending, channelID int64) error {
-	const cols = 10
+	const cols = 11
+	provenanceTypes := []string{"bigint", "bigint", "text", "text", "text", "bigint", "bigint", "text", "integer", "bigint", "bigint"}
 	return chunks(writes, batch, func(c []*pending) error {
 		args := make([]any, 0, len(c)*cols)
 		for _, pd := range c {
+			var dg any = pd.digest
+			if pd.dup {
+				dg = nil
+			}
 			for _, p := range pd.cur.Sources {
 				if p.ChannelID != channelID {
 					continue
 				}
 				args = append(args, pd.cur.ID, p.ChannelID, p.Instance, p.Channel, p.OriginalID, micros(p.FirstReported),
-					micros(p.LastReported), string(p.TLP), p.Confidence, micros(p.ValidUntil))
+					micros(p.LastReported), string(p.TLP), p.Confidence, micros(p.ValidUntil), dg)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO provenance (object_id, channel_id, instance, channel, original_id, first_reported,
-			last_reported, tlp, confidence, valid_until) VALUES `+placeholders(len(args)/cols, cols, 1)+`
+		src, args := s.rowsSource(args, provenanceTypes)
+		_, err := s.txExec(ctx, tx, `INSERT INTO provenance (object_id, channel_id, instance, channel, original_id, first_reported,
+			last_reported, tlp, confidence, valid_until, digest) `+src+`
 			ON CONFLICT (object_id, channel_id) DO UPDATE SET instance = excluded.instance, channel = excluded.channel,
 			original_id = excluded.original_id, first_reported = excluded.first_reported, last_reported = excluded.last_reported,
-			tlp = excluded.tlp, confidence = excluded.confidence, valid_until = excluded.valid_until`, args...)
+			tlp = excluded.tlp, confidence = excluded.confidence, valid_until = excluded.valid_until, digest = excluded.digest`, args...)
 		if err != nil {
 			return fmt.Errorf("store: upsert provenance: %w", err)
 		}
@@ -444,23 +483,25 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 		}
 	}
 	stmts := []struct {
-		args []any
-		cols int
-		sql  string
+		args  []any
+		types []string
+		sql   string
 	}{
-		{vulns, 9, `INSERT INTO vulnerabilities (object_id, flashpoint_id, cvss_v2, cvss_v3, cvss_v4, severity, epss, exploit_maturity, published_at)
-			VALUES %s ON CONFLICT (object_id) DO UPDATE SET flashpoint_id = excluded.flashpoint_id, cvss_v2 = excluded.cvss_v2,
+		{vulns, []string{"bigint", "bigint", "double precision", "double precision", "double precision", "text", "double precision", "text", "bigint"},
+			`INSERT INTO vulnerabilities (object_id, flashpoint_id, cvss_v2, cvss_v3, cvss_v4, severity, epss, exploit_maturity, published_at)
+			%s ON CONFLICT (object_id) DO UPDATE SET flashpoint_id = excluded.flashpoint_id, cvss_v2 = excluded.cvss_v2,
 			cvss_v3 = excluded.cvss_v3, cvss_v4 = excluded.cvss_v4, severity = excluded.severity, epss = excluded.epss,
 			exploit_maturity = excluded.exploit_maturity, published_at = excluded.published_at`},
-		{soft, 5, `INSERT INTO software (object_id, vendor, product, vendor_lc, product_lc) VALUES %s
+		{soft, []string{"bigint", "text", "text", "text", "text"}, `INSERT INTO software (object_id, vendor, product, vendor_lc, product_lc) %s
 			ON CONFLICT (object_id) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
 			vendor_lc = excluded.vendor_lc, product_lc = excluded.product_lc`},
-		{hashes, 3, `INSERT INTO object_hashes (hash, object_id, algo) VALUES %s ON CONFLICT (hash, object_id) DO NOTHING`},
+		{hashes, []string{"text", "bigint", "text"}, `INSERT INTO object_hashes (hash, object_id, algo) %s ON CONFLICT (hash, object_id) DO NOTHING`},
 	}
 	for _, st := range stmts {
-		for i := 0; i < len(st.args); i += batch * st.cols {
-			a := st.args[i:min(len(st.args), i+batch*st.cols)]
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(st.sql, placeholders(len(a)/st.cols, st.cols, 1)), a...); err != nil {
+		cols := len(st.types)
+		for i := 0; i < len(st.args); i += batch * cols {
+			src, a := s.rowsSource(st.args[i:min(len(st.args), i+batch*cols)], st.types)
+			if _, err := s.txExec(ctx, tx, fmt.Sprintf(st.sql, src), a...); err != nil {
 				return fmt.Errorf("store: upsert %s: %w", strings.Fields(st.sql)[2], err)
 			}
 		}
@@ -489,29 +530,61 @@ func nullFPID(id int64) any {
 	return id
 }
 
-// members returns which of ids already belong to the collection.
-func (s *Store) members(ctx context.Context, tx *sql.Tx, collID int64, ids []int64) (map[int64]bool, error) {
-	out := make(map[int64]bool, len(ids))
-	err := chunks(ids, batch, func(c []int64) error {
-		rows, err := tx.QueryContext(ctx, `SELECT object_id FROM collection_objects WHERE collection_id = $1 AND object_id IN (`+list(len(c), 2)+`)`,
-			append([]any{collID}, int64Args(c)...)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
+type probeRow struct {
+	id     int64
+	digest sql.NullInt64
+	member bool
+}
+
+// probe finds which of keys are stored, the digest of the channel's last
+// view of each, and whether each is in the collection.
+func (s *Store) probe(ctx context.Context, tx *sql.Tx, keys []refKey, channelID, collID int64) (map[refKey]probeRow, error) {
+	out := make(map[refKey]probeRow, len(keys))
+	byType := map[intel.Type][]string{}
+	for _, k := range keys {
+		byType[k.typ] = append(byType[k.typ], k.vkey)
+	}
+	for typ, vkeys := range byType {
+		err := chunks(vkeys, batch, func(c []string) error {
+			cond, args := s.in(4, stringArgs(c))
+			// Correlated subqueries, not joins: each is one index probe per
+			// object, where a planner would hash-join whole tables.
+			rows, err := s.txQuery(ctx, tx, `SELECT o.id, o.vkey,
+				(SELECT p.digest FROM provenance p WHERE p.object_id = o.id AND p.channel_id = `+s.param(1)+`),
+				(SELECT m.object_id FROM collection_objects m WHERE m.collection_id = `+s.param(2)+` AND m.object_id = o.id)
+				FROM objects o WHERE o.type = `+s.param(3)+` AND o.vkey `+cond, append([]any{channelID, collID, string(typ)}, args...)...)
+			if err != nil {
 				return err
 			}
-			out[id] = true
+			defer rows.Close()
+			for rows.Next() {
+				var r probeRow
+				var vkey string
+				var member sql.NullInt64
+				if err := rows.Scan(&r.id, &vkey, &r.digest, &member); err != nil {
+					return err
+				}
+				r.member = member.Valid
+				out[refKey{typ, vkey}] = r
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: probe %s objects: %w", typ, err)
 		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: read collection %d members: %w", collID, err)
 	}
 	return out, nil
+}
+
+// digest fingerprints one source's view of an object.
+func digest(o *intel.Object) int64 {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return int64(h.Sum64())
 }
 
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
@@ -520,8 +593,9 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []
 		for _, id := range c {
 			args = append(args, collID, id, nowUS)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO collection_objects (collection_id, object_id, added_at) VALUES `+
-			placeholders(len(c), 3, 1)+` ON CONFLICT (collection_id, object_id) DO NOTHING`, args...); err != nil {
+		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint"})
+		if _, err := s.txExec(ctx, tx, `INSERT INTO collection_objects (collection_id, object_id, added_at) `+
+			src+` ON CONFLICT (collection_id, object_id) DO NOTHING`, args...); err != nil {
 			return fmt.Errorf("store: add to collection %d: %w", collID, err)
 		}
 		return nil
@@ -576,9 +650,9 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 	}
 	added := 0
 	for i := 0; i < len(args); i += batch * 4 {
-		a := args[i:min(len(args), i+batch*4)]
-		res, err := tx.ExecContext(ctx, `INSERT INTO relationships (source_id, type, target_id, created_at) VALUES `+
-			placeholders(len(a)/4, 4, 1)+` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
+		src, a := s.rowsSource(args[i:min(len(args), i+batch*4)], []string{"bigint", "text", "bigint", "bigint"})
+		res, err := s.txExec(ctx, tx, `INSERT INTO relationships (source_id, type, target_id, created_at) `+
+			src+` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
 		if err != nil {
 			return 0, fmt.Errorf("store: add relationships: %w", err)
 		}

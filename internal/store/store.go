@@ -13,11 +13,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -53,6 +56,7 @@ type Options struct {
 // Store is Flint's intelligence store.
 type Store struct {
 	db      *sql.DB
+	stmts   stmtCache
 	dialect Dialect
 	now     func() time.Time
 	policy  intel.TLPPolicy
@@ -76,11 +80,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, intel.Errorf(intel.EINVALID, "store: no database given: want a SQLite file path or a postgres:// URL")
 	case strings.HasPrefix(opts.DSN, "postgres://"), strings.HasPrefix(opts.DSN, "postgresql://"):
 		s.dialect = Postgres
-		s.db, err = sql.Open("pgx", opts.DSN)
-		if err == nil {
-			s.db.SetMaxOpenConns(16)
-			s.db.SetMaxIdleConns(16)
-		}
+		s.db, err = openPostgres(opts.DSN)
 	default:
 		s.dialect = SQLite
 		s.db, err = openSQLite(opts.DSN)
@@ -97,6 +97,21 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	// Always plan with the real parameters. Batched statements look up
+	// hundreds of keys at once; a generic plan made while a table was still
+	// empty would scan it on every later page.
+	cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	return db, nil
 }
 
 func openSQLite(dsn string) (*sql.DB, error) {
@@ -174,7 +189,70 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
+
+// stmtCache keeps prepared statements by SQL text. Batched statements differ
+// only by their number of rows, so a handful of texts serve every page, and
+// preparing a statement of thousands of parameters costs as much as running it.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const stmtCacheMax = 128
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil || len(c.m) >= stmtCacheMax {
+		for _, old := range c.m {
+			old.Close()
+		}
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// txQuery runs a cached prepared statement inside tx.
+func (s *Store) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmts.get(ctx, s.db, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+}
+
+// txExec runs a cached prepared statement inside tx.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmts.get(ctx, s.db, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
 
 // Dialect tells which database the store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
@@ -216,8 +294,20 @@ func Vkey(value string) string {
 	return value[:cut] + "\x1fsha256:" + hex.EncodeToString(sum[:])
 }
 
-// placeholders returns "($n,$n+1,…),(…)" for rows×cols parameters starting at $start.
-func placeholders(rows, cols, start int) string {
+// param returns the placeholder of the n-th parameter. SQLite gets plain
+// "?": it resolves "$N" names by a linear search per parameter, which makes
+// a statement of thousands of parameters quadratic to prepare and bind.
+// Statements built with param, placeholders and list must therefore use
+// their parameters once each, in order.
+func (s *Store) param(n int) string {
+	if s.dialect == SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(n)
+}
+
+// placeholders returns "(p,p,…),(…)" for rows×cols parameters starting at start.
+func (s *Store) placeholders(rows, cols, start int) string {
 	var b strings.Builder
 	n := start
 	for r := 0; r < rows; r++ {
@@ -229,7 +319,7 @@ func placeholders(rows, cols, start int) string {
 			if c > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "$%d", n)
+			b.WriteString(s.param(n))
 			n++
 		}
 		b.WriteByte(')')
@@ -237,16 +327,81 @@ func placeholders(rows, cols, start int) string {
 	return b.String()
 }
 
-// list returns "$start,…" for n parameters.
-func list(n, start int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "$%d", start+i)
+// in returns the condition "is one of vals" (to follow a column name) with
+// its arguments, numbered from start: "IN (?,…)" on SQLite, "= ANY($n)" with
+// one array on PostgreSQL, which then parses and plans one parameter instead
+// of hundreds. vals are all strings or all int64s.
+func (s *Store) in(start int, vals []any) (string, []any) {
+	if s.dialect == SQLite {
+		return `IN (` + strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",") + `)`, vals
 	}
-	return b.String()
+	return `= ANY(` + s.param(start) + `)`, []any{column(vals, pgArrayType(vals))}
+}
+
+// rowsSource returns what follows "INSERT INTO t (cols)" for rows of
+// row-major args: VALUES lists on SQLite; on PostgreSQL a SELECT over
+// unnest() of one typed array per column, which keeps a 500-row upsert to
+// a handful of parameters.
+func (s *Store) rowsSource(args []any, pgTypes []string) (string, []any) {
+	cols := len(pgTypes)
+	rows := len(args) / cols
+	if s.dialect == SQLite {
+		return `VALUES ` + s.placeholders(rows, cols, 1), args
+	}
+	arrays := make([]any, cols)
+	refs := make([]string, cols)
+	for c := 0; c < cols; c++ {
+		vals := make([]any, rows)
+		for r := 0; r < rows; r++ {
+			vals[r] = args[r*cols+c]
+		}
+		arrays[c] = column(vals, pgTypes[c])
+		refs[c] = s.param(c+1) + "::" + pgTypes[c] + "[]"
+	}
+	return `SELECT * FROM unnest(` + strings.Join(refs, ", ") + `)`, arrays
+}
+
+func pgArrayType(vals []any) string {
+	for _, v := range vals {
+		if _, ok := v.(string); ok {
+			return "text"
+		}
+	}
+	return "bigint"
+}
+
+// column converts values to a typed slice with nil pointers for NULLs, as
+// pgx encodes arrays.
+func column(vals []any, pgType string) any {
+	switch pgType {
+	case "text":
+		out := make([]*string, len(vals))
+		for i, v := range vals {
+			if x, ok := v.(string); ok {
+				out[i] = &x
+			}
+		}
+		return out
+	case "double precision":
+		out := make([]*float64, len(vals))
+		for i, v := range vals {
+			if x, ok := v.(float64); ok {
+				out[i] = &x
+			}
+		}
+		return out
+	}
+	out := make([]*int64, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			out[i] = &x
+		case int:
+			y := int64(x)
+			out[i] = &y
+		}
+	}
+	return out
 }
 
 // chunks calls f for consecutive slices of at most size elements.

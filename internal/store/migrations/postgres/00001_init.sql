@@ -30,7 +30,8 @@ CREATE TABLE objects (
     data        TEXT   NOT NULL DEFAULT '{}',
     created_at  BIGINT NOT NULL,
     modified_at BIGINT NOT NULL,
-    fts         tsvector GENERATED ALWAYS AS (to_tsvector('english', name || ' ' || description)) STORED,
+    fts         tsvector GENERATED ALWAYS AS (CASE WHEN name = '' AND description = '' THEN NULL
+                    ELSE to_tsvector('english', name || ' ' || description) END) STORED,
     UNIQUE (type, vkey)
 );
 CREATE INDEX objects_modified ON objects (modified_at, id);
@@ -55,6 +56,7 @@ CREATE TABLE provenance (
     tlp            TEXT    NOT NULL,
     confidence     INTEGER NOT NULL,
     valid_until    BIGINT,
+    digest         BIGINT, -- of the channel's last view, to skip unchanged re-reads
     PRIMARY KEY (object_id, channel_id)
 );
 CREATE INDEX provenance_channel ON provenance (channel_id, object_id);

@@ -54,6 +54,7 @@ CREATE TABLE provenance (
     tlp            TEXT    NOT NULL,
     confidence     INTEGER NOT NULL,
     valid_until    INTEGER,
+    digest         INTEGER, -- of the channel's last view, to skip unchanged re-reads
     PRIMARY KEY (object_id, channel_id)
 ) WITHOUT ROWID;
 CREATE INDEX provenance_channel ON provenance (channel_id, object_id);
