@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,75 @@ func TestMergeAcrossSources(t *testing.T) {
 		MustApply(t, s, l1, Page{Source: prodIndicators, Collection: "prod Indicators", Objects: []intel.Object{again}, Cursor: "3"})
 		if o, _ = s.GetByRef(ctx, dom.Ref()); o.TLP != intel.TLPGreen {
 			t.Errorf("least-restrictive policy: tlp %s, want green", o.TLP)
+		}
+	})
+}
+
+// The digest fast path must not hide what a re-read changes: a new
+// collection, or a view older than what is stored.
+func TestApplyPageRereads(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		MustApply(t, s, l, ipv4Page(prodIndicators, 0, 10, epoch.Add(time.Hour), "1"))
+
+		c.Add(time.Hour)
+		moved := ipv4Page(prodIndicators, 0, 10, epoch.Add(time.Hour), "2")
+		moved.Collection = "Renamed Collection"
+		if got := MustApply(t, s, l, moved); got != (Counts{Unchanged: 10}) {
+			t.Errorf("re-read into another collection: %+v", got)
+		}
+		if n := count(t, s, Query{Collection: "Renamed Collection"}); n != 10 {
+			t.Errorf("%d objects joined the channel's new collection, want 10", n)
+		}
+
+		// A view older than the latest that adds nothing (reported between
+		// the first and the last report, first seen no earlier) changes
+		// nothing, and is remembered as the channel's last view.
+		view := func(reported time.Duration, cursor string) Page {
+			p := ipv4Page(prodIndicators, 0, 10, epoch.Add(reported), cursor)
+			for i := range p.Objects {
+				p.Objects[i].FirstSeen = epoch
+			}
+			return p
+		}
+		if got := MustApply(t, s, l, view(3*time.Hour, "3")); got != (Counts{Updated: 10}) {
+			t.Errorf("newer view: %+v", got)
+		}
+		c.Add(time.Hour)
+		for i := 0; i < 2; i++ {
+			if got := MustApply(t, s, l, view(2*time.Hour, "4")); got != (Counts{Unchanged: 10}) {
+				t.Errorf("older re-read %d: %+v", i, got)
+			}
+		}
+		if n := count(t, s, Query{ModifiedAfter: c.Now().Add(-time.Minute)}); n != 0 {
+			t.Errorf("re-reads modified %d objects", n)
+		}
+		// An older view with an earlier first sighting does change the object.
+		earliest := ipv4Page(prodIndicators, 0, 10, epoch.Add(-time.Hour), "5")
+		if got := MustApply(t, s, l, earliest); got != (Counts{Updated: 10}) {
+			t.Errorf("older view with an earlier first sighting: %+v", got)
+		}
+		o, err := s.GetByRef(ctx, earliest.Objects[0].Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.Sources[0].FirstReported.Equal(epoch.Add(-time.Hour)) || !o.Sources[0].LastReported.Equal(epoch.Add(3*time.Hour)) ||
+			!o.FirstSeen.Equal(epoch.Add(-2*time.Hour)) || !o.LastSeen.Equal(epoch.Add(3*time.Hour)) {
+			t.Errorf("after older re-reads: first/last seen %s / %s, provenance %+v", o.FirstSeen, o.LastSeen, o.Sources[0])
+		}
+
+		// Another channel changes the object; channel 1 re-reading its own
+		// unchanged view keeps the other's contribution.
+		other := ipv4(0, epoch.Add(5*time.Hour))
+		other.Tags = []string{"from:lab"}
+		MustApply(t, s, MustLease(t, s, 2), Page{Source: labReports, Collection: "lab", Objects: []intel.Object{other}, Cursor: "x"})
+		if got := MustApply(t, s, l, ipv4Page(prodIndicators, 0, 1, epoch.Add(-time.Hour), "6")); got != (Counts{Unchanged: 1}) {
+			t.Errorf("re-read after another source's update: %+v", got)
+		}
+		o, _ = s.GetByRef(ctx, other.Ref())
+		if !slices.Contains(o.Tags, "from:lab") || len(o.Sources) != 2 {
+			t.Errorf("tags %v sources %d after re-read", o.Tags, len(o.Sources))
 		}
 	})
 }
