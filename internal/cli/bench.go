@@ -20,6 +20,7 @@ import (
 // BenchCmd groups the benchmarks.
 type BenchCmd struct {
 	Fetch BenchFetchCmd `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
+	Store BenchStoreCmd `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child

@@ -242,7 +242,7 @@ type Result struct {
 // Search returns the objects matching q in id order, one page at a time
 // (keyset pagination: pages stay stable while new objects arrive).
 func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
-	w, err := s.where(q)
+	w, err := s.where(ctx, q)
 	if err != nil {
 		return Result{}, err
 	}
@@ -257,7 +257,11 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	if w.vuln {
 		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
 	}
-	query := `SELECT ` + objectCols + ` FROM ` + from + w.sql() + ` ORDER BY o.id LIMIT ` + strconv.Itoa(limit+1)
+	order := `o.id`
+	if w.vuln { // walk the vulnerabilities in id order: a LIMIT stops the scan early
+		order = `v.object_id`
+	}
+	query := `SELECT ` + objectCols + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("store: search: %w", err)
@@ -288,7 +292,7 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 // Count returns how many objects match q (its Limit and After are ignored).
 func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
 	q.After = ""
-	w, err := s.where(q)
+	w, err := s.where(ctx, q)
 	if err != nil {
 		return 0, err
 	}
@@ -367,13 +371,13 @@ func (s *Store) contains(hay, needleRef string) string {
 	return `instr(` + hay + `, ` + needleRef + `) > 0`
 }
 
-func (s *Store) where(q Query) (*whereBuilder, error) {
+func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 	w := &whereBuilder{}
 	types := q.Types
 	if q.Product != "" || q.Vendor != "" || q.CVSSv2.set() || q.CVSSv3.set() || q.CVSSv4.set() || q.EPSS.set() ||
 		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 {
-		w.vuln = true
-		types = []intel.Type{intel.Vulnerability}
+		w.vuln = true // the join with vulnerabilities restricts the type
+		types = nil
 	}
 	if len(types) > 0 {
 		names := make([]string, len(types))
@@ -391,7 +395,14 @@ func (s *Store) where(q Query) (*whereBuilder, error) {
 		if err != nil || !strings.HasPrefix(q.After, "o") {
 			return nil, intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued", q.After)
 		}
-		w.add(`o.id > %s`, id)
+		if w.vuln {
+			w.add(`v.object_id > %s`, id)
+		} else {
+			w.add(`o.id > %s`, id)
+		}
+	}
+	if (q.Value != "" || q.ValuePrefix != "") && len(types) == 0 {
+		w.in(`o.type`, typeNames(intel.Types())) // lets the (type, vkey) index serve value conditions
 	}
 	if q.Value != "" {
 		w.add(`o.vkey = %s`, Vkey(q.Value))
@@ -400,7 +411,7 @@ func (s *Store) where(q Query) (*whereBuilder, error) {
 		w.add(`o.vkey >= %s AND o.vkey < %s`, q.ValuePrefix, q.ValuePrefix+"\U0010FFFF")
 	}
 	if q.ValueContains != "" {
-		w.conds = append(w.conds, s.contains(`o.value`, w.arg(q.ValueContains)))
+		w.conds = append(w.conds, s.contains(`COALESCE(o.value, o.vkey)`, w.arg(q.ValueContains)))
 	}
 	for _, t := range q.Tags {
 		if s.dialect == Postgres {
@@ -448,20 +459,33 @@ func (s *Store) where(q Query) (*whereBuilder, error) {
 	w.times(`o.modified_at`, q.ModifiedAfter, q.ModifiedBefore)
 	w.times(`o.last_seen`, q.LastSeenAfter, q.LastSeenBefore)
 	w.times(`o.valid_until`, q.ValidUntilAfter, q.ValidUntilBefore)
-	if q.Product != "" {
-		w.conds = append(w.conds, `o.id IN (SELECT r.source_id FROM relationships r JOIN software sw ON sw.object_id = r.target_id
-			WHERE r.type = 'has' AND `+s.contains(`sw.product_lc`, w.arg(strings.ToLower(q.Product)))+`)`)
-	}
-	if q.Vendor != "" {
-		w.conds = append(w.conds, `o.id IN (SELECT r.source_id FROM relationships r JOIN software sw ON sw.object_id = r.target_id
-			WHERE r.type = 'has' AND `+s.contains(`sw.vendor_lc`, w.arg(strings.ToLower(q.Vendor)))+`)`)
+	for _, m := range []struct{ col, needle string }{{`product_lc`, q.Product}, {`vendor_lc`, q.Vendor}} {
+		if m.needle == "" {
+			continue
+		}
+		cond, err := s.affects(ctx, m.col, strings.ToLower(m.needle))
+		if err != nil {
+			return nil, err
+		}
+		w.conds = append(w.conds, cond)
 	}
 	for _, r := range []struct {
 		col  string
 		r    Range
 		name string
-	}{{`v.cvss_v2`, q.CVSSv2, "CVSS v2"}, {`v.cvss_v3`, q.CVSSv3, "CVSS v3"}, {`v.cvss_v4`, q.CVSSv4, "CVSS v4"}, {`v.epss`, q.EPSS, "EPSS"}} {
-		if err := w.rng(r.col, r.r, r.name); err != nil {
+	}{{`cvss_v2`, q.CVSSv2, "CVSS v2"}, {`cvss_v3`, q.CVSSv3, "CVSS v3"}, {`cvss_v4`, q.CVSSv4, "CVSS v4"}, {`epss`, q.EPSS, "EPSS"}} {
+		if !r.r.set() {
+			continue
+		}
+		col := `v.` + r.col
+		wide, err := s.wideRange(ctx, r.col, r.r)
+		if err != nil {
+			return nil, err
+		}
+		if wide {
+			col = `+` + col // not by its index: walking in id order finds a page of matches sooner than sorting them all
+		}
+		if err := w.rng(col, r.r, r.name); err != nil {
 			return nil, err
 		}
 	}
@@ -475,6 +499,79 @@ func (s *Store) where(q Query) (*whereBuilder, error) {
 		w.add(`v.flashpoint_id = %s`, q.FlashpointID)
 	}
 	return w, nil
+}
+
+// narrowProducts is the most matching products for which a vulnerability
+// search first collects the vulnerabilities of each; above it, it walks the
+// vulnerabilities in id order and tests each, which a LIMIT ends early.
+const narrowProducts = 64
+
+// affects returns the condition "the vulnerability affects a product whose
+// name (or vendor) contains needle". The products are found first (a few
+// thousand rows); their ids are inlined, being integers read from the database.
+func (s *Store) affects(ctx context.Context, col, needle string) (string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT object_id FROM software WHERE `+s.contains(col, s.param(1)), needle)
+	if err != nil {
+		return "", fmt.Errorf("store: match products: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return "", fmt.Errorf("store: match products: %w", err)
+		}
+		ids = append(ids, strconv.FormatInt(id, 10))
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("store: match products: %w", err)
+	}
+	switch {
+	case len(ids) == 0:
+		return `1 = 0`, nil
+	case len(ids) <= narrowProducts:
+		return `v.object_id IN (SELECT r.source_id FROM relationships r WHERE r.type = 'has' AND r.target_id IN (` +
+			strings.Join(ids, ",") + `))`, nil
+	}
+	// "+": test the list per relationship; probing the index once per listed
+	// product for every vulnerability walked costs far more.
+	return `EXISTS (SELECT 1 FROM relationships r WHERE r.source_id = v.object_id AND r.type = 'has' AND +r.target_id IN (` +
+		strings.Join(ids, ",") + `))`, nil
+}
+
+// wideAt is the number of matches from which a range filter is applied while
+// walking vulnerabilities in id order rather than through its index.
+const wideAt = 2000
+
+// wideRange tells whether a score range matches at least wideAt
+// vulnerabilities, counting at most that many index entries. SQLite's
+// planner cannot tell a wide range from a narrow one; PostgreSQL's can.
+func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error) {
+	if s.dialect != SQLite || (r.Min != nil && r.Max != nil && *r.Min > *r.Max) {
+		return false, nil
+	}
+	lo, hi := -1.0, 1e9
+	if r.Min != nil {
+		lo = *r.Min
+	}
+	if r.Max != nil {
+		hi = *r.Max
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= ? AND `+col+` <= ? LIMIT `+
+		strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: size %s range: %w", col, err)
+	}
+	return n >= wideAt, nil
+}
+
+func typeNames(ts []intel.Type) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t)
+	}
+	return out
 }
 
 func lower(s []string) []string {

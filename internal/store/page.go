@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -232,7 +233,7 @@ func (s *Store) collectionID(ctx context.Context, tx *sql.Tx, name string, nowUS
 	return id, nil
 }
 
-const objectCols = `o.id, o.type, o.value, o.name, o.description, o.tlp, o.confidence, o.relevance, o.severity, o.score,
+const objectCols = `o.id, o.type, COALESCE(o.value, o.vkey), o.name, o.description, o.tlp, o.confidence, o.relevance, o.severity, o.score,
 	o.tags, o.first_seen, o.last_seen, o.valid_from, o.valid_until, o.data, o.created_at, o.modified_at`
 
 type scanner interface{ Scan(...any) error }
@@ -342,6 +343,14 @@ func (s *Store) loadSources(ctx context.Context, tx *sql.Tx, byID map[int64]*int
 	})
 }
 
+// longValue is what the value column keeps: NULL when the key is the value.
+func longValue(v string) any {
+	if Vkey(v) == v {
+		return nil
+	}
+	return v
+}
+
 func stringArgs(vals []string) []any {
 	out := make([]any, len(vals))
 	for i, v := range vals {
@@ -381,13 +390,15 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 			if o.Tags == nil {
 				tags = []byte("[]")
 			}
-			data, err := json.Marshal(o.Details)
-			if err != nil {
-				return fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
+			data := []byte("{}")
+			if !emptyDetails(&o.Details) {
+				if data, err = json.Marshal(o.Details); err != nil {
+					return fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
+				}
 			}
 			k := keyOf(o.Type, o.Value)
 			index[k] = pd
-			args = append(args, string(o.Type), k.vkey, o.Value, o.Name, o.Description, string(o.TLP), o.Confidence,
+			args = append(args, string(o.Type), k.vkey, longValue(o.Value), o.Name, o.Description, string(o.TLP), o.Confidence,
 				nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
 				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
 		}
@@ -576,15 +587,65 @@ func (s *Store) probe(ctx context.Context, tx *sql.Tx, keys []refKey, channelID,
 	return out, nil
 }
 
-// digest fingerprints one source's view of an object.
+// digest fingerprints one source's view of an object: every field it
+// carries, hashed directly (this runs for every item of every page).
 func digest(o *intel.Object) int64 {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return 0
-	}
 	h := fnv.New64a()
-	h.Write(b)
+	var buf [8]byte
+	str := func(v string) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(len(v)))
+		h.Write(buf[:])
+		h.Write([]byte(v))
+	}
+	num := func(v int64) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(v))
+		h.Write(buf[:])
+	}
+	tm := func(t time.Time) {
+		if t.IsZero() {
+			num(0)
+		} else {
+			num(t.UnixNano())
+		}
+	}
+	opt := func(p *int) {
+		if p == nil {
+			num(-1 << 62)
+		} else {
+			num(int64(*p))
+		}
+	}
+	str(string(o.Type))
+	str(o.Value)
+	str(o.Name)
+	str(o.Description)
+	str(string(o.TLP))
+	num(int64(o.Confidence))
+	opt(o.Relevance)
+	opt(o.Severity)
+	str(string(o.Score))
+	num(int64(len(o.Tags)))
+	for _, t := range o.Tags {
+		str(t)
+	}
+	for _, t := range []time.Time{o.FirstSeen, o.LastSeen, o.ValidFrom, o.ValidUntil, o.Reported} {
+		tm(t)
+	}
+	str(o.OriginalID)
+	if !emptyDetails(&o.Details) {
+		b, err := json.Marshal(&o.Details) // map keys marshal sorted: stable
+		if err != nil {
+			return 0
+		}
+		h.Write(b)
+	}
 	return int64(h.Sum64())
+}
+
+// emptyDetails reports whether d has nothing to store.
+func emptyDetails(d *intel.Details) bool {
+	return len(d.Hashes) == 0 && len(d.Config) == 0 && len(d.AttackPatterns) == 0 && len(d.MalwareNames) == 0 &&
+		len(d.ActorNames) == 0 && d.PlatformURL == "" && d.Vulnerability == nil && d.Report == nil && d.Software == nil
 }
 
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {

@@ -14,7 +14,7 @@ CREATE TABLE objects (
     id          BIGSERIAL PRIMARY KEY,
     type        TEXT   NOT NULL,
     vkey        TEXT   COLLATE "C" NOT NULL,
-    value       TEXT   NOT NULL,
+    value       TEXT, -- the value when it differs from vkey (long values); else NULL
     name        TEXT   NOT NULL DEFAULT '',
     description TEXT   NOT NULL DEFAULT '',
     tlp         TEXT   NOT NULL,
@@ -35,7 +35,6 @@ CREATE TABLE objects (
     UNIQUE (type, vkey)
 );
 CREATE INDEX objects_modified ON objects (modified_at, id);
-CREATE INDEX objects_vkey ON objects (vkey);
 CREATE INDEX objects_fts ON objects USING GIN (fts);
 
 CREATE TABLE object_hashes (

@@ -13,8 +13,8 @@ CREATE TABLE collections (
 CREATE TABLE objects (
     id          INTEGER PRIMARY KEY,
     type        TEXT    NOT NULL,
-    vkey        TEXT    NOT NULL, -- the value, or for long values a prefix plus its SHA-256
-    value       TEXT    NOT NULL,
+    vkey        TEXT    NOT NULL, -- the normalised value; for long values a prefix plus its SHA-256
+    value       TEXT, -- the value when it differs from vkey (long values); else NULL
     name        TEXT    NOT NULL DEFAULT '',
     description TEXT    NOT NULL DEFAULT '',
     tlp         TEXT    NOT NULL,
@@ -33,7 +33,6 @@ CREATE TABLE objects (
     UNIQUE (type, vkey)
 );
 CREATE INDEX objects_modified ON objects (modified_at, id);
-CREATE INDEX objects_vkey ON objects (vkey);
 
 -- Every hash of a file, so that a lookup by MD5 finds the file stored under its SHA-256.
 CREATE TABLE object_hashes (
