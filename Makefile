@@ -30,8 +30,9 @@ fuzz:
 	$(GO) test ./internal/stix -run '^$$' -fuzz '^FuzzParsePattern$$' -fuzztime $(FUZZTIME)
 
 bench:
-	$(GO) test ./internal/ignite/... -run '^$$' -bench . -benchmem
+	./scripts/with-postgres.sh $(GO) test ./internal/ignite/... ./internal/store/... -run '^$$' -bench . -benchmem
 	$(GO) run ./cmd/flint bench fetch --indicators 1000000
+	$(GO) run ./cmd/flint bench store
 
 clean:
 	rm -rf bin test-output.json

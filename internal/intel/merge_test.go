@@ -135,3 +135,13 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestExpiry(t *testing.T) {
+	if got := Expiry(t0, 90, time.Time{}); !got.Equal(t0.Add(90 * 24 * time.Hour)) {
+		t.Errorf("without a source expiry: %s", got)
+	}
+	src := t0.Add(time.Hour)
+	if got := Expiry(t0, 90, src); !got.Equal(src) {
+		t.Errorf("the source's expiry wins: %s", got)
+	}
+}

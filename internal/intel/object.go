@@ -216,3 +216,13 @@ func (o *Object) Validate() error {
 	}
 	return nil
 }
+
+// Expiry returns an item's valid_until (DOMAIN.md §2): the source's own
+// expiry when it gives one, else its last report plus the channel's
+// deprecate-after days.
+func Expiry(lastReported time.Time, deprecateAfterDays int, sourceExpiry time.Time) time.Time {
+	if !sourceExpiry.IsZero() {
+		return sourceExpiry
+	}
+	return lastReported.Add(time.Duration(deprecateAfterDays) * 24 * time.Hour)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flintcti/flint/internal/indicator"
 	"github.com/flintcti/flint/internal/intel"
 )
 
@@ -307,7 +308,7 @@ func IndicatorPattern(o *intel.Object) (string, *Object, error) {
 		for algo, h := range o.Hashes {
 			hashes[string(algo)] = h
 		}
-		if algo, ok := hashAlgo(o.Value); ok {
+		if algo, ok := indicator.HashAlgoOf(o.Value); ok {
 			hashes[string(algo)] = o.Value
 		}
 		var terms []string
@@ -362,20 +363,6 @@ func IndicatorPattern(o *intel.Object) (string, *Object, error) {
 		return eq("x-flint-extracted-config:value", o.Value), nil, nil
 	}
 	return "", nil, fmt.Errorf("stix: no pattern for type %q", o.Type)
-}
-
-func hashAlgo(v string) (intel.HashAlgo, bool) {
-	switch len(v) {
-	case 32:
-		return intel.MD5, true
-	case 40:
-		return intel.SHA1, true
-	case 64:
-		return intel.SHA256, true
-	case 128:
-		return intel.SHA512, true
-	}
-	return "", false
 }
 
 // relationships writes the relationships whose ends are both in the bundle,

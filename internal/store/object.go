@@ -124,18 +124,19 @@ func (s *Store) Lookup(ctx context.Context, values []string) ([]LookupResult, er
 	if err != nil {
 		return nil, err
 	}
+	// Each object once, however many values found it; then its sources.
 	var objs []intel.Object
 	at := map[int64]int{}
+	hit := make([]int64, len(out))
 	for i := range out {
-		var o *intel.Object
+		o := found[keyOf(out[i].Type, out[i].Value)]
 		if out[i].Type == intel.File {
 			o = byHash[out[i].Value]
-		} else if out[i].Type != "" {
-			o = found[keyOf(out[i].Type, out[i].Value)]
 		}
-		if o == nil {
+		if o == nil || out[i].Type == "" {
 			continue
 		}
+		hit[i] = o.ID
 		if _, ok := at[o.ID]; !ok {
 			at[o.ID] = len(objs)
 			objs = append(objs, *o)
@@ -145,14 +146,8 @@ func (s *Store) Lookup(ctx context.Context, values []string) ([]LookupResult, er
 		return nil, err
 	}
 	for i := range out {
-		var o *intel.Object
-		if out[i].Type == intel.File {
-			o = byHash[out[i].Value]
-		} else if out[i].Type != "" {
-			o = found[keyOf(out[i].Type, out[i].Value)]
-		}
-		if o != nil {
-			out[i].Found, out[i].Object = true, &objs[at[o.ID]]
+		if hit[i] != 0 {
+			out[i].Found, out[i].Object = true, &objs[at[hit[i]]]
 		}
 	}
 	return out, nil
