@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -110,6 +111,9 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 		}
 		order = append(order, k)
 		byKey[k] = &pending{digest: digest(&p.Objects[i])}
+	}
+	if err := s.lockKeys(ctx, tx, order); err != nil {
+		return counts, err
 	}
 	probed, err := s.probe(ctx, tx, order, p.Source.ChannelID, collID)
 	if err != nil {
@@ -539,6 +543,32 @@ func nullFPID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// lockKeys serialises writers of the same objects. Pages are merged in Go
+// from what was read, so two channels writing the same object at once on
+// PostgreSQL would each merge into the state before the other's write and
+// one union would be lost. Transaction-scoped advisory locks on the objects'
+// keys, taken in sorted order so that writers cannot deadlock, make the
+// second wait for the first. SQLite needs none: its writers are serialised.
+func (s *Store) lockKeys(ctx context.Context, tx *sql.Tx, keys []refKey) error {
+	if s.dialect != Postgres || len(keys) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(k.typ))
+		h.Write([]byte{0})
+		h.Write([]byte(k.vkey))
+		ids[i] = int64(h.Sum64())
+	}
+	slices.Sort(ids)
+	if _, err := s.txExec(ctx, tx, `SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY k) AS keys`,
+		column(int64Args(slices.Compact(ids)), "bigint")); err != nil {
+		return fmt.Errorf("store: lock objects: %w", err)
+	}
+	return nil
 }
 
 type probeRow struct {

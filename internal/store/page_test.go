@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -336,6 +337,48 @@ func TestApplyPageRereads(t *testing.T) {
 		o, _ = s.GetByRef(ctx, other.Ref())
 		if !slices.Contains(o.Tags, "from:lab") || len(o.Sources) != 2 {
 			t.Errorf("tags %v sources %d after re-read", o.Tags, len(o.Sources))
+		}
+	})
+}
+
+// Two channels writing the same objects at the same time both leave their
+// mark: neither merge is lost.
+func TestConcurrentWriters(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		const rounds, n = 8, 50
+		var wg sync.WaitGroup
+		for ch := int64(1); ch <= 2; ch++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l, err := s.AcquireLease(ctx, ch, "writer", time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				src := intel.Provenance{ChannelID: ch, Instance: "i", Channel: fmt.Sprint(ch)}
+				for r := 0; r < rounds; r++ {
+					p := ipv4Page(src, 0, n, epoch.Add(time.Duration(r)*time.Minute), fmt.Sprint(r))
+					for i := range p.Objects {
+						p.Objects[i].Tags = []string{fmt.Sprintf("ch%d-r%d", ch, r)}
+					}
+					if _, err := s.ApplyPage(ctx, l, p); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		res, err := s.Search(ctx, Query{Limit: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Objects {
+			if len(o.Tags) != 2*rounds || len(o.Sources) != 2 {
+				t.Fatalf("%s: %d tags %v and %d sources, want %d and 2", o.Value, len(o.Tags), o.Tags, len(o.Sources), 2*rounds)
+			}
 		}
 	})
 }
