@@ -60,7 +60,7 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 	}
 	return chunks(ids, batch, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
-		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collection_objects m JOIN collections c ON c.id = m.collection_id
+		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c JOIN collection_objects m ON m.collection_id = c.id
 			WHERE m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
 		if err != nil {
 			return fmt.Errorf("store: load collections of objects: %w", err)

@@ -382,3 +382,16 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// A page with no objects still moves the cursor (an empty poll window).
+func TestApplyEmptyPage(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		l := MustLease(t, s, 1)
+		if got := MustApply(t, s, l, Page{Source: prodIndicators, Collection: "c", Cursor: "empty-1"}); got != (Counts{}) {
+			t.Errorf("counts %+v", got)
+		}
+		if cur, _ := s.Cursor(context.Background(), 1); cur != "empty-1" {
+			t.Errorf("cursor = %q", cur)
+		}
+	})
+}

@@ -64,7 +64,8 @@ CREATE TABLE collection_objects (
     added_at      INTEGER NOT NULL,
     PRIMARY KEY (collection_id, object_id)
 ) WITHOUT ROWID;
-CREATE INDEX collection_objects_object ON collection_objects (object_id);
+-- No index on object_id alone: the collections are few, so an object's are found through the
+-- primary key, one probe per collection, and every write saves a B-tree insert.
 
 CREATE TABLE relationships (
     id         INTEGER PRIMARY KEY,
