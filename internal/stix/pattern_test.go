@@ -1,6 +1,7 @@
 package stix
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -103,5 +104,27 @@ func FuzzParsePattern(f *testing.F) {
 		if strings.Count(s, "[") < len(p.Observations) {
 			t.Fatalf("%q: more observations than brackets", s)
 		}
+	})
+}
+
+// Decode never panics on hostile bundles, and what it accepts it can encode.
+func FuzzDecode(f *testing.F) {
+	objs, rels := sample()
+	b, _ := Encode(objs, rels)
+	raw, _ := json.Marshal(b)
+	f.Add(raw)
+	f.Add([]byte(`{"type":"bundle","objects":[{"type":"indicator","pattern":"[ipv4-addr:value = '1.2.3.4']"}]}`))
+	f.Add([]byte(`{"type":"bundle","objects":[{"type":"relationship","source_ref":"x","target_ref":"y"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, rels, err := Decode(data)
+		if err != nil {
+			return
+		}
+		for i := range objs {
+			if objs[i].Type == "" {
+				t.Fatalf("decoded an object without a type: %+v", objs[i])
+			}
+		}
+		_, _ = Encode(objs, rels) // may refuse (e.g. a file without a hash) but must not panic
 	})
 }

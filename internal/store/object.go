@@ -652,3 +652,41 @@ func (s *Store) Optimize(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Relationships returns the relationships whose two ends are both among ids,
+// with their ends named by type and value (as a STIX export wants them).
+func (s *Store) Relationships(ctx context.Context, ids []int64) ([]intel.Relationship, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	want := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []intel.Relationship
+	err := chunks(ids, batch, func(c []int64) error {
+		cond, args := s.in(1, int64Args(c))
+		rows, err := s.txQuery(ctx, nil, `SELECT r.id, r.target_id, r.type, a.type, COALESCE(a.value, a.vkey), b.type, COALESCE(b.value, b.vkey)
+			FROM relationships r JOIN objects a ON a.id = r.source_id JOIN objects b ON b.id = r.target_id
+			WHERE r.source_id `+cond+` ORDER BY r.id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r intel.Relationship
+			var target int64
+			if err := rows.Scan(&r.ID, &target, &r.Type, &r.Source.Type, &r.Source.Value, &r.Target.Type, &r.Target.Value); err != nil {
+				return err
+			}
+			if want[target] {
+				out = append(out, r)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: relationships: %w", err)
+	}
+	return out, nil
+}
