@@ -195,6 +195,11 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 	if counts.Relationships, err = s.addRelationships(ctx, tx, p.Relationships, ids2, nowUS); err != nil {
 		return counts, err
 	}
+	linked, err := s.linkByFlashpointID(ctx, tx, writes, nowUS)
+	if err != nil {
+		return counts, err
+	}
+	counts.Relationships += linked
 	if err := tx.Commit(); err != nil {
 		return counts, fmt.Errorf("store: commit page of channel %d: %w", lease.ChannelID, err)
 	}
@@ -691,6 +696,71 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []
 		}
 		return nil
 	})
+}
+
+// linkByFlashpointID relates the vulnerabilities that share a Flashpoint id:
+// a record first stored under its title and later under the CVE ID it gained
+// (DOMAIN.md §5) gets "title related-to CVE", so the link to the Flashpoint
+// record is never lost, whichever poll saw which.
+func (s *Store) linkByFlashpointID(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) (int, error) {
+	var fpids []any
+	seen := map[int64]bool{}
+	for _, pd := range writes {
+		if v := pd.cur.Vulnerability; pd.cur.Type == intel.Vulnerability && v != nil && v.FlashpointID != 0 && !seen[v.FlashpointID] {
+			seen[v.FlashpointID] = true
+			fpids = append(fpids, v.FlashpointID)
+		}
+	}
+	if len(fpids) == 0 {
+		return 0, nil
+	}
+	type vuln struct {
+		id    int64
+		isCVE bool
+	}
+	groups := map[int64][]vuln{}
+	err := chunks(fpids, batch, func(c []any) error {
+		cond, args := s.in(1, c)
+		rows, err := s.txQuery(ctx, tx, `SELECT v.flashpoint_id, o.id, o.vkey FROM vulnerabilities v JOIN objects o ON o.id = v.object_id
+			WHERE v.flashpoint_id `+cond, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var fp, id int64
+			var vkey string
+			if err := rows.Scan(&fp, &id, &vkey); err != nil {
+				return err
+			}
+			groups[fp] = append(groups[fp], vuln{id, strings.HasPrefix(vkey, "CVE-")})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: vulnerabilities by Flashpoint id: %w", err)
+	}
+	var args []any
+	for _, g := range groups {
+		for _, title := range g {
+			for _, cve := range g {
+				if !title.isCVE && cve.isCVE {
+					args = append(args, title.id, string(intel.RelRelatedTo), cve.id, nowUS)
+				}
+			}
+		}
+	}
+	if len(args) == 0 {
+		return 0, nil
+	}
+	src, a := s.rowsSource(args, []string{"bigint", "text", "bigint", "bigint"})
+	res, err := s.txExec(ctx, tx, `INSERT INTO relationships (source_id, type, target_id, created_at) `+src+
+		` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
+	if err != nil {
+		return 0, fmt.Errorf("store: relate vulnerabilities by Flashpoint id: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // addRelationships resolves both ends of each relationship (in the page or

@@ -1,0 +1,362 @@
+package flashpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/intel"
+)
+
+var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
+func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
+	q := ignite.VulnerabilityQuery{Size: p.c.size(), From: p.cur.Skip, UpdatedAfter: p.cur.Since, Sort: "id"}
+	page, err := p.c.Client.ListVulnerabilities(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}}
+	last := p.cur.AfterID
+	for i := range page.Items {
+		v := &page.Items[i]
+		id := v.ID.V
+		if id <= p.cur.AfterID { // committed by an earlier page of this poll
+			continue
+		}
+		last = max(last, id)
+		full, err := p.detail(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		objs, rels, keep := p.mapVulnerability(full)
+		if !keep {
+			b.Stats.Filtered++
+			continue
+		}
+		b.Objects = append(b.Objects, objs...)
+		b.Relationships = append(b.Relationships, rels...)
+	}
+	p.cur.Skip += page.Count()
+	p.cur.AfterID = last
+	if page.Count() < q.Size { // the poll is over: the next one reads what changed since this one began
+		p.done = true
+		p.cur = Cursor{Since: p.cur.Started}
+	}
+	b.Cursor = p.cur.String()
+	return b, nil
+}
+
+// detail fetches the premium record of a listed vulnerability and lays it
+// over the list item: a non-premium token gets 403 (the list item is kept
+// for the rest of the poll) or a thinner record (its empty fields keep the
+// list's values).
+func (p *Poll) detail(ctx context.Context, listed *ignite.Vulnerability) (*ignite.Vulnerability, error) {
+	if p.noPremium {
+		return listed, nil
+	}
+	d, err := p.c.Client.GetVulnerability(ctx, listed.ID.V)
+	switch {
+	case ignite.ErrorClass(err) == "forbidden":
+		p.noPremium = true
+		p.c.log().Info("flashpoint: vulnerability detail refused (token without premium); keeping list data", "id", listed.ID.V)
+		return listed, nil
+	case ignite.ErrorClass(err) == "not_found" || ignite.ErrorClass(err) == "bad_response":
+		return listed, nil
+	case err != nil:
+		return nil, err
+	}
+	return overlay(listed, d), nil
+}
+
+// overlay returns detail with every field it leaves empty taken from list.
+func overlay(list, detail *ignite.Vulnerability) *ignite.Vulnerability {
+	var a, b map[string]json.RawMessage
+	lb, err1 := json.Marshal(list)
+	db, err2 := json.Marshal(detail)
+	if err1 != nil || err2 != nil || json.Unmarshal(lb, &a) != nil || json.Unmarshal(db, &b) != nil {
+		return detail
+	}
+	for k, v := range b {
+		if s := string(v); s != "null" && s != `""` && s != "[]" && s != "{}" {
+			a[k] = v
+		}
+	}
+	merged, err := json.Marshal(a)
+	if err != nil {
+		return detail
+	}
+	var out ignite.Vulnerability
+	if json.Unmarshal(merged, &out) != nil {
+		return detail
+	}
+	out.Raw = detail.Raw
+	return &out
+}
+
+// mapVulnerability maps one record (DOMAIN.md §5): one vulnerability per
+// CVE ID, or one valued by its title when it has none; its products as
+// software it has. It reports false when the channel's filters drop it.
+func (p *Poll) mapVulnerability(v *ignite.Vulnerability) ([]intel.Object, []intel.Relationship, bool) {
+	d := vulnDetail(v)
+	if !p.keepVulnerability(v, d) {
+		return nil, nil, false
+	}
+	reported := v.Timelines.LastModifiedAt.Time
+	if reported.IsZero() {
+		reported = v.LastModifiedAt.Time
+	}
+	if reported.IsZero() {
+		reported = v.Timelines.PublishedAt.Time
+	}
+	values := slices.Clone(d.CVEIDs)
+	if len(values) == 0 {
+		title := strings.TrimSpace(v.Title)
+		if title == "" {
+			title = "Flashpoint vulnerability " + strconv.FormatInt(v.ID.V, 10)
+		}
+		values = []string{title}
+	}
+	var objs []intel.Object
+	var rels []intel.Relationship
+	software := productObjects(p, v, reported)
+	for _, value := range values {
+		o := p.base(intel.Vulnerability, value, reported, v.Tags)
+		o.Name, o.Description = v.Title, v.Description
+		o.OriginalID = strconv.FormatInt(v.ID.V, 10)
+		o.FirstSeen = v.Timelines.PublishedAt.Time.UTC()
+		detail := d
+		o.Vulnerability = &detail
+		objs = append(objs, o)
+		for _, sw := range software {
+			rels = append(rels, intel.Relationship{Source: o.Ref(), Type: intel.RelHas, Target: sw.Ref()})
+		}
+	}
+	return append(objs, software...), rels, true
+}
+
+func (p *Poll) keepVulnerability(v *ignite.Vulnerability, d intel.VulnerabilityDetail) bool {
+	f := &p.settings.Filters
+	if f.MinCVSSv3 != nil && (d.CVSSv3 == nil || d.CVSSv3.Score < *f.MinCVSSv3) {
+		return false
+	}
+	if f.MinSeverity != "" && feed.SeverityRank(d.Severity) < feed.SeverityRank(f.MinSeverity) {
+		return false
+	}
+	match := func(filters []string, names []string) bool {
+		if len(filters) == 0 {
+			return true
+		}
+		for _, want := range filters {
+			for _, n := range names {
+				if strings.Contains(strings.ToLower(n), strings.ToLower(want)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var vendors, products []string
+	for _, x := range v.Vendors {
+		vendors = append(vendors, x.Name)
+	}
+	for _, x := range v.Products {
+		products = append(products, x.Name)
+		vendors = append(vendors, x.Vendor)
+	}
+	return match(f.Vendors, vendors) && match(f.Products, products)
+}
+
+// productObjects returns the software objects of a record's products.
+func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []intel.Object {
+	vendorOf := map[int64]string{}
+	for _, x := range v.Vendors {
+		vendorOf[x.ID.V] = x.Name
+	}
+	var out []intel.Object
+	seen := map[string]bool{}
+	for _, pr := range v.Products {
+		vendor := pr.Vendor
+		if vendor == "" && pr.VendorID != nil {
+			vendor = vendorOf[pr.VendorID.V]
+		}
+		if vendor == "" && len(v.Vendors) == 1 {
+			vendor = v.Vendors[0].Name
+		}
+		name := strings.TrimSpace(pr.Name)
+		if name == "" {
+			continue
+		}
+		value := strings.ToLower(strings.TrimSpace(vendor) + ":" + name)
+		if seen[value] {
+			continue
+		}
+		seen[value] = true
+		sw := p.base(intel.Software, value, reported, nil)
+		sw.Tags = slices.Clone(p.settings.Tags)
+		sw.Name = name
+		sd := intel.SoftwareDetail{Vendor: vendor, Product: name}
+		for _, ver := range pr.Versions {
+			if ver.Name != "" {
+				sd.Versions = append(sd.Versions, ver.Name)
+			}
+			for _, c := range ver.CPEs {
+				if c.Name != "" {
+					sd.CPEs = append(sd.CPEs, c.Name)
+				}
+			}
+		}
+		sw.Software = &sd
+		out = append(out, sw)
+	}
+	return out
+}
+
+// vulnDetail keeps what DOMAIN.md §5 lists.
+func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
+	d := intel.VulnerabilityDetail{FlashpointID: v.ID.V, Solution: v.Solution, Status: v.VulnStatus,
+		Severity: strings.ToLower(v.Scores.Severity), RansomwareScore: v.Scores.RansomwareScore.Str,
+		PublishedAt: v.Timelines.PublishedAt.Time.UTC()}
+	for _, c := range v.CVEIDs {
+		if c = strings.ToUpper(strings.TrimSpace(c)); cveRE.MatchString(c) && !slices.Contains(d.CVEIDs, c) {
+			d.CVEIDs = append(d.CVEIDs, c)
+		}
+	}
+	if e := v.Scores.EPSSScore.Ptr(); e != nil {
+		d.EPSS = e
+	}
+	if c := pickV2(v.CVSSv2s); c != nil {
+		d.CVSSv2 = &intel.CVSS{Version: "2.0", Score: c.Score.V, Vector: c.Vector(), Source: c.Source}
+	}
+	if c := pickV3(v.CVSSv3s); c != nil {
+		ver := c.Version
+		if ver == "" {
+			ver = "3.1"
+		}
+		d.CVSSv3 = &intel.CVSS{Version: ver, Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
+		if c.ExploitCodeMaturity != nil {
+			d.ExploitMaturity = maturity(*c.ExploitCodeMaturity)
+		}
+	} else if s := v.Scores.CVSSv3Score.Ptr(); s != nil {
+		d.CVSSv3 = &intel.CVSS{Version: "3.1", Score: *s}
+	}
+	if c := pickV4(v.CVSSv4s); c != nil {
+		d.CVSSv4 = &intel.CVSS{Version: "4.0", Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
+		if d.ExploitMaturity == "" && c.ExploitMaturity != "" {
+			d.ExploitMaturity = maturity(c.ExploitMaturity)
+		}
+	}
+	for _, e := range v.Exploits {
+		d.Exploits = append(d.Exploits, intel.Exploit{Type: e.Type, URL: e.Value})
+	}
+	d.Timelines = timelines(&v.Timelines)
+	for _, c := range v.Classifications {
+		d.Classifications = append(d.Classifications, firstOf(c.Longname, c.Name))
+	}
+	for _, c := range v.CWEs {
+		if c.CWEID.Valid {
+			d.CWEs = append(d.CWEs, fmt.Sprintf("CWE-%d", c.CWEID.V))
+		}
+	}
+	for _, r := range v.ExtReferences {
+		d.References = append(d.References, intel.Reference{Type: r.Type, Name: r.Value, URL: r.URL})
+	}
+	for _, x := range v.Vendors {
+		d.Vendors = append(d.Vendors, x.Name)
+	}
+	for _, pr := range productObjectsRefs(v) {
+		d.Products = append(d.Products, pr)
+	}
+	return d
+}
+
+func productObjectsRefs(v *ignite.Vulnerability) []intel.ProductRef {
+	var out []intel.ProductRef
+	for _, pr := range v.Products {
+		r := intel.ProductRef{Vendor: pr.Vendor, Product: pr.Name}
+		for _, ver := range pr.Versions {
+			if ver.Name != "" {
+				r.Versions = append(r.Versions, ver.Name)
+			}
+			for _, c := range ver.CPEs {
+				r.CPEs = append(r.CPEs, c.Name)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// maturity names CVSS exploit code maturity the way searches use it.
+func maturity(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "h", "high", "attacked":
+		return "high"
+	case "f", "functional":
+		return "functional"
+	case "p", "poc", "proof-of-concept", "proof of concept", "proof_of_concept", "proof-of-concept code":
+		return "proof-of-concept"
+	case "u", "unproven", "unreported":
+		return "unproven"
+	case "", "x", "not_defined", "not defined", "not-defined":
+		return "not-defined"
+	}
+	return strings.ToLower(s)
+}
+
+func timelines(t *ignite.Timelines) map[string]string {
+	out := map[string]string{}
+	for name, v := range map[string]ignite.Time{"published_at": t.PublishedAt, "last_modified_at": t.LastModifiedAt,
+		"exploit_published_at": t.ExploitPublishedAt, "discovered_at": t.DiscoveredAt, "disclosed_at": t.DisclosedAt,
+		"vendor_informed_at": t.VendorInformedAt, "vendor_acknowledged_at": t.VendorAcknowledgedAt,
+		"third_party_solution_provided_at": t.ThirdPartySolutionProvidedAt, "solution_provided_at": t.SolutionProvidedAt,
+		"exploited_in_the_wild_at": t.ExploitedInTheWildAt} {
+		if v.IsSet() && !v.Time.IsZero() {
+			out[name] = v.Time.UTC().Format(time.RFC3339)
+		}
+	}
+	for name, v := range map[string]*string{"vendor_response_time": t.VendorResponseTime, "time_to_patch": t.TimeToPatch,
+		"total_time_to_patch": t.TotalTimeToPatch, "time_unpatched": t.TimeUnpatched, "time_to_exploit": t.TimeToExploit,
+		"total_time_to_exploit": t.TotalTimeToExploit} {
+		if v != nil && *v != "" {
+			out[name] = *v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// The pick functions prefer the Flashpoint-sourced assessment (DOMAIN.md §5).
+func pickV2(cs []ignite.CVSSv2) *ignite.CVSSv2 { return pick(cs, func(c *ignite.CVSSv2) string { return c.Source }) }
+func pickV3(cs []ignite.CVSSv3) *ignite.CVSSv3 { return pick(cs, func(c *ignite.CVSSv3) string { return c.Source }) }
+func pickV4(cs []ignite.CVSSv4) *ignite.CVSSv4 { return pick(cs, func(c *ignite.CVSSv4) string { return c.Source }) }
+
+func pick[T any](cs []T, source func(*T) string) *T {
+	for i := range cs {
+		if s := strings.ToLower(source(&cs[i])); strings.Contains(s, "flashpoint") || strings.Contains(s, "vulndb") {
+			return &cs[i]
+		}
+	}
+	if len(cs) > 0 {
+		return &cs[0]
+	}
+	return nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
