@@ -161,7 +161,9 @@ func TestIndicators(t *testing.T) {
 			t.Fatalf("extracted config without its document: %+v", o)
 		}
 	}
-	if !slices.ContainsFunc(all, func(o intel.Object) bool { return slices.ContainsFunc(o.Tags, func(t string) bool { return strings.HasPrefix(t, "malware:") }) }) {
+	if !slices.ContainsFunc(all, func(o intel.Object) bool {
+		return slices.ContainsFunc(o.Tags, func(t string) bool { return strings.HasPrefix(t, "malware:") })
+	}) {
 		t.Error("no sighting tags were kept")
 	}
 	if !slices.ContainsFunc(all, func(o intel.Object) bool { return o.Score == intel.ScoreMalicious }) {

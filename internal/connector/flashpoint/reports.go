@@ -114,7 +114,7 @@ var mispTypes = map[string]intel.Type{
 	"md5": intel.File, "sha1": intel.File, "sha256": intel.File, "sha512": intel.File,
 	"filename|md5": intel.File, "filename|sha1": intel.File, "filename|sha256": intel.File, "filename|sha512": intel.File,
 	"filename": intel.Filename,
-	"email": intel.Email, "email-src": intel.Email, "email-dst": intel.Email,
+	"email":    intel.Email, "email-src": intel.Email, "email-dst": intel.Email,
 	"mutex": intel.Mutex, "regkey": intel.RegistryKey, "regkey|value": intel.RegistryKey,
 	"user-agent": intel.UserAgent, "AS": intel.ASN,
 }

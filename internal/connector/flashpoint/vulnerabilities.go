@@ -336,9 +336,15 @@ func timelines(t *ignite.Timelines) map[string]string {
 }
 
 // The pick functions prefer the Flashpoint-sourced assessment (DOMAIN.md §5).
-func pickV2(cs []ignite.CVSSv2) *ignite.CVSSv2 { return pick(cs, func(c *ignite.CVSSv2) string { return c.Source }) }
-func pickV3(cs []ignite.CVSSv3) *ignite.CVSSv3 { return pick(cs, func(c *ignite.CVSSv3) string { return c.Source }) }
-func pickV4(cs []ignite.CVSSv4) *ignite.CVSSv4 { return pick(cs, func(c *ignite.CVSSv4) string { return c.Source }) }
+func pickV2(cs []ignite.CVSSv2) *ignite.CVSSv2 {
+	return pick(cs, func(c *ignite.CVSSv2) string { return c.Source })
+}
+func pickV3(cs []ignite.CVSSv3) *ignite.CVSSv3 {
+	return pick(cs, func(c *ignite.CVSSv3) string { return c.Source })
+}
+func pickV4(cs []ignite.CVSSv4) *ignite.CVSSv4 {
+	return pick(cs, func(c *ignite.CVSSv4) string { return c.Source })
+}
 
 func pick[T any](cs []T, source func(*T) string) *T {
 	for i := range cs {
