@@ -1,0 +1,65 @@
+package feed
+
+import "time"
+
+// Channel is one channel of an instance: its settings, its health and when
+// it next polls.
+type Channel struct {
+	ID         int64     `json:"id"`
+	InstanceID int64     `json:"instance_id"`
+	Instance   string    `json:"instance"`
+	Kind       Kind      `json:"channel"`
+	Settings   Settings  `json:"settings"`
+	Health     Health    `json:"health"`
+	NextRun    time.Time `json:"next_run,omitzero"` // zero: not scheduled
+	Cursor     string    `json:"cursor,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// Trigger says why a poll ran.
+type Trigger string
+
+// Poll triggers.
+const (
+	TriggerManual    Trigger = "manual"
+	TriggerScheduled Trigger = "scheduled"
+	TriggerRestore   Trigger = "restore"
+)
+
+// Outcome is how a poll ended.
+type Outcome string
+
+// Poll outcomes.
+const (
+	OutcomeRunning Outcome = "running"
+	OutcomeOK      Outcome = "ok"
+	OutcomeFailed  Outcome = "failed"
+)
+
+// PollRun records one poll of a channel (DOMAIN.md §3).
+type PollRun struct {
+	ID           int64     `json:"id"`
+	ChannelID    int64     `json:"channel_id"`
+	Trigger      Trigger   `json:"trigger"`
+	Holder       string    `json:"holder"`
+	Started      time.Time `json:"started"`
+	Ended        time.Time `json:"ended,omitzero"`
+	Pages        int       `json:"pages"`
+	New          int       `json:"new"`
+	Updated      int       `json:"updated"`
+	Unchanged    int       `json:"unchanged"`
+	Filtered     int       `json:"filtered"`
+	Invalid      int       `json:"invalid"`
+	Unsupported  int       `json:"unsupported"`
+	CursorBefore string    `json:"cursor_before"`
+	CursorAfter  string    `json:"cursor_after"`
+	Outcome      Outcome   `json:"outcome"`
+	ErrorCode    string    `json:"error_code,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+}
+
+// Items is the number of items the poll received.
+func (r *PollRun) Items() int {
+	return r.New + r.Updated + r.Unchanged + r.Filtered + r.Invalid + r.Unsupported
+}

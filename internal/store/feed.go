@@ -1,0 +1,343 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Sealer seals an instance's token for its row id (package secret).
+type Sealer func(instanceID int64, token string) ([]byte, error)
+
+// CreateInstance stores a new instance with its sealed token and its three
+// channels with the given settings. The name must be unique
+// (case-insensitively): ECONFLICT otherwise.
+func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token string, seal Sealer, settings map[feed.Kind]feed.Settings) (feed.Instance, error) {
+	now := s.now().UTC()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return in, fmt.Errorf("store: create instance: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO instances (name, name_key, base_url, verify_tls, token_hint, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name_key) DO NOTHING RETURNING id`,
+		in.Name, strings.ToLower(in.Name), in.BaseURL, boolInt(in.VerifyTLS), feed.TokenHint(token), now.UnixMicro()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, intel.Errorf(intel.ECONFLICT, "an instance named %q already exists (names are unique regardless of case)", in.Name)
+	}
+	if err != nil {
+		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
+	}
+	sealed, err := seal(id, token)
+	if err != nil {
+		return in, fmt.Errorf("store: seal token of instance %q: %w", in.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE instances SET token_sealed = $1 WHERE id = $2`, sealed, id); err != nil {
+		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
+	}
+	for _, k := range feed.Kinds() {
+		st, ok := settings[k]
+		if !ok {
+			st = feed.DefaultSettings(in.Name, k, now)
+		}
+		h := feed.Health{Status: feed.Disabled, Since: now}
+		if st.Enabled {
+			h.Status = feed.Running
+		}
+		sj, _ := json.Marshal(st)
+		hj, _ := json.Marshal(h)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (instance_id, kind, settings, health, next_run_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, NULL, $5, $5)`, id, string(k), string(sj), string(hj), now.UnixMicro()); err != nil {
+			return in, fmt.Errorf("store: create channel %s of %q: %w", k, in.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
+	}
+	return s.Instance(ctx, in.Name)
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const instanceCols = `id, name, base_url, verify_tls, token_sealed IS NOT NULL, token_hint, created_at, updated_at`
+
+func scanInstance(r scanner) (feed.Instance, error) {
+	var in feed.Instance
+	var verify int64
+	var created, updated int64
+	if err := r.Scan(&in.ID, &in.Name, &in.BaseURL, &verify, &in.TokenSet, &in.TokenHint, &created, &updated); err != nil {
+		return in, err
+	}
+	in.VerifyTLS = verify != 0
+	in.Created, in.Updated = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	return in, nil
+}
+
+// Instance returns the instance named name (case-insensitively).
+func (s *Store) Instance(ctx context.Context, name string) (feed.Instance, error) {
+	in, err := scanInstance(s.db.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE name_key = $1`, strings.ToLower(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, intel.Errorf(intel.ENOTFOUND, "no instance named %q", name)
+	}
+	if err != nil {
+		return in, fmt.Errorf("store: read instance %q: %w", name, err)
+	}
+	return in, nil
+}
+
+// Instances lists the instances by name.
+func (s *Store) Instances(ctx context.Context) ([]feed.Instance, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances ORDER BY name_key`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list instances: %w", err)
+	}
+	defer rows.Close()
+	var out []feed.Instance
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list instances: %w", err)
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// InstanceToken returns an instance's sealed token.
+func (s *Store) InstanceToken(ctx context.Context, id int64) ([]byte, error) {
+	var sealed []byte
+	err := s.db.QueryRowContext(ctx, `SELECT token_sealed FROM instances WHERE id = $1`, id).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, intel.Errorf(intel.ENOTFOUND, "no instance %d", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read token of instance %d: %w", id, err)
+	}
+	return sealed, nil
+}
+
+// UpdateInstance changes an instance's name, base URL and TLS verification,
+// and its token when token is not empty. Its channels, collections, cursors
+// and history stay (a legacy migration is this call).
+func (s *Store) UpdateInstance(ctx context.Context, in feed.Instance, token string, seal Sealer) (feed.Instance, error) {
+	now := s.now().UTC().UnixMicro()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return in, fmt.Errorf("store: update instance: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, `UPDATE instances SET name = $1, name_key = $2, base_url = $3, verify_tls = $4, updated_at = $5 WHERE id = $6`,
+		in.Name, strings.ToLower(in.Name), in.BaseURL, boolInt(in.VerifyTLS), now, in.ID)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "unique") {
+			return in, intel.Errorf(intel.ECONFLICT, "an instance named %q already exists", in.Name)
+		}
+		return in, fmt.Errorf("store: update instance %q: %w", in.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return in, intel.Errorf(intel.ENOTFOUND, "no instance %d", in.ID)
+	}
+	if token != "" {
+		sealed, err := seal(in.ID, token)
+		if err != nil {
+			return in, fmt.Errorf("store: seal token of instance %q: %w", in.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE instances SET token_sealed = $1, token_hint = $2 WHERE id = $3`,
+			sealed, feed.TokenHint(token), in.ID); err != nil {
+			return in, fmt.Errorf("store: update token of instance %q: %w", in.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return in, fmt.Errorf("store: update instance %q: %w", in.Name, err)
+	}
+	return s.Instance(ctx, in.Name)
+}
+
+// DeleteInstance removes an instance, its channels and their poll history.
+// The intelligence it brought stays, with its provenance.
+func (s *Store) DeleteInstance(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM instances WHERE name_key = $1`, strings.ToLower(name))
+	if err != nil {
+		return fmt.Errorf("store: delete instance %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return intel.Errorf(intel.ENOTFOUND, "no instance named %q", name)
+	}
+	return nil
+}
+
+const channelCols = `c.id, c.instance_id, i.name, c.kind, c.settings, c.health, c.next_run_at, c.created_at, c.updated_at,
+	COALESCE((SELECT cursor FROM channel_state cs WHERE cs.channel_id = c.id), '')`
+
+func scanChannel(r scanner) (feed.Channel, error) {
+	var ch feed.Channel
+	var settings, health string
+	var next sql.NullInt64
+	var created, updated int64
+	if err := r.Scan(&ch.ID, &ch.InstanceID, &ch.Instance, &ch.Kind, &settings, &health, &next, &created, &updated, &ch.Cursor); err != nil {
+		return ch, err
+	}
+	if err := json.Unmarshal([]byte(settings), &ch.Settings); err != nil {
+		return ch, fmt.Errorf("channel %d: bad settings: %w", ch.ID, err)
+	}
+	if err := json.Unmarshal([]byte(health), &ch.Health); err != nil {
+		return ch, fmt.Errorf("channel %d: bad health: %w", ch.ID, err)
+	}
+	ch.NextRun = fromMicros(next)
+	ch.Created, ch.Updated = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	return ch, nil
+}
+
+func (s *Store) queryChannels(ctx context.Context, where string, args ...any) ([]feed.Channel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+channelCols+` FROM channels c JOIN instances i ON i.id = c.instance_id `+where+
+		` ORDER BY i.name_key, CASE c.kind WHEN 'reports' THEN 0 WHEN 'vulnerabilities' THEN 1 ELSE 2 END`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list channels: %w", err)
+	}
+	defer rows.Close()
+	var out []feed.Channel
+	for rows.Next() {
+		ch, err := scanChannel(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list channels: %w", err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
+
+// Channels lists the channels of an instance, or of every instance when
+// instance is empty.
+func (s *Store) Channels(ctx context.Context, instance string) ([]feed.Channel, error) {
+	if instance == "" {
+		return s.queryChannels(ctx, ``)
+	}
+	if _, err := s.Instance(ctx, instance); err != nil {
+		return nil, err
+	}
+	return s.queryChannels(ctx, `WHERE i.name_key = $1`, strings.ToLower(instance))
+}
+
+// Channel returns one channel of an instance.
+func (s *Store) Channel(ctx context.Context, instance string, k feed.Kind) (feed.Channel, error) {
+	chs, err := s.queryChannels(ctx, `WHERE i.name_key = $1 AND c.kind = $2`, strings.ToLower(instance), string(k))
+	if err != nil {
+		return feed.Channel{}, err
+	}
+	if len(chs) == 0 {
+		if _, err := s.Instance(ctx, instance); err != nil {
+			return feed.Channel{}, err
+		}
+		return feed.Channel{}, intel.Errorf(intel.ENOTFOUND, "instance %q has no channel %q", instance, k)
+	}
+	return chs[0], nil
+}
+
+// ChannelByID returns a channel by id.
+func (s *Store) ChannelByID(ctx context.Context, id int64) (feed.Channel, error) {
+	chs, err := s.queryChannels(ctx, `WHERE c.id = $1`, id)
+	if err != nil {
+		return feed.Channel{}, err
+	}
+	if len(chs) == 0 {
+		return feed.Channel{}, intel.Errorf(intel.ENOTFOUND, "no channel %d", id)
+	}
+	return chs[0], nil
+}
+
+// DueChannels returns the channels whose next run (a scheduled poll or a
+// restore attempt) is due at now.
+func (s *Store) DueChannels(ctx context.Context, now time.Time) ([]feed.Channel, error) {
+	return s.queryChannels(ctx, `WHERE c.next_run_at IS NOT NULL AND c.next_run_at <= $1`, now.UnixMicro())
+}
+
+// SaveChannel writes a channel's settings, health and next run.
+func (s *Store) SaveChannel(ctx context.Context, ch feed.Channel) error {
+	sj, err := json.Marshal(ch.Settings)
+	if err != nil {
+		return err
+	}
+	hj, err := json.Marshal(ch.Health)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE channels SET settings = $1, health = $2, next_run_at = $3, updated_at = $4 WHERE id = $5`,
+		string(sj), string(hj), micros(ch.NextRun), s.now().UTC().UnixMicro(), ch.ID)
+	if err != nil {
+		return fmt.Errorf("store: save channel %d: %w", ch.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return intel.Errorf(intel.ENOTFOUND, "no channel %d", ch.ID)
+	}
+	return nil
+}
+
+// StartPoll records the start of a poll and returns its record.
+func (s *Store) StartPoll(ctx context.Context, run feed.PollRun) (feed.PollRun, error) {
+	run.Outcome = feed.OutcomeRunning
+	if run.Started.IsZero() {
+		run.Started = s.now().UTC()
+	}
+	err := s.db.QueryRowContext(ctx, `INSERT INTO polls (channel_id, trigger, holder, started_at, cursor_before, cursor_after, outcome)
+		VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, run.ChannelID, string(run.Trigger), run.Holder, run.Started.UnixMicro(),
+		run.CursorBefore, string(run.Outcome)).Scan(&run.ID)
+	if err != nil {
+		return run, fmt.Errorf("store: record poll of channel %d: %w", run.ChannelID, err)
+	}
+	return run, nil
+}
+
+// FinishPoll records how a poll ended.
+func (s *Store) FinishPoll(ctx context.Context, run feed.PollRun) error {
+	if run.Ended.IsZero() {
+		run.Ended = s.now().UTC()
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE polls SET ended_at = $1, pages = $2, new = $3, updated = $4, unchanged = $5, filtered = $6,
+		invalid = $7, unsupported = $8, cursor_after = $9, outcome = $10, error_code = $11, error_message = $12 WHERE id = $13`,
+		run.Ended.UnixMicro(), run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported,
+		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.ID)
+	if err != nil {
+		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
+	}
+	return nil
+}
+
+// Polls returns a channel's most recent polls, newest first.
+func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.PollRun, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, channel_id, trigger, holder, started_at, ended_at, pages, new, updated, unchanged,
+		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message
+		FROM polls WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, channelID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list polls of channel %d: %w", channelID, err)
+	}
+	defer rows.Close()
+	var out []feed.PollRun
+	for rows.Next() {
+		var r feed.PollRun
+		var started int64
+		var ended sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.ChannelID, &r.Trigger, &r.Holder, &started, &ended, &r.Pages, &r.New, &r.Updated, &r.Unchanged,
+			&r.Filtered, &r.Invalid, &r.Unsupported, &r.CursorBefore, &r.CursorAfter, &r.Outcome, &r.ErrorCode, &r.ErrorMessage); err != nil {
+			return nil, fmt.Errorf("store: list polls: %w", err)
+		}
+		r.Started, r.Ended = time.UnixMicro(started).UTC(), fromMicros(ended)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
