@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -138,3 +139,9 @@ func (b *Box) String() string { return "secret.Box{key: hidden}" }
 
 // GoString hides the key from %#v.
 func (b *Box) GoString() string { return b.String() }
+
+// InstanceAD is the additional data that binds a sealed token to its
+// instance row.
+func InstanceAD(instanceID int64) []byte {
+	return []byte("flint/instance/" + strconv.FormatInt(instanceID, 10))
+}

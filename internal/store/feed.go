@@ -341,3 +341,17 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 	}
 	return out, rows.Err()
 }
+
+// SaveHealth writes a channel's health and next run, leaving its settings
+// as they are (a user may change them while a poll runs).
+func (s *Store) SaveHealth(ctx context.Context, id int64, h feed.Health, nextRun time.Time) error {
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE channels SET health = $1, next_run_at = $2, updated_at = $3 WHERE id = $4`,
+		string(hj), micros(nextRun), s.now().UTC().UnixMicro(), id); err != nil {
+		return fmt.Errorf("store: save health of channel %d: %w", id, err)
+	}
+	return nil
+}

@@ -2,18 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store/storetest"
 )
 
 // clock is a settable clock for store tests.
@@ -55,43 +51,8 @@ func MustOpen(tb testing.TB, opts Options) *Store {
 	return s
 }
 
-// NewPostgresDB creates an empty database on the test server and returns
-// its DSN; the database is dropped when the test ends.
-func NewPostgresDB(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("FLINT_REQUIRE_POSTGRES") == "1" {
-			tb.Fatal("TEST_POSTGRES_DSN is not set but FLINT_REQUIRE_POSTGRES=1: run the tests with `make test`")
-		}
-		tb.Skip("TEST_POSTGRES_DSN is not set; `make test` starts a throwaway PostgreSQL")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close()
-	name := "flint_test_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		tb.Fatalf("create database: %v", err)
-	}
-	tb.Cleanup(func() {
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			tb.Logf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// NewPostgresDB creates an empty database on the test server (storetest).
+func NewPostgresDB(tb testing.TB) string { return storetest.NewPostgresDB(tb) }
 
 // MustLease acquires the lease of a channel for a minute.
 func MustLease(tb testing.TB, s *Store, channel int64) Lease {

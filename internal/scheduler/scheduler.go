@@ -1,0 +1,376 @@
+// Package scheduler runs Flint's polls. It is driven by the database: each
+// channel's next run (a scheduled poll or a restore attempt) is a column the
+// scheduler reads; a lease with a fencing token lets one poll of a channel
+// run at a time across processes and replicas; every page and its cursor
+// are committed together; every poll is recorded; and the health machine of
+// DOMAIN.md §4 decides what follows a failure.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/flintcti/flint/internal/connector/flashpoint"
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/secret"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// Scheduler polls channels.
+type Scheduler struct {
+	Store  *store.Store
+	Box    *secret.Box
+	Holder string // who holds leases: host:pid by default
+	Now    func() time.Time
+	Log    *slog.Logger
+	// LeaseTTL is how long a lease lasts unless renewed (renewed every
+	// page); a crashed poller's channel is free again after it.
+	LeaseTTL time.Duration
+	// Tick is how often Run looks for due channels.
+	Tick time.Duration
+	// Client adjusts the Ignite client options (tests: faster retries).
+	Client func(*ignite.Options)
+	// Version is sent to Flashpoint in the integration headers.
+	Version string
+	// OnPage, when set, is called after each committed page (progress bars).
+	OnPage func(run feed.PollRun)
+	// PageSize overrides the connector's page size (tests).
+	PageSize int
+
+	mu      sync.Mutex
+	running map[int64]bool
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+func (s *Scheduler) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Scheduler) holder() string {
+	if s.Holder != "" {
+		return s.Holder
+	}
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+func (s *Scheduler) ttl() time.Duration {
+	if s.LeaseTTL > 0 {
+		return s.LeaseTTL
+	}
+	return 2 * time.Minute
+}
+
+// connector builds the Ignite connector of a channel's instance, opening its
+// sealed token.
+func (s *Scheduler) connector(ctx context.Context, ch feed.Channel) (*flashpoint.Connector, error) {
+	in, err := s.Store.Instance(ctx, ch.Instance)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.Store.InstanceToken(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.Box.Open(sealed, secret.InstanceAD(in.ID))
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: instance %q: %w (was FLINT_SECRET_KEY or the key file changed?)", in.Name, err)
+	}
+	opts := ignite.Options{BaseURL: in.BaseURL, Token: string(token), InsecureSkipVerify: !in.VerifyTLS, Version: s.Version,
+		Logger: s.log().With("instance", in.Name)}
+	if s.Client != nil {
+		s.Client(&opts)
+	}
+	c, err := ignite.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &flashpoint.Connector{Client: c, Now: s.now, Log: s.log(), PageSize: s.PageSize}, nil
+}
+
+// NextRun returns when an enabled auto channel polls next: on a grid of its
+// interval, shifted by a stable per-channel offset, so that channels with
+// the same interval spread out and a restart does not move them.
+func NextRun(channelID int64, interval time.Duration, now time.Time) time.Time {
+	h := fnv.New64a()
+	fmt.Fprint(h, channelID)
+	offset := time.Duration(h.Sum64() % uint64(interval))
+	base := now.Add(-offset).Truncate(interval).Add(offset)
+	for !base.After(now) {
+		base = base.Add(interval)
+	}
+	return base
+}
+
+// schedule decides a channel's next run from its settings and health.
+func (s *Scheduler) schedule(ch *feed.Channel, now time.Time) time.Time {
+	switch {
+	case !ch.Settings.Enabled || ch.Health.Status == feed.Disabled:
+		return time.Time{}
+	case ch.Health.Status == feed.ConnectionError:
+		return ch.Health.NextRestore
+	case ch.Settings.Schedule == feed.Auto:
+		return NextRun(ch.ID, time.Duration(ch.Settings.IntervalMinutes)*time.Minute, now)
+	}
+	return time.Time{}
+}
+
+// Reschedule recomputes and saves a channel's next run (after its settings
+// changed).
+func (s *Scheduler) Reschedule(ctx context.Context, ch feed.Channel) error {
+	return s.Store.SaveHealth(ctx, ch.ID, ch.Health, s.schedule(&ch, s.now()))
+}
+
+// ErrBusy means another poll of the channel is running.
+var ErrBusy = errors.New("scheduler: the channel is being polled")
+
+// Poll runs one poll of a channel to its end, committing each page with its
+// cursor, and records it. The returned run says how it went; the error is
+// the poll's failure, if any (the run is recorded either way).
+func (s *Scheduler) Poll(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (feed.PollRun, error) {
+	lease, err := s.Store.AcquireLease(ctx, ch.ID, s.holder(), s.ttl())
+	if err != nil {
+		if intel.ErrorCode(err) == intel.ECONFLICT {
+			return feed.PollRun{}, fmt.Errorf("%w: %v", ErrBusy, intel.ErrorMessage(err))
+		}
+		return feed.PollRun{}, err
+	}
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
+	run, err := s.Store.StartPoll(ctx, feed.PollRun{ChannelID: ch.ID, Trigger: trigger, Holder: s.holder(), CursorBefore: lease.Cursor,
+		Started: s.now()})
+	if err != nil {
+		return run, err
+	}
+	log := s.log().With("instance", ch.Instance, "channel", ch.Kind, "poll", run.ID)
+	log.Info("poll started", "trigger", trigger, "cursor", lease.Cursor)
+	pollErr := s.pages(ctx, ch, &lease, &run)
+	run.Ended = s.now()
+	if pollErr != nil {
+		run.Outcome, run.ErrorCode, run.ErrorMessage = feed.OutcomeFailed, errorCode(pollErr), errorMessage(pollErr)
+	} else {
+		run.Outcome = feed.OutcomeOK
+	}
+	fctx := context.WithoutCancel(ctx)
+	if err := s.Store.FinishPoll(fctx, run); err != nil {
+		log.Error("recording the poll failed", "error", err)
+	}
+	// Health, from the freshest channel row (a user may have changed it).
+	if fresh, err := s.Store.ChannelByID(fctx, ch.ID); err == nil {
+		ch = fresh
+	}
+	now := s.now()
+	if pollErr != nil {
+		if !errors.Is(pollErr, context.Canceled) {
+			ch.Health.Failed(now, string(ignite.ErrorClass(pollErr)), run.ErrorCode, run.ErrorMessage)
+		}
+	} else {
+		ch.Health.Succeeded(now, run.Items(), trigger == feed.TriggerScheduled)
+	}
+	if err := s.Store.SaveHealth(fctx, ch.ID, ch.Health, s.schedule(&ch, now)); err != nil {
+		log.Error("saving the channel's health failed", "error", err)
+	}
+	log.Info("poll ended", "outcome", run.Outcome, "error_code", run.ErrorCode, "pages", run.Pages, "new", run.New,
+		"updated", run.Updated, "unchanged", run.Unchanged, "duration", run.Ended.Sub(run.Started))
+	return run, pollErr
+}
+
+func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lease, run *feed.PollRun) error {
+	conn, err := s.connector(ctx, ch)
+	if err != nil {
+		return err
+	}
+	poll, err := conn.Poll(ch.Kind, ch.Settings, lease.Cursor)
+	if err != nil {
+		return err
+	}
+	src := intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
+	renewed := s.now()
+	for poll.More() {
+		b, err := poll.Next(ctx)
+		if err != nil {
+			return err
+		}
+		counts, err := s.Store.ApplyPage(ctx, *lease, store.Page{Source: src, Collection: ch.Settings.Collection,
+			Objects: b.Objects, Relationships: b.Relationships, Cursor: b.Cursor})
+		if err != nil {
+			return err
+		}
+		run.Pages++
+		run.New += counts.New
+		run.Updated += counts.Updated
+		run.Unchanged += counts.Unchanged
+		run.Filtered += b.Stats.Filtered
+		run.Invalid += b.Stats.Invalid
+		run.Unsupported += b.Stats.Unsupported
+		run.CursorAfter = b.Cursor
+		if s.OnPage != nil {
+			s.OnPage(*run)
+		}
+		if s.now().Sub(renewed) > s.ttl()/4 {
+			if *lease, err = s.Store.RenewLease(ctx, *lease, s.ttl()); err != nil {
+				return err
+			}
+			renewed = s.now()
+		}
+	}
+	return nil
+}
+
+func errorCode(err error) string {
+	if c := ignite.ErrorCode(err); c != "" {
+		return c
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "canceled"
+	}
+	return intel.ErrorCode(err)
+}
+
+func errorMessage(err error) string {
+	var ie *ignite.Error
+	if errors.As(err, &ie) {
+		return ie.Error()
+	}
+	return err.Error()
+}
+
+// Test checks a channel's connectivity with one minimal request, and
+// updates its health: a success restores a channel in connection_error, a
+// loss of connectivity puts it there.
+func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) error {
+	conn, err := s.connector(ctx, ch)
+	if err == nil {
+		err = conn.Test(ctx, ch.Kind)
+	}
+	if fresh, ferr := s.Store.ChannelByID(ctx, ch.ID); ferr == nil {
+		ch = fresh
+	}
+	now := s.now()
+	if err != nil {
+		ch.Health.Failed(now, string(ignite.ErrorClass(err)), errorCode(err), errorMessage(err))
+	} else if ch.Health.Status == feed.ConnectionError {
+		ch.Health.Succeeded(now, 0, false)
+	}
+	if serr := s.Store.SaveHealth(ctx, ch.ID, ch.Health, s.schedule(&ch, now)); serr != nil {
+		return serr
+	}
+	return err
+}
+
+// RunDue runs what is due now: restore attempts of channels in
+// connection_error (a connectivity test, then a poll when it succeeds) and
+// scheduled polls. It returns when they are done.
+func (s *Scheduler) RunDue(ctx context.Context) error {
+	due, err := s.Store.DueChannels(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, ch := range due {
+		if !s.claim(ch.ID) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.release(ch.ID)
+			s.runOne(ctx, ch)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel) {
+	log := s.log().With("instance", ch.Instance, "channel", ch.Kind)
+	switch {
+	case ch.Health.Status == feed.ConnectionError:
+		log.Info("restore attempt", "attempt", ch.Health.Restores+1, "error_code", ch.Health.ErrorCode)
+		if err := s.Test(ctx, ch); err != nil {
+			log.Warn("restore attempt failed", "error", err)
+			return
+		}
+		log.Info("connectivity restored; polling")
+		fresh, err := s.Store.ChannelByID(ctx, ch.ID)
+		if err == nil {
+			_, _ = s.Poll(ctx, fresh, feed.TriggerRestore)
+		}
+	case ch.Settings.Enabled:
+		if _, err := s.Poll(ctx, ch, feed.TriggerScheduled); err != nil && !errors.Is(err, ErrBusy) {
+			log.Warn("scheduled poll failed", "error", err)
+		}
+	default: // disabled since it was scheduled
+		_ = s.Store.SaveHealth(ctx, ch.ID, ch.Health, time.Time{})
+	}
+}
+
+func (s *Scheduler) claim(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == nil {
+		s.running = map[int64]bool{}
+	}
+	if s.running[id] {
+		return false
+	}
+	s.running[id] = true
+	return true
+}
+
+func (s *Scheduler) release(id int64) {
+	s.mu.Lock()
+	delete(s.running, id)
+	s.mu.Unlock()
+}
+
+// Run schedules every enabled channel that has no next run yet, then runs
+// what is due every Tick until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	chs, err := s.Store.Channels(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, ch := range chs {
+		if ch.NextRun.IsZero() {
+			if next := s.schedule(&ch, s.now()); !next.IsZero() {
+				if err := s.Store.SaveHealth(ctx, ch.ID, ch.Health, next); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	tick := s.Tick
+	if tick <= 0 {
+		tick = 10 * time.Second
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		if err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+			s.log().Error("scheduler: reading due channels failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

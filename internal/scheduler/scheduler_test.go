@@ -1,0 +1,307 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/ignite/sim"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/secret"
+	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/store/storetest"
+)
+
+var simNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	sim   *sim.Server
+	url   string
+	store *store.Store
+	box   *secret.Box
+	sched *Scheduler
+}
+
+// newEnv starts a simulator over HTTP and a store of the dialect, with the
+// scheduler's clock on the simulator's.
+func newEnv(t *testing.T, dialect string, cfg sim.Config) *env {
+	t.Helper()
+	cfg.Now = simNow
+	if cfg.Tokens == nil {
+		all, _ := sim.ParseToken("good")
+		novuln, _ := sim.ParseToken("novuln:reports,indicators,premium")
+		cfg.Tokens = []sim.Token{all, novuln}
+	}
+	s := sim.New(cfg)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	st, err := store.Open(context.Background(), store.Options{DSN: storetest.DSN(t, dialect), Now: s.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	box, err := secret.New(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{sim: s, url: srv.URL, store: st, box: box}
+	e.sched = e.scheduler("test")
+	return e
+}
+
+// scheduler returns a scheduler on the environment's store and clock, as a
+// process named holder would run it.
+func (e *env) scheduler(holder string) *Scheduler {
+	return &Scheduler{Store: e.store, Box: e.box, Holder: holder, Now: e.sim.Clock, Version: "test", PageSize: 200,
+		Client: func(o *ignite.Options) {
+			o.RetryBase, o.RetryMax, o.RetryAfterCap, o.RateLimit = time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, -1
+		}}
+}
+
+func (e *env) addInstance(t *testing.T, name, token string) feed.Instance {
+	t.Helper()
+	settings := map[feed.Kind]feed.Settings{}
+	for _, k := range feed.Kinds() {
+		s := feed.DefaultSettings(name, k, e.sim.Clock())
+		s.Enabled = true
+		settings[k] = s
+	}
+	in, err := e.store.CreateInstance(context.Background(), feed.Instance{Name: name, BaseURL: e.url, VerifyTLS: true}, token,
+		func(id int64, tok string) ([]byte, error) { return e.box.Seal([]byte(tok), secret.InstanceAD(id)) }, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func (e *env) channel(t *testing.T, instance string, k feed.Kind) feed.Channel {
+	t.Helper()
+	ch, err := e.store.Channel(context.Background(), instance, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func forEachDialect(t *testing.T, f func(t *testing.T, dialect string)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) { f(t, d) })
+	}
+}
+
+func smallSim() sim.Config {
+	return sim.Config{Seed: 11, Reports: 15, Vulnerabilities: 150, Indicators: 1500,
+		IndicatorWindow: 20 * 24 * time.Hour, VulnWindow: 20 * 24 * time.Hour, ReportWindow: 20 * 24 * time.Hour}
+}
+
+func TestPollEveryChannel(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, smallSim())
+		e.addInstance(t, "prod", "good")
+		ctx := context.Background()
+		for _, tc := range []struct {
+			kind    feed.Kind
+			dataset string
+			param   string
+		}{
+			{feed.Indicators, sim.DatasetIndicators, "modified_after"},
+			{feed.Vulnerabilities, sim.DatasetVulnerabilities, "updated_after"},
+			{feed.Reports, sim.DatasetReports, "updated_since"},
+		} {
+			ch := e.channel(t, "prod", tc.kind)
+			start := ch.Settings.StartAt.Format(time.RFC3339)
+			run, err := e.sched.Poll(ctx, ch, feed.TriggerManual)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.kind, err)
+			}
+			truth, err := e.sim.Truth(tc.dataset, url.Values{tc.param: {start}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			objType := map[feed.Kind]intel.Type{feed.Indicators: "", feed.Vulnerabilities: intel.Vulnerability, feed.Reports: intel.Report}[tc.kind]
+			q := store.Query{ChannelID: ch.ID}
+			if objType != "" {
+				q.Types = []intel.Type{objType}
+			}
+			n, err := e.store.Count(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.kind != feed.Vulnerabilities && int(n) != truth.Count {
+				t.Errorf("%s: %d stored, ground truth %d", tc.kind, n, truth.Count)
+			}
+			if tc.kind == feed.Vulnerabilities && int(n) < truth.Count {
+				t.Errorf("%s: %d stored for %d records", tc.kind, n, truth.Count)
+			}
+			if run.Outcome != feed.OutcomeOK || run.Pages == 0 || run.New == 0 || run.CursorAfter == "" {
+				t.Errorf("%s run %+v", tc.kind, run)
+			}
+			after := e.channel(t, "prod", tc.kind)
+			if after.Health.Status != feed.Running || after.Cursor != run.CursorAfter || !after.NextRun.After(e.sim.Clock()) {
+				t.Errorf("%s after the poll: %+v", tc.kind, after)
+			}
+			runs, _ := e.store.Polls(ctx, ch.ID, 0)
+			if len(runs) != 1 || runs[0].Outcome != feed.OutcomeOK || runs[0].New != run.New {
+				t.Errorf("%s poll records %+v", tc.kind, runs)
+			}
+		}
+	})
+}
+
+func TestHealthBadToken(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, smallSim())
+		e.addInstance(t, "prod", "wrong-token")
+		for _, k := range feed.Kinds() {
+			err := e.sched.Test(context.Background(), e.channel(t, "prod", k))
+			if ignite.ErrorCode(err) != "401" {
+				t.Errorf("%s: %v", k, err)
+			}
+			ch := e.channel(t, "prod", k)
+			if ch.Health.Status != feed.ConnectionError || ch.Health.ErrorCode != "401" || !ch.NextRun.Equal(e.sim.Clock().Add(feed.RestoreEvery)) {
+				t.Errorf("%s: %+v next %s", k, ch.Health, ch.NextRun)
+			}
+		}
+	})
+}
+
+func TestHealthForbiddenDataset(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, smallSim())
+		e.addInstance(t, "lab", "novuln")
+		ctx := context.Background()
+		for _, k := range feed.Kinds() {
+			_, err := e.sched.Poll(ctx, e.channel(t, "lab", k), feed.TriggerManual)
+			ch := e.channel(t, "lab", k)
+			if k == feed.Vulnerabilities {
+				if ignite.ErrorCode(err) != "403" || ch.Health.Status != feed.ConnectionError || ch.Health.ErrorCode != "403" {
+					t.Errorf("vulnerabilities without the dataset: %v, %+v", err, ch.Health)
+				}
+				continue
+			}
+			if err != nil || ch.Health.Status != feed.Running {
+				t.Errorf("%s must keep running: %v, %+v", k, err, ch.Health)
+			}
+		}
+	})
+}
+
+// A 5xx storm disables the channel; it comes back by itself, through the
+// restore attempts, once the simulator recovers.
+func TestHealthRestores(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, smallSim())
+		e.addInstance(t, "prod", "good")
+		ctx := context.Background()
+		e.sim.SetFault(sim.EPIndicators, sim.Fault{Status: 503})
+		ch := e.channel(t, "prod", feed.Indicators)
+		if _, err := e.sched.Poll(ctx, ch, feed.TriggerScheduled); ignite.ErrorCode(err) != "503" {
+			t.Fatalf("poll during a storm: %v", err)
+		}
+		ch = e.channel(t, "prod", feed.Indicators)
+		if ch.Health.Status != feed.ConnectionError || ch.Health.ErrorCode != "503" {
+			t.Fatalf("after the storm: %+v", ch.Health)
+		}
+		failedAt := e.sim.Clock()
+
+		// Still down at the first attempt: it fails and the next comes 20 minutes later.
+		e.sim.Advance(feed.RestoreEvery)
+		if err := e.sched.RunDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ch = e.channel(t, "prod", feed.Indicators)
+		if ch.Health.Status != feed.ConnectionError || ch.Health.Restores != 1 || !ch.NextRun.Equal(failedAt.Add(2*feed.RestoreEvery)) {
+			t.Fatalf("after a failed attempt: %+v next %s", ch.Health, ch.NextRun)
+		}
+		// Not due before then.
+		e.sim.ClearFaults()
+		e.sim.Advance(feed.RestoreEvery - time.Minute)
+		e.sched.RunDue(ctx)
+		if ch = e.channel(t, "prod", feed.Indicators); ch.Health.Status != feed.ConnectionError {
+			t.Fatalf("restored before the attempt was due: %+v", ch.Health)
+		}
+		e.sim.Advance(time.Minute)
+		e.sched.RunDue(ctx)
+		ch = e.channel(t, "prod", feed.Indicators)
+		if ch.Health.Status != feed.Running || ch.Health.ErrorCode != "" || ch.Cursor == "" {
+			t.Fatalf("after recovery: %+v cursor %q", ch.Health, ch.Cursor)
+		}
+		runs, _ := e.store.Polls(ctx, ch.ID, 0)
+		if len(runs) != 2 || runs[0].Trigger != feed.TriggerRestore || runs[0].Outcome != feed.OutcomeOK || runs[1].ErrorCode != "503" {
+			t.Errorf("poll records: %+v", runs)
+		}
+	})
+}
+
+// 429s that the retries absorb disable nothing.
+func TestHealthAbsorbedRateLimits(t *testing.T) {
+	e := newEnv(t, "sqlite", smallSim())
+	e.addInstance(t, "prod", "good")
+	e.sim.SetFault(sim.EPIndicators, sim.Fault{Status: 429, RetryAfter: "0", Count: 3})
+	ch := e.channel(t, "prod", feed.Indicators)
+	if _, err := e.sched.Poll(context.Background(), ch, feed.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	if ch = e.channel(t, "prod", feed.Indicators); ch.Health.Status != feed.Running {
+		t.Errorf("absorbed 429s changed the health: %+v", ch.Health)
+	}
+}
+
+// Two schedulers on one database never poll the same channel at once.
+func TestOnePollAtATime(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, smallSim())
+		e.addInstance(t, "prod", "good")
+		e.sim.SetFault(sim.EPIndicators, sim.Fault{Latency: sim.Duration(150 * time.Millisecond), Count: 2})
+		ch := e.channel(t, "prod", feed.Indicators)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range []*Scheduler{e.sched, e.scheduler("replica-2")} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = s.Poll(context.Background(), ch, feed.TriggerManual)
+			}()
+		}
+		wg.Wait()
+		busy := 0
+		for _, err := range errs {
+			if errors.Is(err, ErrBusy) {
+				busy++
+			} else if err != nil {
+				t.Errorf("poll: %v", err)
+			}
+		}
+		if busy != 1 {
+			t.Errorf("%d of two concurrent polls were refused, want exactly 1: %v", busy, errs)
+		}
+	})
+}
+
+func TestNextRun(t *testing.T) {
+	interval := 240 * time.Minute
+	seen := map[time.Duration]bool{}
+	for id := int64(1); id <= 50; id++ {
+		next := NextRun(id, interval, simNow)
+		if !next.After(simNow) || next.Sub(simNow) > interval {
+			t.Fatalf("channel %d: next %s", id, next)
+		}
+		if again := NextRun(id, interval, simNow.Add(time.Second)); !again.Equal(next) {
+			t.Fatalf("channel %d: the slot moved from %s to %s", id, next, again)
+		}
+		if after := NextRun(id, interval, next); !after.Equal(next.Add(interval)) {
+			t.Fatalf("channel %d: after its slot: %s", id, after)
+		}
+		seen[next.Sub(simNow).Truncate(10*time.Minute)] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("50 channels fall in %d ten-minute slots; they should spread over the interval", len(seen))
+	}
+}
