@@ -20,7 +20,6 @@ import (
 // unchanged indicators, exact lookups among a million, and vulnerability
 // searches by product name and CVSS range, on SQLite or PostgreSQL.
 type BenchStoreCmd struct {
-	DB              string `name:"db" help:"Database: a postgres:// DSN, or a SQLite file (default: a fresh file in a temporary directory)."`
 	Indicators      int    `default:"1000000" help:"Indicators to store."`
 	Vulnerabilities int    `default:"300000" help:"Vulnerabilities to store (each affects one to three products)."`
 	Reread          int    `default:"100000" help:"Indicators to re-read unchanged."`
@@ -50,7 +49,7 @@ type StoreResult struct {
 
 // Run runs the benchmark.
 func (c *BenchStoreCmd) Run(e *env) error {
-	dsn := c.DB
+	dsn := e.g.DB // the global --db; by default a fresh SQLite file in a temporary directory
 	if dsn == "" {
 		dir, err := os.MkdirTemp("", "flint-bench-store-")
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/alecthomas/kong"
 )
@@ -18,6 +19,7 @@ var Version = "0.1.0-dev"
 // Globals are the flags every command takes.
 type Globals struct {
 	DataDir  string           `name:"data-dir" env:"FLINT_DATA_DIR" help:"Data directory (default: the user's data directory)." type:"path"`
+	DB       string           `name:"db" env:"FLINT_DB" help:"Database: a postgres:// DSN, or a SQLite file (default: flint.db in the data directory)."`
 	JSON     bool             `help:"Print JSON instead of text."`
 	LogLevel slog.Level       `name:"log-level" default:"info" help:"Log level: debug, info, warn, error."`
 	Version  kong.VersionFlag `help:"Print the version and exit."`
@@ -26,6 +28,9 @@ type Globals struct {
 // root is the command tree.
 type root struct {
 	Globals
+	Instance InstanceCmd `cmd:"" help:"Manage Flashpoint Ignite instances."`
+	Channel  ChannelCmd  `cmd:"" help:"Configure, test and poll an instance's channels."`
+	Serve    ServeCmd    `cmd:"" help:"Run the daemon: scheduled polls and restore attempts."`
 	Sim   SimCmd   `cmd:"" help:"Run the Flashpoint Ignite simulator."`
 	Demo  DemoCmd  `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
 	Bench BenchCmd `cmd:"" help:"Measure Flint's speed."`
@@ -34,6 +39,7 @@ type root struct {
 // env is what commands get besides their flags.
 type env struct {
 	ctx    context.Context
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
@@ -42,6 +48,11 @@ type env struct {
 
 // Run parses args and runs the command; it returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	return RunIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// RunIO is Run with standard input given (a token may be piped in).
+func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var r root
 	parser, err := kong.New(&r,
 		kong.Name("flint"),
@@ -71,7 +82,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.LogLevel}))
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
 	if err := kctx.Run(e); err != nil {
 		fmt.Fprintln(stderr, "flint:", err)
 		if errors.Is(err, errUsage) {

@@ -32,14 +32,24 @@ func (s *syncBuffer) String() string {
 
 func TestDemoOnce(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"demo", "--once"}, &out, &errb)
+	dir := t.TempDir()
+	code := Run(context.Background(), []string{"--data-dir", dir, "demo", "--once"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"Flashpoint Ignite simulator: http://127.0.0.1:", "reports updated in the last 15 days:", "vulnerabilities updated", "indicators modified in the last 15 days:"} {
+	for _, want := range []string{"Flashpoint Ignite simulator: http://127.0.0.1:", "demo/reports: ok", "demo/vulnerabilities: ok",
+		"demo/indicators: ok", "first poll done in", `collection "demo Indicators"`, "critical: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// A second run reuses the instance, pointed at the new simulator.
+	out.Reset()
+	if code := Run(context.Background(), []string{"--data-dir", dir, "demo", "--once"}, &out, &errb); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "demo/indicators: ok") {
+		t.Errorf("second run:\n%s", out.String())
 	}
 }
 

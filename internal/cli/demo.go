@@ -3,83 +3,146 @@ package cli
 import (
 	"fmt"
 	"net"
+	"os"
+	"sync"
 	"time"
 
-	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite/sim"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
 )
 
-// DemoCmd runs Flint against a built-in simulator. For now it starts the
-// simulator, reads each channel's endpoint once with the Ignite client and
-// prints what it saw; storage and the daemon join it as they land.
+// DemoCmd runs Flint on a fresh machine with no account: the built-in
+// simulator on a loopback port, a SQLite store, an instance with all three
+// channels enabled, one poll of each, then the daemon.
 type DemoCmd struct {
-	Listen string `default:"127.0.0.1:0" help:"Address of the built-in simulator."`
-	Once   bool   `help:"Exit after the first read instead of serving until interrupted."`
+	Listen    string `default:"127.0.0.1:8930" help:"Address of Flint's HTTP endpoint."`
+	SimListen string `name:"sim-listen" default:"127.0.0.1:0" help:"Address of the built-in simulator."`
+	Once      bool   `help:"Exit after the first poll instead of running the daemon."`
 }
 
 // Run runs the demo.
 func (c *DemoCmd) Run(e *env) error {
+	started := time.Now()
 	s := sim.New(sim.Config{Seed: 1, Logger: e.log})
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := net.Listen("tcp", c.SimListen)
 	if err != nil {
-		return fmt.Errorf("demo: listen on %s: %w", c.Listen, err)
+		return fmt.Errorf("demo: listen on %s: %w", c.SimListen, err)
 	}
 	base := "http://" + ln.Addr().String()
-	errc := make(chan error, 1)
-	go func() { errc <- serve(e.ctx, ln, s.Handler()) }()
+	simErr := make(chan error, 1)
+	go func() { simErr <- serve(e.ctx, ln, s.Handler()) }()
 
-	client, err := ignite.New(ignite.Options{BaseURL: base, Token: sim.DefaultToken, Version: Version, Logger: e.log})
-	if err != nil {
-		return err
-	}
-	since := s.Clock().Add(-15 * 24 * time.Hour)
-	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s (token %s)\n", base, sim.DefaultToken)
-
-	reports, err := client.ListReports(e.ctx, ignite.ReportQuery{Limit: 100, Since: since, Sort: "updated_at:asc"})
-	if err != nil {
-		return err
-	}
-	featured, events := 0, 0
-	for _, r := range reports.Items {
-		if r.IsFeatured {
-			featured++
-		}
-	}
-	if len(reports.Items) > 0 {
-		ev, err := client.ListEvents(e.ctx, ignite.EventQuery{Report: reports.Items[0].ID, Limit: 100})
-		if err != nil {
+	dataDir := e.g.DataDir
+	if dataDir == "" {
+		if dataDir, err = os.MkdirTemp("", "flint-demo-"); err != nil {
 			return err
 		}
-		events = len(ev.Items)
 	}
-	fmt.Fprintf(e.stdout, "reports updated in the last 15 days: %d (first page %d, %d featured; %d events on the first)\n",
-		reports.Total, len(reports.Items), featured, events)
-
-	vulns, err := client.ListVulnerabilities(e.ctx, ignite.VulnerabilityQuery{Size: 100, UpdatedAfter: since})
+	a, err := Open(e.ctx, dataDir, e.g.DB, e.log)
 	if err != nil {
 		return err
 	}
-	noCVE := 0
-	for _, v := range vulns.Items {
-		if len(v.CVEIDs) == 0 {
-			noCVE++
-		}
-	}
-	fmt.Fprintf(e.stdout, "vulnerabilities updated in the last 15 days: %d (first page %d, %d without a CVE)\n", vulns.Total, len(vulns.Items), noCVE)
+	defer a.Close()
+	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (database %s)\n", base, dataDir, a.Where())
 
-	n := 0
-	p := client.Indicators(ignite.IndicatorQuery{Size: 1000, Sort: "modified_at:asc", ModifiedAfter: since})
-	for p.More() {
-		page, err := p.Next(e.ctx)
-		if err != nil {
-			return err
+	// The demo instance: created on first run, pointed at this run's simulator after.
+	in, err := a.Store.Instance(e.ctx, "demo")
+	switch intel.ErrorCode(err) {
+	case intel.ENOTFOUND:
+		settings := map[feed.Kind]feed.Settings{}
+		for _, k := range feed.Kinds() {
+			st := feed.DefaultSettings("demo", k, time.Now())
+			st.Enabled = true
+			settings[k] = st
 		}
-		n += len(page.Items)
+		in, err = a.Store.CreateInstance(e.ctx, feed.Instance{Name: "demo", BaseURL: base, VerifyTLS: true}, sim.DefaultToken, a.Seal, settings)
+	case "":
+		in.BaseURL = base
+		in, err = a.Store.UpdateInstance(e.ctx, in, sim.DefaultToken, a.Seal)
 	}
-	fmt.Fprintf(e.stdout, "indicators modified in the last 15 days: %d, in %d pages\n", n, p.Pages())
+	if err != nil {
+		return err
+	}
+	chs, err := a.Store.Channels(e.ctx, in.Name)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	lines := make([]string, len(chs))
+	for i, ch := range chs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+			lines[i] = runLine(ch, run)
+			if err != nil {
+				lines[i] += ": " + err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, l := range lines {
+		fmt.Fprintln(e.stdout, l)
+	}
+	fmt.Fprintf(e.stdout, "first poll done in %.1fs\n", time.Since(started).Seconds())
+	if err := demoSummary(e, a); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nlook around:\n  flint --data-dir %s channel list\n  flint --data-dir %s channel runs demo indicators\n",
+		dataDir, dataDir)
 	if c.Once {
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "simulator keeps running at %s until interrupted (try %s/_sim/state)\n", base, base)
-	return <-errc
+	for _, ch := range chs {
+		if fresh, err := a.Store.ChannelByID(e.ctx, ch.ID); err == nil {
+			_ = a.Scheduler.Reschedule(e.ctx, fresh)
+		}
+	}
+	hl, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("demo: listen on %s: %w", c.Listen, err)
+	}
+	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- serve(e.ctx, hl, a.Handler()) }()
+	if err := a.Run(e.ctx); err != nil {
+		return err
+	}
+	if err := <-httpErr; err != nil {
+		return err
+	}
+	return <-simErr
 }
+
+// demoSummary prints what the store holds.
+func demoSummary(e *env, a *App) error {
+	fmt.Fprintln(e.stdout, "\nstored:")
+	for _, t := range intel.Types() {
+		n, err := a.Store.Count(e.ctx, store.Query{Types: []intel.Type{t}})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(e.stdout, "  %-16s %d\n", t, n)
+		}
+	}
+	cols, err := a.Store.Collections(e.ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		fmt.Fprintf(e.stdout, "  collection %q: %d objects\n", c.Name, c.Objects)
+	}
+	res, err := a.Store.Search(e.ctx, store.Query{Types: []intel.Type{intel.Vulnerability}, CVSSv3: store.Range{Min: ptrFloat(9)}, Limit: 3})
+	if err != nil {
+		return err
+	}
+	for _, o := range res.Objects {
+		fmt.Fprintf(e.stdout, "  critical: %s (CVSS v3 %.1f) %s\n", o.Value, o.Vulnerability.CVSSv3.Score, o.Name)
+	}
+	return nil
+}
+
+func ptrFloat(v float64) *float64 { return &v }

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/flintcti/flint/internal/scheduler"
+	"github.com/flintcti/flint/internal/secret"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// App is Flint assembled: its configuration, store, secret box and
+// scheduler. End-to-end tests start the real thing through Open/Run/Close.
+type App struct {
+	DataDir   string
+	DSN       string
+	Store     *store.Store
+	Box       *secret.Box
+	Scheduler *scheduler.Scheduler
+	Log       *slog.Logger
+}
+
+// DefaultDataDir is $FLINT_DATA_DIR's fallback: the user's data directory
+// ($XDG_DATA_HOME/flint, else ~/.local/share/flint).
+func DefaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "flint"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: give --data-dir or set FLINT_DATA_DIR (%w)", err)
+	}
+	return filepath.Join(home, ".local", "share", "flint"), nil
+}
+
+// Open opens the data directory, the secret key and the store (migrating
+// it), and builds the scheduler.
+func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, error) {
+	if dataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return nil, err
+		}
+		dataDir = d
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+	}
+	if dsn == "" {
+		dsn = filepath.Join(dataDir, "flint.db")
+	}
+	box, err := secret.Load(os.Getenv(secret.KeyEnv), dataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Options{DSN: dsn, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log}
+	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version}
+	return a, nil
+}
+
+// Seal is the store's Sealer for this installation's key.
+func (a *App) Seal(id int64, token string) ([]byte, error) {
+	return a.Box.Seal([]byte(token), secret.InstanceAD(id))
+}
+
+// Where describes the database without its password.
+func (a *App) Where() string {
+	if strings.HasPrefix(a.DSN, "postgres") {
+		return "PostgreSQL"
+	}
+	return a.DSN
+}
+
+// Run runs the daemon until ctx ends.
+func (a *App) Run(ctx context.Context) error { return a.Scheduler.Run(ctx) }
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// open is Open for a command, from the global flags.
+func (e *env) open() (*App, error) { return Open(e.ctx, e.g.DataDir, e.g.DB, e.log) }

@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/scheduler"
+)
+
+// ChannelCmd configures, tests and polls channels.
+type ChannelCmd struct {
+	List ChannelListCmd `cmd:"" help:"List the channels of an instance, or of all."`
+	Show ChannelShowCmd `cmd:"" help:"Show a channel's settings, health and cursor."`
+	Set  ChannelSetCmd  `cmd:"" help:"Change a channel's settings."`
+	Test ChannelTestCmd `cmd:"" help:"Test a channel's connectivity."`
+	Poll ChannelPollCmd `cmd:"" help:"Poll a channel now, to its end."`
+	Runs ChannelRunsCmd `cmd:"" help:"List a channel's recent polls."`
+}
+
+// channelArgs name one channel.
+type channelArgs struct {
+	Instance string `arg:"" help:"Instance name."`
+	Channel  string `arg:"" help:"reports, vulnerabilities or indicators."`
+}
+
+func (c channelArgs) load(e *env, a *App) (feed.Channel, error) {
+	k, err := feed.ParseKind(c.Channel)
+	if err != nil {
+		return feed.Channel{}, err
+	}
+	return a.Store.Channel(e.ctx, c.Instance, k)
+}
+
+func channelTable(e *env, chs []feed.Channel) error {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INSTANCE\tCHANNEL\tENABLED\tSTATUS\tSCHEDULE\tNEXT RUN\tCOLLECTION")
+	for _, ch := range chs {
+		status := string(ch.Health.Status)
+		if ch.Health.ErrorCode != "" {
+			status += " " + ch.Health.ErrorCode
+		}
+		if ch.Health.NoData {
+			status += " (no_data)"
+		}
+		sched := string(ch.Settings.Schedule)
+		if ch.Settings.Schedule == feed.Auto {
+			sched = fmt.Sprintf("auto %dm", ch.Settings.IntervalMinutes)
+		}
+		next := "-"
+		if !ch.NextRun.IsZero() {
+			next = ch.NextRun.Format("2006-01-02 15:04Z")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", ch.Instance, ch.Kind, ch.Settings.Enabled, status, sched, next, ch.Settings.Collection)
+	}
+	return w.Flush()
+}
+
+// ChannelListCmd lists channels.
+type ChannelListCmd struct {
+	Instance string `arg:"" optional:"" help:"Only this instance's channels."`
+}
+
+// Run lists the channels.
+func (c *ChannelListCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	chs, err := a.Store.Channels(e.ctx, c.Instance)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		if chs == nil {
+			chs = []feed.Channel{}
+		}
+		return json.NewEncoder(e.stdout).Encode(chs)
+	}
+	return channelTable(e, chs)
+}
+
+// ChannelShowCmd shows a channel.
+type ChannelShowCmd struct {
+	channelArgs
+}
+
+// Run shows the channel.
+func (c *ChannelShowCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ch, err := c.load(e, a)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(ch)
+	}
+	s, h := ch.Settings, ch.Health
+	opt := func(p *int) string {
+		if p == nil {
+			return "unset"
+		}
+		return fmt.Sprint(*p)
+	}
+	fmt.Fprintf(e.stdout, "instance         %s\nchannel          %s\nenabled          %v\nstatus           %s %s %s\n",
+		ch.Instance, ch.Kind, s.Enabled, h.Status, h.ErrorCode, h.ErrorMessage)
+	fmt.Fprintf(e.stdout, "start at         %s\ncollection       %s\nschedule         %s every %d minutes\ntlp              %s\n",
+		s.StartAt.Format(time.RFC3339), s.Collection, s.Schedule, s.IntervalMinutes, s.TLP)
+	fmt.Fprintf(e.stdout, "confidence       %d\ndeprecate after  %d days\nrelevance        %s\nseverity         %s\ntags             %s\n",
+		s.Confidence, s.DeprecateAfterDays, opt(s.Relevance), opt(s.Severity), strings.Join(s.Tags, ", "))
+	fmt.Fprintf(e.stdout, "no data          %v (%d empty scheduled polls)\nnext run         %s\ncursor           %s\n",
+		h.NoData, h.EmptyPolls, ch.NextRun.Format(time.RFC3339), ch.Cursor)
+	return nil
+}
+
+// ChannelSetCmd changes settings.
+type ChannelSetCmd struct {
+	channelArgs
+	Enable     bool     `help:"Enable the channel."`
+	Disable    bool     `help:"Disable the channel."`
+	StartAt    string   `name:"start-at" help:"Start time of the first poll (RFC 3339 or YYYY-MM-DD; within the last 15 days)."`
+	Collection string   `help:"Collection to store into (created on first use)."`
+	Schedule   string   `help:"manual or auto."`
+	Interval   *int     `help:"Minutes between automatic polls (240–10080)."`
+	TLP        string   `help:"TLP for items without one: none, clear, green, amber, amber+strict, red."`
+	Confidence *int     `help:"Confidence for items without one (0–100)."`
+	Deprecate  *int     `name:"deprecate-after" help:"Days after an item's last report when it is deprecated (1–180)."`
+	Relevance  *int     `help:"Custom relevance score (0–100; -1 unsets)."`
+	Severity   *int     `help:"Custom severity score (0–100; -1 unsets)."`
+	Tag        []string `help:"Tags applied to every item (repeat; replaces the list)."`
+	NoTags     bool     `name:"no-tags" help:"Remove the channel's tags."`
+}
+
+// Run validates the new settings and saves them; a refused change leaves
+// everything as it was.
+func (c *ChannelSetCmd) Run(e *env) error {
+	if c.Enable && c.Disable {
+		return fmt.Errorf("%w: --enable and --disable together", errUsage)
+	}
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ch, err := c.load(e, a)
+	if err != nil {
+		return err
+	}
+	s := ch.Settings
+	if c.StartAt != "" {
+		t, err := parseTime(c.StartAt)
+		if err != nil {
+			return err
+		}
+		s.StartAt = t
+	}
+	if c.Collection != "" {
+		s.Collection = c.Collection
+	}
+	if c.Schedule != "" {
+		s.Schedule = feed.Schedule(strings.ToLower(c.Schedule))
+	}
+	if c.Interval != nil {
+		s.IntervalMinutes = *c.Interval
+	}
+	if c.TLP != "" {
+		if s.TLP, err = intel.ParseTLP(c.TLP); err != nil {
+			return err
+		}
+	}
+	if c.Confidence != nil {
+		s.Confidence = *c.Confidence
+	}
+	if c.Deprecate != nil {
+		s.DeprecateAfterDays = *c.Deprecate
+	}
+	s.Relevance = optScore(s.Relevance, c.Relevance)
+	s.Severity = optScore(s.Severity, c.Severity)
+	if c.NoTags {
+		s.Tags = nil
+	}
+	if len(c.Tag) > 0 {
+		s.Tags = c.Tag
+	}
+	if c.Enable {
+		s.Enabled = true
+	}
+	if c.Disable {
+		s.Enabled = false
+	}
+	now := time.Now().UTC()
+	// A start time unchanged since the channel was created may have aged
+	// past 15 days; it only matters before the first poll.
+	check := s
+	if c.StartAt == "" && ch.Cursor != "" {
+		check.StartAt = now
+	}
+	warnings, err := check.Validate(ch.Kind, now)
+	if err != nil {
+		return err
+	}
+	if c.StartAt == "" && ch.Cursor == "" && s.StartAt.Before(now.Add(-feed.MaxStartAge)) {
+		s.StartAt = now.Add(-feed.MaxStartAge).Add(time.Minute)
+	}
+	ch.Settings = s
+	switch {
+	case c.Enable:
+		ch.Health.Enable(now)
+	case c.Disable:
+		ch.Health.Disable(now)
+	}
+	if err := a.Store.SaveChannel(e.ctx, ch); err != nil {
+		return err
+	}
+	if err := a.Scheduler.Reschedule(e.ctx, ch); err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	ch, err = c.load(e, a)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(ch)
+	}
+	fmt.Fprintf(e.stdout, "channel %s/%s saved: enabled %v, %s\n", ch.Instance, ch.Kind, ch.Settings.Enabled, ch.Health.Status)
+	return nil
+}
+
+func optScore(cur, set *int) *int {
+	switch {
+	case set == nil:
+		return cur
+	case *set == -1:
+		return nil
+	}
+	v := *set
+	return &v
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, intel.Errorf(intel.EINVALID, "time %q: want RFC 3339 (2026-11-20T08:00:00Z) or a date (2026-11-20)", s)
+}
+
+// ChannelTestCmd tests connectivity.
+type ChannelTestCmd struct {
+	channelArgs
+}
+
+// Run tests the channel.
+func (c *ChannelTestCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ch, err := c.load(e, a)
+	if err != nil {
+		return err
+	}
+	err = a.Scheduler.Test(e.ctx, ch)
+	ch, _ = c.load(e, a)
+	if e.g.JSON {
+		if jerr := json.NewEncoder(e.stdout).Encode(ch.Health); jerr != nil {
+			return jerr
+		}
+	} else if err == nil {
+		fmt.Fprintf(e.stdout, "%s/%s: running\n", ch.Instance, ch.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("%s/%s: connection error %s: %s", ch.Instance, ch.Kind, ch.Health.ErrorCode, ch.Health.ErrorMessage)
+	}
+	return nil
+}
+
+// ChannelPollCmd polls a channel now.
+type ChannelPollCmd struct {
+	channelArgs
+}
+
+// Run polls to the end; progress goes to a terminal's standard error, the
+// summary to standard output; the exit status is non-zero when it fails.
+func (c *ChannelPollCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ch, err := c.load(e, a)
+	if err != nil {
+		return err
+	}
+	tty := false
+	if f, ok := e.stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	start := time.Now()
+	if tty {
+		a.Scheduler.OnPage = func(r feed.PollRun) {
+			fmt.Fprintf(e.stderr, "\r%s/%s: %d pages, %d items (%d new, %d updated) %.0fs ", ch.Instance, ch.Kind, r.Pages, r.Items(),
+				r.New, r.Updated, time.Since(start).Seconds())
+		}
+	}
+	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+	if tty {
+		fmt.Fprintln(e.stderr)
+	}
+	if errors.Is(err, scheduler.ErrBusy) {
+		return err
+	}
+	if e.g.JSON {
+		if jerr := json.NewEncoder(e.stdout).Encode(run); jerr != nil {
+			return jerr
+		}
+	} else {
+		fmt.Fprintln(e.stdout, runLine(ch, run))
+	}
+	if err != nil {
+		return fmt.Errorf("poll of %s/%s failed: %s %s", ch.Instance, ch.Kind, run.ErrorCode, run.ErrorMessage)
+	}
+	return nil
+}
+
+func runLine(ch feed.Channel, r feed.PollRun) string {
+	line := fmt.Sprintf("%s/%s: %s in %.1fs: %d pages, %d new, %d updated, %d unchanged, %d filtered, %d invalid, %d unsupported",
+		ch.Instance, ch.Kind, r.Outcome, r.Ended.Sub(r.Started).Seconds(), r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.Unsupported)
+	if r.ErrorCode != "" {
+		line += "; error " + r.ErrorCode
+	}
+	return line
+}
+
+// ChannelRunsCmd lists recent polls.
+type ChannelRunsCmd struct {
+	channelArgs
+	Limit int `default:"20" help:"How many."`
+}
+
+// Run lists the polls, newest first.
+func (c *ChannelRunsCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ch, err := c.load(e, a)
+	if err != nil {
+		return err
+	}
+	runs, err := a.Store.Polls(e.ctx, ch.ID, c.Limit)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		if runs == nil {
+			runs = []feed.PollRun{}
+		}
+		return json.NewEncoder(e.stdout).Encode(runs)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSTARTED\tTRIGGER\tOUTCOME\tPAGES\tNEW\tUPDATED\tUNCHANGED\tFILTERED\tINVALID\tERROR")
+	for _, r := range runs {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05Z"), r.Trigger, r.Outcome,
+			r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.ErrorCode)
+	}
+	return w.Flush()
+}

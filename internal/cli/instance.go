@@ -1,0 +1,342 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// InstanceCmd manages Flashpoint Ignite instances.
+type InstanceCmd struct {
+	Add     InstanceAddCmd     `cmd:"" help:"Add an instance (its token from --token-file, --token-env or standard input)."`
+	List    InstanceListCmd    `cmd:"" help:"List the instances."`
+	Show    InstanceShowCmd    `cmd:"" help:"Show an instance and its channels."`
+	Update  InstanceUpdateCmd  `cmd:"" help:"Change an instance's name, base URL, TLS verification or token."`
+	Remove  InstanceRemoveCmd  `cmd:"" help:"Remove an instance and its channels (the intelligence it brought stays)."`
+	Test    InstanceTestCmd    `cmd:"" help:"Test the connectivity of all three channels."`
+	Migrate InstanceMigrateCmd `cmd:"" help:"Move a legacy Flashpoint instance to Flashpoint Ignite: new base URL and token, history kept."`
+}
+
+// tokenFlags say where a token comes from. It is never a flag's value, so
+// that it stays out of shell history and process listings.
+type tokenFlags struct {
+	TokenFile string `name:"token-file" help:"Read the bearer token from this file." type:"existingfile"`
+	TokenEnv  string `name:"token-env" help:"Read the bearer token from this environment variable."`
+}
+
+func (t tokenFlags) given() bool { return t.TokenFile != "" || t.TokenEnv != "" }
+
+// read returns the token from the file, the variable or stdin, validated.
+func (t tokenFlags) read(e *env) (string, error) {
+	var tok string
+	switch {
+	case t.TokenFile != "" && t.TokenEnv != "":
+		return "", fmt.Errorf("%w: give --token-file or --token-env, not both", errUsage)
+	case t.TokenFile != "":
+		b, err := os.ReadFile(t.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("read token file: %w", err)
+		}
+		tok = string(b)
+	case t.TokenEnv != "":
+		v, ok := os.LookupEnv(t.TokenEnv)
+		if !ok {
+			return "", fmt.Errorf("%w: environment variable %s is not set", errUsage, t.TokenEnv)
+		}
+		tok = v
+	default:
+		if f, ok := e.stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprint(e.stderr, "Bearer token (input is not echoed by your terminal only if you paste it): ")
+			}
+		}
+		line, err := bufio.NewReader(io.LimitReader(e.stdin, 16<<10)).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", fmt.Errorf("read token from standard input: %w", err)
+		}
+		tok = line
+	}
+	tok = strings.TrimSpace(tok)
+	if err := feed.ValidateToken(tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// InstanceAddCmd adds an instance.
+type InstanceAddCmd struct {
+	Name        string `arg:"" help:"A unique name (1–64 characters)."`
+	BaseURL     string `name:"base-url" default:"https://api.flashpoint.io" help:"Flashpoint Ignite base URL."`
+	NoVerifyTLS bool   `name:"no-verify-tls" help:"Do not verify the server's TLS certificate (not recommended)."`
+	tokenFlags
+}
+
+// Run adds the instance, with its three channels disabled.
+func (c *InstanceAddCmd) Run(e *env) error {
+	if err := feed.ValidateName(c.Name); err != nil {
+		return err
+	}
+	base, err := feed.ValidateBaseURL(c.BaseURL)
+	if err != nil {
+		return err
+	}
+	tok, err := c.read(e)
+	if err != nil {
+		return err
+	}
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	in, err := a.Store.CreateInstance(e.ctx, feed.Instance{Name: c.Name, BaseURL: base, VerifyTLS: !c.NoVerifyTLS}, tok, a.Seal, nil)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(in)
+	}
+	fmt.Fprintf(e.stdout, "instance %s added (%s, token %s); its channels are disabled: enable one with\n  flint channel set %q reports|vulnerabilities|indicators --enable\n",
+		in.Name, in.BaseURL, in.TokenHint, in.Name)
+	if c.NoVerifyTLS {
+		fmt.Fprintln(e.stderr, "warning: TLS verification is off for this instance: an expired or forged certificate would go unnoticed")
+	}
+	return nil
+}
+
+// InstanceListCmd lists instances.
+type InstanceListCmd struct{}
+
+// Run lists the instances.
+func (c *InstanceListCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ins, err := a.Store.Instances(e.ctx)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		if ins == nil {
+			ins = []feed.Instance{}
+		}
+		return json.NewEncoder(e.stdout).Encode(ins)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tBASE URL\tVERIFY TLS\tTOKEN")
+	for _, in := range ins {
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint)
+	}
+	return w.Flush()
+}
+
+// InstanceShowCmd shows an instance.
+type InstanceShowCmd struct {
+	Name string `arg:""`
+}
+
+// Run shows the instance and its channels.
+func (c *InstanceShowCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	in, err := a.Store.Instance(e.ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	chs, err := a.Store.Channels(e.ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(struct {
+			feed.Instance
+			Channels []feed.Channel `json:"channels"`
+		}{in, chs})
+	}
+	fmt.Fprintf(e.stdout, "name        %s\nbase URL    %s\nverify TLS  %v\ntoken       %s\ncreated     %s\n\n",
+		in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint, in.Created.Format("2006-01-02 15:04:05Z"))
+	return channelTable(e, chs)
+}
+
+// InstanceUpdateCmd changes an instance.
+type InstanceUpdateCmd struct {
+	Name      string `arg:""`
+	Rename    string `help:"New name."`
+	BaseURL   string `name:"base-url" help:"New base URL."`
+	VerifyTLS *bool  `name:"verify-tls" negatable:"" help:"Verify the server's TLS certificate (--no-verify-tls to stop)."`
+	NewToken  bool   `name:"new-token" help:"Replace the token (read from --token-file, --token-env or standard input)."`
+	tokenFlags
+}
+
+// Run applies the changes.
+func (c *InstanceUpdateCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	in, err := a.Store.Instance(e.ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if c.Rename != "" {
+		if err := feed.ValidateName(c.Rename); err != nil {
+			return err
+		}
+		in.Name = c.Rename
+	}
+	if c.BaseURL != "" {
+		if in.BaseURL, err = feed.ValidateBaseURL(c.BaseURL); err != nil {
+			return err
+		}
+	}
+	if c.VerifyTLS != nil {
+		in.VerifyTLS = *c.VerifyTLS
+	}
+	tok := ""
+	if c.NewToken || c.given() {
+		if tok, err = c.read(e); err != nil {
+			return err
+		}
+	}
+	in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(in)
+	}
+	fmt.Fprintf(e.stdout, "instance %s updated (%s, verify TLS %v, token %s)\n", in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint)
+	return nil
+}
+
+// InstanceRemoveCmd removes an instance.
+type InstanceRemoveCmd struct {
+	Name string `arg:""`
+}
+
+// Run removes the instance.
+func (c *InstanceRemoveCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Store.DeleteInstance(e.ctx, c.Name); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", c.Name)
+	return nil
+}
+
+// InstanceTestCmd tests an instance's three channels.
+type InstanceTestCmd struct {
+	Name string `arg:""`
+}
+
+// Run tests each channel and prints its working status.
+func (c *InstanceTestCmd) Run(e *env) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return testChannels(e, a, c.Name)
+}
+
+func testChannels(e *env, a *App, instance string) error {
+	chs, err := a.Store.Channels(e.ctx, instance)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	type result struct {
+		Channel   feed.Kind `json:"channel"`
+		OK        bool      `json:"ok"`
+		ErrorCode string    `json:"error_code,omitempty"`
+		Error     string    `json:"error,omitempty"`
+	}
+	var out []result
+	for _, ch := range chs {
+		err := a.Scheduler.Test(e.ctx, ch)
+		r := result{Channel: ch.Kind, OK: err == nil}
+		if err != nil {
+			failed++
+			fresh, _ := a.Store.ChannelByID(e.ctx, ch.ID)
+			r.ErrorCode, r.Error = fresh.Health.ErrorCode, intel.ErrorMessage(err)
+			if r.ErrorCode != "" {
+				r.Error = fresh.Health.ErrorMessage
+			}
+		}
+		out = append(out, r)
+	}
+	if e.g.JSON {
+		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range out {
+			if r.OK {
+				fmt.Fprintf(e.stdout, "%-16s running\n", r.Channel)
+			} else {
+				fmt.Fprintf(e.stdout, "%-16s connection error %s: %s\n", r.Channel, r.ErrorCode, r.Error)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d channels failed the connectivity test", failed, len(out))
+	}
+	return nil
+}
+
+// InstanceMigrateCmd moves an instance to a new base URL and token.
+type InstanceMigrateCmd struct {
+	Name    string `arg:""`
+	BaseURL string `name:"base-url" required:"" help:"The Flashpoint Ignite base URL (https://api.flashpoint.io)."`
+	tokenFlags
+}
+
+// Run updates the instance in one step, keeping its channels, collections,
+// cursors and history, then tests its connectivity.
+func (c *InstanceMigrateCmd) Run(e *env) error {
+	if !c.given() {
+		return fmt.Errorf("%w: migrate needs the new token from --token-file or --token-env", errUsage)
+	}
+	base, err := feed.ValidateBaseURL(c.BaseURL)
+	if err != nil {
+		return err
+	}
+	tok, err := c.read(e)
+	if err != nil {
+		return err
+	}
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	in, err := a.Store.Instance(e.ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	in.BaseURL = base
+	if in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal); err != nil {
+		return err
+	}
+	if !e.g.JSON {
+		fmt.Fprintf(e.stdout, "instance %s now uses %s (token %s); channels, collections, cursors and history kept\n", in.Name, in.BaseURL, in.TokenHint)
+	}
+	return testChannels(e, a, in.Name)
+}
