@@ -31,9 +31,9 @@ type root struct {
 	Instance InstanceCmd `cmd:"" help:"Manage Flashpoint Ignite instances."`
 	Channel  ChannelCmd  `cmd:"" help:"Configure, test and poll an instance's channels."`
 	Serve    ServeCmd    `cmd:"" help:"Run the daemon: scheduled polls and restore attempts."`
-	Sim   SimCmd   `cmd:"" help:"Run the Flashpoint Ignite simulator."`
-	Demo  DemoCmd  `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
-	Bench BenchCmd `cmd:"" help:"Measure Flint's speed."`
+	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`
+	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
+	Bench    BenchCmd    `cmd:"" help:"Measure Flint's speed."`
 }
 
 // env is what commands get besides their flags.
