@@ -24,6 +24,7 @@ var simNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 type env struct {
 	sim   *sim.Server
 	url   string
+	dsn   string
 	store *store.Store
 	box   *secret.Box
 	sched *Scheduler
@@ -34,6 +35,12 @@ type env struct {
 func newEnv(t *testing.T, dialect string, cfg sim.Config) *env {
 	t.Helper()
 	cfg.Now = simNow
+	return newEnvAt(t, dialect, cfg)
+}
+
+// newEnvAt is newEnv with the simulator's clock as cfg sets it.
+func newEnvAt(t *testing.T, dialect string, cfg sim.Config) *env {
+	t.Helper()
 	if cfg.Tokens == nil {
 		all, _ := sim.ParseToken("good")
 		novuln, _ := sim.ParseToken("novuln:reports,indicators,premium")
@@ -42,7 +49,8 @@ func newEnv(t *testing.T, dialect string, cfg sim.Config) *env {
 	s := sim.New(cfg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	st, err := store.Open(context.Background(), store.Options{DSN: storetest.DSN(t, dialect), Now: s.Clock})
+	dsn := storetest.DSN(t, dialect)
+	st, err := store.Open(context.Background(), store.Options{DSN: dsn, Now: s.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +59,7 @@ func newEnv(t *testing.T, dialect string, cfg sim.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{sim: s, url: srv.URL, store: st, box: box}
+	e := &env{sim: s, url: srv.URL, dsn: dsn, store: st, box: box}
 	e.sched = e.scheduler("test")
 	return e
 }

@@ -291,6 +291,13 @@ func (s *Store) StartPoll(ctx context.Context, run feed.PollRun) (feed.PollRun, 
 	if run.Started.IsZero() {
 		run.Started = s.now().UTC()
 	}
+	// The caller holds the channel's lease: a poll still marked running was
+	// cut short (its process died) and is recorded so.
+	if _, err := s.db.ExecContext(ctx, `UPDATE polls SET outcome = $1, error_code = 'interrupted',
+		error_message = 'the polling process stopped before the poll ended', ended_at = $2 WHERE channel_id = $3 AND outcome = $4`,
+		string(feed.OutcomeFailed), run.Started.UnixMicro(), run.ChannelID, string(feed.OutcomeRunning)); err != nil {
+		return run, fmt.Errorf("store: close interrupted polls of channel %d: %w", run.ChannelID, err)
+	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO polls (channel_id, trigger, holder, started_at, cursor_before, cursor_after, outcome)
 		VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, run.ChannelID, string(run.Trigger), run.Holder, run.Started.UnixMicro(),
 		run.CursorBefore, string(run.Outcome)).Scan(&run.ID)

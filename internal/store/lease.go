@@ -22,7 +22,10 @@ type Lease struct {
 }
 
 // AcquireLease takes the lease on a channel for ttl, unless another holder's
-// lease is still running (ECONFLICT, naming the holder and its expiry).
+// lease is still running (ECONFLICT, naming the holder and its expiry). A
+// holder may take its own running lease again (a process restarted under
+// the same name); the token still moves on, fencing anything the old one
+// might yet try to commit.
 func (s *Store) AcquireLease(ctx context.Context, channelID int64, holder string, ttl time.Duration) (Lease, error) {
 	if holder == "" || ttl <= 0 {
 		return Lease{}, intel.Errorf(intel.EINVALID, "store: a lease needs a holder and a positive duration")
@@ -36,7 +39,7 @@ func (s *Store) AcquireLease(ctx context.Context, channelID int64, holder string
 	l := Lease{ChannelID: channelID, Holder: holder, Until: until.Truncate(time.Microsecond)}
 	err := s.db.QueryRowContext(ctx, `
 		UPDATE channel_state SET lease_token = lease_token + 1, lease_holder = $2, lease_until = $3, updated_at = $4
-		WHERE channel_id = $1 AND lease_until <= $4
+		WHERE channel_id = $1 AND (lease_until <= $4 OR lease_holder = $2)
 		RETURNING lease_token, cursor`,
 		channelID, holder, until.UnixMicro(), now.UnixMicro()).Scan(&l.Token, &l.Cursor)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -132,6 +132,15 @@ func TestLeaseFencing(t *testing.T) {
 		if _, err := s.AcquireLease(ctx, 7, "third", time.Minute); err != nil {
 			t.Errorf("acquire after release: %v", err)
 		}
+		// A restarted holder takes its own lease again; its old token is fenced.
+		d1 := MustLease(t, s, 11)
+		d2, err := s.AcquireLease(ctx, 11, "test", time.Minute)
+		if err != nil || d2.Token <= d1.Token {
+			t.Fatalf("re-acquire by the same holder: %+v, %v", d2, err)
+		}
+		if _, err := s.ApplyPage(ctx, d1, ipv4Page(intel.Provenance{ChannelID: 11, Instance: "p", Channel: "c"}, 0, 1, epoch, "x")); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Errorf("the old token after a re-acquisition: %v", err)
+		}
 		if _, err := s.ApplyPage(ctx, Lease{ChannelID: 8, Token: 1}, ipv4Page(prodIndicators, 0, 1, epoch, "")); intel.ErrorCode(err) != intel.EINVALID {
 			t.Errorf("page of channel 1 under channel 8's lease: %v", err)
 		}
@@ -147,7 +156,7 @@ func TestLeaseRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := s.AcquireLease(context.Background(), 9, "racer", time.Minute)
+				_, err := s.AcquireLease(context.Background(), 9, fmt.Sprint("racer-", i), time.Minute)
 				mu.Lock()
 				defer mu.Unlock()
 				switch intel.ErrorCode(err) {
