@@ -19,8 +19,9 @@ import (
 
 // BenchCmd groups the benchmarks.
 type BenchCmd struct {
-	Fetch BenchFetchCmd `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
-	Store BenchStoreCmd `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
+	Fetch  BenchFetchCmd  `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
+	Store  BenchStoreCmd  `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
+	Ingest BenchIngestCmd `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child

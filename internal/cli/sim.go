@@ -24,6 +24,7 @@ type SimCmd struct {
 	Fault            []string      `help:"Fault, ENDPOINT:key=value,... e.g. indicators:status=429,retry_after=1,count=3 (repeatable; change at run time with PUT /_sim/faults/ENDPOINT)."`
 	NonPremiumDetail string        `default:"thin" enum:"thin,forbidden" help:"Vulnerability detail for tokens without premium: thin or forbidden."`
 	ReportBodyKB     int           `name:"report-body-kb" help:"Pad report bodies to this many KiB."`
+	Window           time.Duration `help:"Spread each dataset over this period before the clock (default: 60 days for indicators, 365 for the others)."`
 }
 
 // Run starts the simulator.
@@ -51,6 +52,7 @@ func (c *SimCmd) build(e *env) (*sim.Server, error) {
 	cfg := sim.Config{
 		Seed: c.Seed, Reports: c.Reports, Vulnerabilities: c.Vulnerabilities, Indicators: c.Indicators,
 		Now: c.Now, NonPremiumDetail: c.NonPremiumDetail, ReportBodyBytes: c.ReportBodyKB << 10, Logger: e.log,
+		IndicatorWindow: c.Window, VulnWindow: c.Window, ReportWindow: c.Window,
 	}
 	for _, spec := range c.Token {
 		t, err := sim.ParseToken(spec)

@@ -203,11 +203,35 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 	}
 	src := intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
 	renewed := s.now()
-	for poll.More() {
-		b, err := poll.Next(ctx)
-		if err != nil {
-			return err
+
+	// Fetch the next page while this one is written: the two overlap, and
+	// batches still commit in order, each with its own cursor.
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		b   *flashpoint.Batch
+		err error
+	}
+	pages := make(chan fetched, 2)
+	go func() {
+		defer close(pages)
+		for poll.More() {
+			b, err := poll.Next(fctx)
+			select {
+			case pages <- fetched{b, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
+	}()
+	for f := range pages {
+		if f.err != nil {
+			return f.err
+		}
+		b := f.b
 		counts, err := s.Store.ApplyPage(ctx, *lease, store.Page{Source: src, Collection: ch.Settings.Collection,
 			Objects: b.Objects, Relationships: b.Relationships, Cursor: b.Cursor})
 		if err != nil {
@@ -231,7 +255,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			renewed = s.now()
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 func errorCode(err error) string {

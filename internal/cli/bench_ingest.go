@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
+)
+
+// BenchIngestCmd measures the whole pipeline: indicators from a simulator
+// (a child process) on loopback, through the connector and the scheduler,
+// into the store, next to the fetch-only rate measured in the same run.
+type BenchIngestCmd struct {
+	Indicators int  `default:"1000000" help:"Indicators to ingest."`
+	PageSize   int  `default:"1000" help:"Items per page."`
+	Keep       bool `help:"Keep the temporary data directory."`
+}
+
+// IngestResult is what bench ingest measures.
+type IngestResult struct {
+	Dialect            string  `json:"dialect"`
+	Indicators         int     `json:"indicators"`
+	Seconds            float64 `json:"seconds"`
+	PerSecond          float64 `json:"indicators_per_second"`
+	FetchOnlyPerSecond float64 `json:"fetch_only_per_second"`
+	RatioToFetch       float64 `json:"ratio_to_fetch_only"`
+	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	Pages              int     `json:"pages"`
+}
+
+// Run runs the benchmark.
+func (c *BenchIngestCmd) Run(e *env) error {
+	base, token, stop, err := startSimProcess(e.ctx, "--indicators", strconv.Itoa(c.Indicators), "--seed", "1", "--window", "336h")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	client, err := ignite.New(ignite.Options{BaseURL: base, Token: token, Version: Version, RateLimit: -1, Logger: e.log})
+	if err != nil {
+		return err
+	}
+	start := time.Now().UTC().Add(-15 * 24 * time.Hour).Add(time.Minute)
+	fetch, err := BenchFetch(e.ctx, client, ignite.IndicatorQuery{Size: c.PageSize, Sort: "modified_at:asc", ModifiedAfter: start}, c.Indicators)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "bench ingest: fetch only: %d indicators in %.1f s (%.0f/s)\n", fetch.Indicators, fetch.Seconds, fetch.PerSecond)
+
+	dir, err := os.MkdirTemp("", "flint-bench-ingest-")
+	if err != nil {
+		return err
+	}
+	if !c.Keep {
+		defer os.RemoveAll(dir)
+	}
+	a, err := Open(e.ctx, dir, e.g.DB, e.log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	settings := map[feed.Kind]feed.Settings{}
+	for _, k := range feed.Kinds() {
+		s := feed.DefaultSettings("bench", k, time.Now())
+		s.StartAt, s.Enabled, s.Schedule = start, k == feed.Indicators, feed.Manual
+		settings[k] = s
+	}
+	name := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) // unique when --db names a shared database
+	if _, err := a.Store.CreateInstance(e.ctx, feed.Instance{Name: name, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err != nil {
+		return err
+	}
+	ch, err := a.Store.Channel(e.ctx, name, feed.Indicators)
+	if err != nil {
+		return err
+	}
+	a.Scheduler.PageSize = c.PageSize
+	a.Scheduler.Client = func(o *ignite.Options) { o.RateLimit = -1 }
+	t0 := time.Now()
+	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(t0).Seconds()
+	n := run.New + run.Updated + run.Unchanged
+	res := IngestResult{Dialect: string(a.Store.Dialect()), Indicators: n, Seconds: secs, PerSecond: float64(n) / secs,
+		FetchOnlyPerSecond: fetch.PerSecond, PeakRSSMB: peakRSSMB(), Pages: run.Pages}
+	res.RatioToFetch = res.PerSecond / res.FetchOnlyPerSecond
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "%s: ingested %d indicators in %d pages in %.1f s: %.0f indicators/s (%.0f%% of the fetch-only %.0f/s); peak RSS %.0f MB\n",
+		res.Dialect, res.Indicators, res.Pages, res.Seconds, res.PerSecond, 100*res.RatioToFetch, res.FetchOnlyPerSecond, res.PeakRSSMB)
+	if c.Keep {
+		fmt.Fprintf(e.stdout, "data directory kept: %s\n", filepath.Clean(dir))
+	}
+	return nil
+}
