@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -16,9 +17,10 @@ import (
 // (a child process) on loopback, through the connector and the scheduler,
 // into the store, next to the fetch-only rate measured in the same run.
 type BenchIngestCmd struct {
-	Indicators int  `default:"1000000" help:"Indicators to ingest."`
-	PageSize   int  `default:"1000" help:"Items per page."`
-	Keep       bool `help:"Keep the temporary data directory."`
+	Indicators int    `default:"1000000" help:"Indicators to ingest."`
+	PageSize   int    `default:"1000" help:"Items per page."`
+	Keep       bool   `help:"Keep the temporary data directory."`
+	CPUProfile string `name:"cpuprofile" help:"Write a CPU profile of the ingest to this file."`
 }
 
 // IngestResult is what bench ingest measures.
@@ -79,6 +81,17 @@ func (c *BenchIngestCmd) Run(e *env) error {
 	}
 	a.Scheduler.PageSize = c.PageSize
 	a.Scheduler.Client = func(o *ignite.Options) { o.RateLimit = -1 }
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
 	if err != nil {

@@ -133,7 +133,7 @@ func openSQLite(dsn string) (*sql.DB, error) {
 	// durable across process crashes in WAL mode; immediate transactions take
 	// the write lock up front so that two writers queue instead of deadlocking.
 	for _, p := range []string{"page_size(8192)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
-		"synchronous(NORMAL)", "cache_size(-65536)", "temp_store(MEMORY)", "mmap_size(1073741824)", "wal_autocheckpoint(16384)"} {
+		"synchronous(NORMAL)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
