@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,4 +169,21 @@ func startSimProcess(ctx context.Context, args ...string) (base, token string, s
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the child from blocking on a full pipe
 	return base, token, stop, nil
+}
+
+// startProfile writes a CPU profile to path until the returned stop is
+// called; with an empty path it does nothing.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -81,17 +80,11 @@ func (c *BenchIngestCmd) Run(e *env) error {
 	}
 	a.Scheduler.PageSize = c.PageSize
 	a.Scheduler.Client = func(o *ignite.Options) { o.RateLimit = -1 }
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	t0 := time.Now()
 	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
 	if err != nil {

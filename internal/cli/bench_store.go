@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -61,17 +60,11 @@ func (c *BenchStoreCmd) Run(e *env) error {
 		dsn = filepath.Join(dir, "flint.db")
 		fmt.Fprintf(e.stderr, "bench store: SQLite file %s\n", dsn)
 	}
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	s, err := store.Open(e.ctx, store.Options{DSN: dsn, Logger: e.log})
 	if err != nil {
 		return err

@@ -30,6 +30,20 @@ type channelArgs struct {
 	Channel  string `arg:"" help:"reports, vulnerabilities or indicators."`
 }
 
+// open opens the app and loads the channel; the caller closes the app.
+func (c channelArgs) open(e *env) (*App, feed.Channel, error) {
+	a, err := e.open()
+	if err != nil {
+		return nil, feed.Channel{}, err
+	}
+	ch, err := c.load(e, a)
+	if err != nil {
+		a.Close()
+		return nil, feed.Channel{}, err
+	}
+	return a, ch, nil
+}
+
 func (c channelArgs) load(e *env, a *App) (feed.Channel, error) {
 	k, err := feed.ParseKind(c.Channel)
 	if err != nil {
@@ -94,15 +108,11 @@ type ChannelShowCmd struct {
 
 // Run shows the channel.
 func (c *ChannelShowCmd) Run(e *env) error {
-	a, err := e.open()
+	a, ch, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ch, err := c.load(e, a)
-	if err != nil {
-		return err
-	}
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(ch)
 	}
@@ -148,15 +158,11 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	if c.Enable && c.Disable {
 		return fmt.Errorf("%w: --enable and --disable together", errUsage)
 	}
-	a, err := e.open()
+	a, ch, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ch, err := c.load(e, a)
-	if err != nil {
-		return err
-	}
 	s := ch.Settings
 	if c.StartAt != "" {
 		t, err := parseTime(c.StartAt)
@@ -267,15 +273,11 @@ type ChannelTestCmd struct {
 
 // Run tests the channel.
 func (c *ChannelTestCmd) Run(e *env) error {
-	a, err := e.open()
+	a, ch, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ch, err := c.load(e, a)
-	if err != nil {
-		return err
-	}
 	err = a.Scheduler.Test(e.ctx, ch)
 	ch, _ = c.load(e, a)
 	if e.g.JSON {
@@ -299,15 +301,11 @@ type ChannelPollCmd struct {
 // Run polls to the end; progress goes to a terminal's standard error, the
 // summary to standard output; the exit status is non-zero when it fails.
 func (c *ChannelPollCmd) Run(e *env) error {
-	a, err := e.open()
+	a, ch, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ch, err := c.load(e, a)
-	if err != nil {
-		return err
-	}
 	tty := false
 	if f, ok := e.stderr.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -358,15 +356,11 @@ type ChannelRunsCmd struct {
 
 // Run lists the polls, newest first.
 func (c *ChannelRunsCmd) Run(e *env) error {
-	a, err := e.open()
+	a, ch, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ch, err := c.load(e, a)
-	if err != nil {
-		return err
-	}
 	runs, err := a.Store.Polls(e.ctx, ch.ID, c.Limit)
 	if err != nil {
 		return err
