@@ -139,6 +139,10 @@ func (s *Scheduler) Reschedule(ctx context.Context, ch feed.Channel) error {
 	return s.Store.SaveHealth(ctx, ch.ID, ch.Health, s.schedule(&ch, s.now()))
 }
 
+// optimizeAfter is the number of new objects after which a poll refreshes
+// the database's planner statistics.
+const optimizeAfter = 50_000
+
 // ErrBusy means another poll of the channel is running.
 var ErrBusy = errors.New("scheduler: the channel is being polled")
 
@@ -186,6 +190,13 @@ func (s *Scheduler) Poll(ctx context.Context, ch feed.Channel, trigger feed.Trig
 	}
 	if err := s.Store.SaveHealth(fctx, ch.ID, ch.Health, s.schedule(&ch, now)); err != nil {
 		log.Error("saving the channel's health failed", "error", err)
+	}
+	// After a large load, refresh the planner's statistics (PostgreSQL's
+	// autovacuum may not have run yet; SQLite has none until asked).
+	if run.New >= optimizeAfter {
+		if err := s.Store.Optimize(fctx); err != nil {
+			log.Warn("refreshing planner statistics failed", "error", err)
+		}
 	}
 	log.Info("poll ended", "outcome", run.Outcome, "error_code", run.ErrorCode, "pages", run.Pages, "new", run.New,
 		"updated", run.Updated, "unchanged", run.Unchanged, "duration", run.Ended.Sub(run.Started))
