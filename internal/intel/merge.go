@@ -94,11 +94,19 @@ func Merge(cur *Object, inp *Object, src Provenance, policy TLPPolicy) (Object, 
 // truncated returns a copy of o whose times are in UTC at the microsecond
 // precision the store keeps, so that re-reading an item compares equal.
 func truncated(o *Object) *Object {
+	if exact(o.FirstSeen) && exact(o.LastSeen) && exact(o.ValidFrom) && exact(o.ValidUntil) && exact(o.Reported) {
+		return o // the common case: nothing to change, nothing to copy
+	}
 	c := *o
 	for _, t := range []*time.Time{&c.FirstSeen, &c.LastSeen, &c.ValidFrom, &c.ValidUntil, &c.Reported} {
 		*t = TruncTime(*t)
 	}
 	return &c
+}
+
+// exact reports whether t is already as the store keeps it.
+func exact(t time.Time) bool {
+	return t.IsZero() || (t.Location() == time.UTC && t.Nanosecond()%1000 == 0)
 }
 
 // TruncTime returns t in UTC, truncated to microseconds; the zero time stays zero.
