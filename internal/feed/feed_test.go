@@ -206,4 +206,8 @@ func TestHealth(t *testing.T) {
 	if h.Status != Disabled || h.RestoreDue(now.Add(time.Hour)) {
 		t.Errorf("disabled by a user: %+v", h)
 	}
+	h.Failed(now, "network", "refused", "connection refused") // a connectivity test of a disabled channel
+	if h.Status != Disabled || h.ErrorCode != "refused" || h.RestoreDue(now.Add(time.Hour)) {
+		t.Errorf("a failed test must not turn a user's disable into connection_error: %+v", h)
+	}
 }

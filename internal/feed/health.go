@@ -76,10 +76,11 @@ func (h *Health) Succeeded(now time.Time, items int, scheduled bool) {
 // Failed records a failed poll or restore attempt with the error's class,
 // code and message. A loss of connectivity puts the channel in
 // connection_error with its next restore attempt RestoreEvery later; other
-// failures keep it running with the error shown.
+// failures keep it running with the error shown. A channel a user disabled
+// stays disabled, with the error shown.
 func (h *Health) Failed(now time.Time, class, code, message string) {
 	h.ErrorCode, h.ErrorMessage = code, message
-	if !Disconnects(class) {
+	if !Disconnects(class) || h.Status == Disabled { // a user's disable stands: no restore attempts
 		return
 	}
 	if h.Status != ConnectionError {
