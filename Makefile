@@ -38,6 +38,7 @@ bench:
 	./scripts/with-postgres.sh $(GO) test ./internal/ignite/... ./internal/store/... -run '^$$' -bench . -benchmem
 	$(GO) run ./cmd/flint bench fetch --indicators 1000000
 	$(GO) run ./cmd/flint bench store
+	$(GO) run ./cmd/flint bench ingest
 
 clean:
 	rm -rf bin test-output.json
