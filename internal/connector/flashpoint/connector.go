@@ -35,6 +35,7 @@ const PageSize = 500
 type Cursor struct {
 	Since   time.Time `json:"since"`
 	Skip    int       `json:"skip,omitempty"`
+	Last    string    `json:"last,omitempty"` // id of the last item committed at Since (checks the boundary)
 	Started time.Time `json:"started,omitzero"`
 	AfterID int64     `json:"after_id,omitempty"`
 }
@@ -174,31 +175,79 @@ func (c *Connector) Test(ctx context.Context, kind feed.Kind) error {
 	return err
 }
 
-// advance moves a (Since, Skip) cursor past a page of items read in
-// ascending update order, given each valid item's update time. Invalid
-// items have no reliable time and do not move Since; a page of only invalid
-// items is skipped by count.
-func (c *Cursor) advance(times []time.Time, pageLen int) {
-	if len(times) == 0 {
-		c.Skip += pageLen
-		return
+// stamp is an item's identity and update time, as a cursor sees it.
+type stamp struct {
+	id string
+	at time.Time
+	ok bool // the time was readable
+}
+
+// boundaryPage fetches the next page of a channel read in ascending update
+// order. A (Since, Skip) cursor alone would skip an unseen item if one of
+// the Skip items at Since were updated between two requests (it moves past
+// the boundary and the rest shift back by one). So the request overlaps the
+// last committed item by one: when that item is still where it was, it is
+// dropped and reading goes on; when it is not, the boundary moved, and the
+// items at Since are read again from the first (re-reading is harmless).
+//
+// more reports whether the server returned a full page (so another may follow).
+func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Page[T], error), stampOf func(*T) stamp) (page *ignite.Page[T], more bool, err error) {
+	overlap := cur.Skip > 0 && cur.Last != ""
+	from := cur.Skip
+	if overlap {
+		from--
 	}
-	last := times[0]
-	for _, t := range times {
-		if t.After(last) {
-			last = t
+	if page, err = fetch(from); err != nil {
+		return nil, false, err
+	}
+	more = page.Count() >= size
+	if !overlap {
+		return page, more, nil
+	}
+	if len(page.Items) > 0 {
+		if st := stampOf(&page.Items[0]); st.ok && st.id == cur.Last && st.at.Equal(cur.Since) {
+			page.Items = page.Items[1:]
+			return page, more, nil
 		}
 	}
+	cur.Skip, cur.Last = 0, ""
+	if page, err = fetch(0); err != nil {
+		return nil, false, err
+	}
+	return page, page.Count() >= size, nil
+}
+
+// advance moves the cursor past a page of items read in ascending update
+// order. Invalid items have no reliable time and do not move Since; a page
+// of only invalid items is skipped by count.
+func (c *Cursor) advance(stamps []stamp, pageLen int) {
+	if pageLen == 0 {
+		return
+	}
+	var last time.Time
+	lastID := ""
+	for _, st := range stamps {
+		if st.ok && !st.at.Before(last) {
+			last, lastID = st.at, st.id
+		}
+	}
+	if last.IsZero() {
+		c.Skip += pageLen
+		c.Last = ""
+		return
+	}
 	n := 0
-	for _, t := range times {
-		if t.Equal(last) {
+	for _, st := range stamps {
+		if st.ok && st.at.Equal(last) {
 			n++
 		}
 	}
-	if last.Equal(c.Since) {
+	switch {
+	case last.Equal(c.Since):
 		c.Skip += n
-	} else if last.After(c.Since) {
-		c.Since, c.Skip = last.UTC(), n
+		c.Last = lastID
+	case last.After(c.Since):
+		c.Since, c.Skip, c.Last = last.UTC(), n, lastID
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
@@ -20,22 +19,22 @@ var indicatorTypes = map[string]intel.Type{
 
 func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 	f := &p.settings.Filters
-	q := ignite.IndicatorQuery{Size: p.c.size(), From: p.cur.Skip, Sort: "modified_at:asc", ModifiedAfter: p.cur.Since,
-		IOCTypes: f.IndicatorTypes}
+	q := ignite.IndicatorQuery{Size: p.c.size(), Sort: "modified_at:asc", ModifiedAfter: p.cur.Since, IOCTypes: f.IndicatorTypes}
 	if f.MinScore != intel.ScoreNone {
 		q.MinScore = string(f.MinScore)
 	}
-	page, err := p.c.Client.ListIndicators(ctx, q)
+	page, more, err := boundaryPage(&p.cur, q.Size, func(from int) (*ignite.Page[ignite.Indicator], error) {
+		q.From = from
+		return p.c.Client.ListIndicators(ctx, q)
+	}, func(it *ignite.Indicator) stamp { return stamp{it.ID, it.ModifiedAt.Time, it.ModifiedAt.IsSet()} })
 	if err != nil {
 		return nil, err
 	}
 	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}}
-	times := make([]time.Time, 0, len(page.Items))
+	stamps := make([]stamp, 0, len(page.Items))
 	for i := range page.Items {
 		it := &page.Items[i]
-		if it.ModifiedAt.IsSet() {
-			times = append(times, it.ModifiedAt.Time)
-		}
+		stamps = append(stamps, stamp{it.ID, it.ModifiedAt.Time, it.ModifiedAt.IsSet()})
 		o, ok := p.mapIndicator(it)
 		switch {
 		case !ok:
@@ -46,8 +45,8 @@ func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 			b.Objects = append(b.Objects, o)
 		}
 	}
-	p.cur.advance(times, page.Count())
-	p.done = page.Count() < q.Size
+	p.cur.advance(stamps, page.Count())
+	p.done = !more
 	b.Cursor = p.cur.String()
 	return b, nil
 }

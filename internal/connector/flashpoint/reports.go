@@ -15,18 +15,19 @@ const FeaturedTag = "Flashpoint Featured Report"
 
 func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 	size := min(p.c.size(), 100) // report pages are heavy: bodies can be megabytes
-	q := ignite.ReportQuery{Limit: size, Skip: p.cur.Skip, UpdatedSince: p.cur.Since, Sort: "updated_at:asc"}
-	page, err := p.c.Client.ListReports(ctx, q)
+	q := ignite.ReportQuery{Limit: size, UpdatedSince: p.cur.Since, Sort: "updated_at:asc"}
+	page, more, err := boundaryPage(&p.cur, size, func(from int) (*ignite.Page[ignite.Report], error) {
+		q.Skip = from
+		return p.c.Client.ListReports(ctx, q)
+	}, func(r *ignite.Report) stamp { return stamp{r.ID, r.UpdatedAt.Time, r.UpdatedAt.IsSet()} })
 	if err != nil {
 		return nil, err
 	}
 	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}}
-	times := make([]time.Time, 0, len(page.Items))
+	stamps := make([]stamp, 0, len(page.Items))
 	for i := range page.Items {
 		r := &page.Items[i]
-		if r.UpdatedAt.IsSet() {
-			times = append(times, r.UpdatedAt.Time)
-		}
+		stamps = append(stamps, stamp{r.ID, r.UpdatedAt.Time, r.UpdatedAt.IsSet()})
 		if strings.TrimSpace(r.ID) == "" {
 			b.Stats.Invalid++
 			continue
@@ -35,8 +36,8 @@ func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 			return nil, err
 		}
 	}
-	p.cur.advance(times, page.Count())
-	p.done = page.Count() < size
+	p.cur.advance(stamps, page.Count())
+	p.done = !more
 	b.Cursor = p.cur.String()
 	return b, nil
 }

@@ -1,0 +1,152 @@
+package flashpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
+)
+
+// fakeIndicators serves indicators v2 from a list the test can change
+// between requests, sorted by modified_at (then id), with modified_after
+// inclusive and from/size offsets, as the real API pages.
+type fakeIndicators struct {
+	mu       sync.Mutex
+	items    map[string]time.Time
+	requests int
+	before   func(n int) // runs before answering request n (1-based)
+}
+
+func (f *fakeIndicators) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests++
+	if f.before != nil {
+		f.before(f.requests)
+	}
+	q := r.URL.Query()
+	after, _ := time.Parse(time.RFC3339Nano, q.Get("modified_after"))
+	from, _ := strconv.Atoi(q.Get("from"))
+	size, _ := strconv.Atoi(q.Get("size"))
+	var ids []string
+	for id, t := range f.items {
+		if !t.Before(after) {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := f.items[a].Compare(f.items[b]); c != 0 {
+			return c
+		}
+		return cmpString(a, b)
+	})
+	var out []map[string]any
+	for i := from; i < len(ids) && i < from+size; i++ {
+		t := f.items[ids[i]].Format(time.RFC3339Nano)
+		out = append(out, map[string]any{"id": ids[i], "type": "domain", "value": ids[i] + ".example.com",
+			"score": map[string]any{"value": "malicious"}, "modified_at": t, "created_at": t, "last_seen_at": t, "sightings": []any{}})
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"items": out, "total": len(ids), "pagination": map[string]any{"next": nil}})
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// An item committed at the boundary timestamp that is updated between two
+// page requests must not make the next request skip an unseen item.
+func TestBoundaryItemUpdatedBetweenPages(t *testing.T) {
+	t0 := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+	t1, t2, t3 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+	f := &fakeIndicators{items: map[string]time.Time{"a": t1, "b": t1, "c": t1, "d": t2, "e": t2}}
+	f.before = func(n int) {
+		if n == 2 { // after the first page [a b]: a is updated and moves past everything
+			f.items["a"] = t3
+		}
+	}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c, err := ignite.New(ignite.Options{BaseURL: srv.URL, Token: "t", Version: "test", RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &Connector{Client: c, PageSize: 2}
+	s := feed.DefaultSettings("x", feed.Indicators, t0.Add(15*24*time.Hour))
+	s.StartAt = t0
+	p, err := conn.Poll(feed.Indicators, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var order []string
+	for p.More() {
+		b, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range b.Objects {
+			seen[o.OriginalID] = true
+			order = append(order, o.OriginalID)
+		}
+		if len(order) > 20 {
+			t.Fatalf("the poll does not end: %v", order)
+		}
+	}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		if !seen[id] {
+			t.Errorf("%s was lost (read %v)", id, order)
+		}
+	}
+	var cur Cursor
+	json.Unmarshal([]byte(p.Cursor()), &cur)
+	if !cur.Since.Equal(t3) || cur.Skip != 1 || cur.Last != "a" {
+		t.Errorf("final cursor %+v", cur)
+	}
+	t.Logf("read %v in %d requests", order, f.requests)
+}
+
+// Many items sharing one timestamp (a bulk import) page through by count.
+func TestBoundaryManyAtOneTimestamp(t *testing.T) {
+	t0 := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+	f := &fakeIndicators{items: map[string]time.Time{}}
+	for i := 0; i < 25; i++ {
+		f.items[fmt.Sprintf("i%02d", i)] = t0.Add(time.Hour)
+	}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c, _ := ignite.New(ignite.Options{BaseURL: srv.URL, Token: "t", Version: "test", RateLimit: -1})
+	conn := &Connector{Client: c, PageSize: 4}
+	s := feed.DefaultSettings("x", feed.Indicators, t0.Add(15*24*time.Hour))
+	s.StartAt = t0
+	p, _ := conn.Poll(feed.Indicators, s, "")
+	n := 0
+	for p.More() {
+		b, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b.Objects)
+		if f.requests > 20 {
+			t.Fatalf("looping: %d requests", f.requests)
+		}
+	}
+	if n != 25 {
+		t.Errorf("read %d of 25 items sharing a timestamp", n)
+	}
+}
