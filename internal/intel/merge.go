@@ -2,6 +2,7 @@ package intel
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func Merge(cur *Object, inp *Object, src Provenance, policy TLPPolicy) (Object, 
 	} else {
 		out.Sources = append(out.Sources, prov)
 	}
-	slices.SortFunc(out.Sources, func(a, b Provenance) int { return cmpInt64(a.ChannelID, b.ChannelID) })
+	slices.SortFunc(out.Sources, func(a, b Provenance) int { return cmp.Compare(a.ChannelID, b.ChannelID) })
 
 	if !in.Reported.Before(newest) { // the most recent report's details win
 		out.Name = firstNonEmpty(in.Name, cur.Name)
@@ -264,14 +265,4 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

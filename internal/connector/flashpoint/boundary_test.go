@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func (f *fakeIndicators) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if c := f.items[a].Compare(f.items[b]); c != 0 {
 			return c
 		}
-		return cmpString(a, b)
+		return strings.Compare(a, b)
 	})
 	var out []map[string]any
 	for i := from; i < len(ids) && i < from+size; i++ {
@@ -57,16 +58,6 @@ func (f *fakeIndicators) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"items": out, "total": len(ids), "pagination": map[string]any{"next": nil}})
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // An item committed at the boundary timestamp that is updated between two

@@ -53,19 +53,10 @@ func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 
 func (p *Poll) keepIndicator(it *ignite.Indicator) bool {
 	f := &p.settings.Filters
-	if len(f.IndicatorTypes) > 0 && !contains(f.IndicatorTypes, it.Type) {
+	if len(f.IndicatorTypes) > 0 && !slices.ContainsFunc(f.IndicatorTypes, func(t string) bool { return strings.EqualFold(t, it.Type) }) {
 		return false
 	}
 	return f.MinScore == intel.ScoreNone || feed.ScoreRank(intel.Score(strings.ToLower(it.Score.Value))) >= feed.ScoreRank(f.MinScore)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, v) {
-			return true
-		}
-	}
-	return false
 }
 
 // mapIndicator maps one indicators v2 item (DOMAIN.md §5): tags from its
