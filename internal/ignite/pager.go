@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // ErrDone is returned by Pager.Next after the last page.
@@ -52,7 +54,7 @@ func decodeItems[T any, PT rawSetter[T]](raws [][]byte) ([]T, []Invalid) {
 	for _, r := range raws {
 		raw := json.RawMessage(bytes.Clone(r))
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := gojson.Unmarshal(raw, &v); err != nil {
 			bad = append(bad, Invalid{Raw: raw, Err: err.Error()})
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"slices"
 	"sync"
 	"time"
 
@@ -143,6 +144,14 @@ func (s *Scheduler) Reschedule(ctx context.Context, ch feed.Channel) error {
 // the database's planner statistics.
 const optimizeAfter = 50_000
 
+// prefetch is how many fetched pages may wait for the writer, and
+// commitObjects the most objects one transaction takes when pages are
+// grouped (a single page larger than that still commits whole).
+const (
+	prefetch      = 2
+	commitObjects = 4000
+)
+
 // ErrBusy means another poll of the channel is running.
 var ErrBusy = errors.New("scheduler: the channel is being polled")
 
@@ -215,15 +224,17 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 	src := intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
 	renewed := s.now()
 
-	// Fetch the next page while this one is written: the two overlap, and
-	// batches still commit in order, each with its own cursor.
+	// Fetch the next pages while this one is written: the two overlap. When
+	// the writer falls behind, the pages already fetched commit together in
+	// one transaction with the last one's cursor (a group commit: the index
+	// pages they share are written once), up to commitObjects objects.
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type fetched struct {
 		b   *flashpoint.Batch
 		err error
 	}
-	pages := make(chan fetched, 2)
+	pages := make(chan fetched, prefetch)
 	go func() {
 		defer close(pages)
 		for poll.More() {
@@ -238,24 +249,64 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			}
 		}
 	}()
-	for f := range pages {
+	var held *fetched // a page received but left for the next transaction
+	for {
+		var f fetched
+		if held != nil {
+			f, held = *held, nil
+		} else {
+			var ok bool
+			if f, ok = <-pages; !ok {
+				break
+			}
+		}
 		if f.err != nil {
 			return f.err
 		}
-		b := f.b
-		counts, err := s.Store.ApplyPage(ctx, *lease, store.Page{Source: src, Collection: ch.Settings.Collection,
-			Objects: b.Objects, Relationships: b.Relationships, Cursor: b.Cursor})
+		page := store.Page{Source: src, Collection: ch.Settings.Collection,
+			Objects: f.b.Objects, Relationships: f.b.Relationships, Cursor: f.b.Cursor}
+		stats, batches := f.b.Stats, 1
+		var pendingErr error
+	group:
+		for len(page.Objects) < commitObjects {
+			select {
+			case g, ok := <-pages:
+				if !ok {
+					break group
+				}
+				if g.err != nil {
+					pendingErr = g.err // commit what came before, then fail
+					break group
+				}
+				if len(page.Objects)+len(g.b.Objects) > commitObjects {
+					held = &g
+					break group
+				}
+				if batches == 1 { // copy: the first batch's slices belong to it
+					page.Objects = slices.Clone(page.Objects)
+					page.Relationships = slices.Clone(page.Relationships)
+				}
+				page.Objects = append(page.Objects, g.b.Objects...)
+				page.Relationships = append(page.Relationships, g.b.Relationships...)
+				page.Cursor = g.b.Cursor
+				stats.Add(g.b.Stats)
+				batches++
+			default:
+				break group
+			}
+		}
+		counts, err := s.Store.ApplyPage(ctx, *lease, page)
 		if err != nil {
 			return err
 		}
-		run.Pages++
+		run.Pages += batches
 		run.New += counts.New
 		run.Updated += counts.Updated
 		run.Unchanged += counts.Unchanged
-		run.Filtered += b.Stats.Filtered
-		run.Invalid += b.Stats.Invalid
-		run.Unsupported += b.Stats.Unsupported
-		run.CursorAfter = b.Cursor
+		run.Filtered += stats.Filtered
+		run.Invalid += stats.Invalid
+		run.Unsupported += stats.Unsupported
+		run.CursorAfter = page.Cursor
 		if s.OnPage != nil {
 			s.OnPage(*run)
 		}
@@ -264,6 +315,9 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 				return err
 			}
 			renewed = s.now()
+		}
+		if pendingErr != nil {
+			return pendingErr
 		}
 	}
 	return ctx.Err()
