@@ -13,8 +13,8 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
-	"strconv"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
