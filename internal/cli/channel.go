@@ -206,25 +206,12 @@ func (c *ChannelSetCmd) Run(e *env) error {
 		s.Enabled = false
 	}
 	now := time.Now().UTC()
-	// A start time unchanged since the channel was created may have aged
-	// past 15 days; it only matters before the first poll.
-	check := s
-	if c.StartAt == "" && ch.Cursor != "" {
-		check.StartAt = now
-	}
-	warnings, err := check.Validate(ch.Kind, now)
+	warnings, err := ch.Update(s, now)
 	if err != nil {
 		return err
 	}
-	if c.StartAt == "" && ch.Cursor == "" && s.StartAt.Before(now.Add(-feed.MaxStartAge)) {
-		s.StartAt = now.Add(-feed.MaxStartAge).Add(time.Minute)
-	}
-	ch.Settings = s
-	switch {
-	case c.Enable:
+	if c.Enable { // also re-enables a channel the health machine disabled
 		ch.Health.Enable(now)
-	case c.Disable:
-		ch.Health.Disable(now)
 	}
 	if err := a.Store.SaveChannel(e.ctx, ch); err != nil {
 		return err

@@ -63,3 +63,32 @@ type PollRun struct {
 func (r *PollRun) Items() int {
 	return r.New + r.Updated + r.Unchanged + r.Filtered + r.Invalid + r.Unsupported
 }
+
+// Update validates next as the channel's settings at now and, when they are
+// valid, applies them; a refused change leaves the channel as it was. The
+// start time matters only before the first poll: an unchanged one that has
+// aged past 15 days is not held against the change (and, before the first
+// poll, moves up to the oldest allowed). Enabling or disabling moves the
+// health state along. The caller saves the channel and reschedules it.
+func (ch *Channel) Update(next Settings, now time.Time) (warnings []string, err error) {
+	unchangedStart := next.StartAt.Equal(ch.Settings.StartAt)
+	check := next
+	if unchangedStart && ch.Cursor != "" {
+		check.StartAt = now
+	}
+	if unchangedStart && ch.Cursor == "" && next.StartAt.Before(now.Add(-MaxStartAge)) {
+		next.StartAt = now.Add(-MaxStartAge).Add(time.Minute).Truncate(time.Second)
+		check.StartAt = next.StartAt
+	}
+	if warnings, err = check.Validate(ch.Kind, now); err != nil {
+		return nil, err
+	}
+	switch {
+	case next.Enabled && !ch.Settings.Enabled:
+		ch.Health.Enable(now)
+	case !next.Enabled && ch.Settings.Enabled:
+		ch.Health.Disable(now)
+	}
+	ch.Settings = next
+	return warnings, nil
+}

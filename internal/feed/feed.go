@@ -219,76 +219,82 @@ func ScoreRank(s intel.Score) int {
 
 // Validate checks every setting for a channel of kind k at time now. It
 // returns warnings for allowed but discouraged values, and an EINVALID error
-// naming the first bad field, its value and what is allowed.
+// with one field error per bad field, naming its value and what is allowed.
 func (s *Settings) Validate(k Kind, now time.Time) (warnings []string, err error) {
-	bad := func(format string, args ...any) ([]string, error) {
-		return nil, intel.Errorf(intel.EINVALID, format, args...)
+	var bad []intel.FieldError
+	add := func(field, format string, args ...any) {
+		bad = append(bad, intel.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	if s.StartAt.IsZero() {
-		return bad("start_at is required: a time between %s and now", now.Add(-MaxStartAge).UTC().Format(time.RFC3339))
-	}
-	if s.StartAt.Before(now.Add(-MaxStartAge)) || s.StartAt.After(now) {
-		return bad("start_at %s is out of range: it must be between %s (now − 15 days) and %s (now)",
+	switch {
+	case s.StartAt.IsZero():
+		add("start_at", "start_at is required: a time between %s and now", now.Add(-MaxStartAge).UTC().Format(time.RFC3339))
+	case s.StartAt.Before(now.Add(-MaxStartAge)) || s.StartAt.After(now):
+		add("start_at", "start_at %s is out of range: it must be between %s (now − 15 days) and %s (now)",
 			s.StartAt.UTC().Format(time.RFC3339), now.Add(-MaxStartAge).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if n := utf8.RuneCountInString(s.Collection); n < 1 || n > MaxCollectionLen || strings.TrimSpace(s.Collection) != s.Collection {
-		return bad("collection %q must be 1–%d characters without leading or trailing spaces", s.Collection, MaxCollectionLen)
+		add("collection", "collection %q must be 1–%d characters without leading or trailing spaces", s.Collection, MaxCollectionLen)
 	}
 	switch s.Schedule {
 	case Manual:
 	case Auto:
 		if s.IntervalMinutes < MinInterval || s.IntervalMinutes > MaxInterval {
-			return bad("interval_minutes %d is out of range %d–%d", s.IntervalMinutes, MinInterval, MaxInterval)
-		}
-		if k == Reports && s.IntervalMinutes < ReportsMinAdvised {
+			add("interval_minutes", "interval_minutes %d is out of range %d–%d", s.IntervalMinutes, MinInterval, MaxInterval)
+		} else if k == Reports && s.IntervalMinutes < ReportsMinAdvised {
 			warnings = append(warnings, fmt.Sprintf("reports are published daily to quarterly: an interval of at least %d minutes is advised (have %d)",
 				ReportsMinAdvised, s.IntervalMinutes))
 		}
 	default:
-		return bad("schedule %q is not known; allowed: manual, auto", s.Schedule)
+		add("schedule", "schedule %q is not known; allowed: manual, auto", s.Schedule)
 	}
 	if !s.TLP.Valid() {
-		return bad("tlp %q is not known; allowed: none, clear, green, amber, amber+strict, red", s.TLP)
+		add("tlp", "tlp %q is not known; allowed: none, clear, green, amber, amber+strict, red", s.TLP)
 	}
 	if s.Confidence < 0 || s.Confidence > 100 {
-		return bad("confidence %d is out of range 0–100", s.Confidence)
+		add("confidence", "confidence %d is out of range 0–100", s.Confidence)
 	}
 	if s.DeprecateAfterDays < MinDeprecateAfter || s.DeprecateAfterDays > MaxDeprecateAfter {
-		return bad("deprecate_after_days %d is out of range %d–%d", s.DeprecateAfterDays, MinDeprecateAfter, MaxDeprecateAfter)
+		add("deprecate_after_days", "deprecate_after_days %d is out of range %d–%d", s.DeprecateAfterDays, MinDeprecateAfter, MaxDeprecateAfter)
 	}
-	for name, p := range map[string]*int{"relevance": s.Relevance, "severity": s.Severity} {
-		if p != nil && (*p < 0 || *p > 100) {
-			return bad("%s %d is out of range 0–100 (or unset)", name, *p)
-		}
+	if p := s.Relevance; p != nil && (*p < 0 || *p > 100) {
+		add("relevance", "relevance %d is out of range 0–100 (or unset)", *p)
+	}
+	if p := s.Severity; p != nil && (*p < 0 || *p > 100) {
+		add("severity", "severity %d is out of range 0–100 (or unset)", *p)
 	}
 	if len(s.Tags) > MaxTags {
-		return bad("%d tags; at most %d allowed", len(s.Tags), MaxTags)
+		add("tags", "%d tags; at most %d allowed", len(s.Tags), MaxTags)
 	}
 	for _, t := range s.Tags {
 		if n := utf8.RuneCountInString(t); n < 1 || n > MaxTagLen || strings.TrimSpace(t) != t {
-			return bad("tag %q must be 1–%d characters without leading or trailing spaces", t, MaxTagLen)
+			add("tags", "tag %q must be 1–%d characters without leading or trailing spaces", t, MaxTagLen)
+			break
 		}
 	}
 	f := &s.Filters
 	for _, t := range f.IndicatorTypes {
 		if !slices.Contains(indicatorTypes, t) {
-			return bad("filter indicator type %q is not known; allowed: %s", t, strings.Join(indicatorTypes, ", "))
+			add("filters.indicator_types", "filter indicator type %q is not known; allowed: %s", t, strings.Join(indicatorTypes, ", "))
+			break
 		}
 	}
 	if f.MinScore != intel.ScoreNone && ScoreRank(f.MinScore) == 0 {
-		return bad("filter min_score %q is not known; allowed: informational, suspicious, malicious", f.MinScore)
+		add("filters.min_score", "filter min_score %q is not known; allowed: informational, suspicious, malicious", f.MinScore)
 	}
 	if f.MinCVSSv3 != nil && (*f.MinCVSSv3 < 0 || *f.MinCVSSv3 > 10) {
-		return bad("filter min_cvss_v3 %g is out of range 0–10", *f.MinCVSSv3)
+		add("filters.min_cvss_v3", "filter min_cvss_v3 %g is out of range 0–10", *f.MinCVSSv3)
 	}
 	if f.MinSeverity != "" && SeverityRank(f.MinSeverity) == 0 {
-		return bad("filter min_severity %q is not known; allowed: %s", f.MinSeverity, strings.Join(severities, ", "))
+		add("filters.min_severity", "filter min_severity %q is not known; allowed: %s", f.MinSeverity, strings.Join(severities, ", "))
 	}
 	if k != Indicators && (len(f.IndicatorTypes) > 0 || f.MinScore != "") {
-		return bad("indicator filters apply to the indicators channel only, not to %s", k)
+		add("filters", "indicator filters apply to the indicators channel only, not to %s", k)
 	}
 	if k != Vulnerabilities && (f.MinCVSSv3 != nil || f.MinSeverity != "" || len(f.Vendors) > 0 || len(f.Products) > 0) {
-		return bad("vulnerability filters apply to the vulnerabilities channel only, not to %s", k)
+		add("filters", "vulnerability filters apply to the vulnerabilities channel only, not to %s", k)
+	}
+	if err := intel.Invalid(bad); err != nil {
+		return nil, err
 	}
 	return warnings, nil
 }

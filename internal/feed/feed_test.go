@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,32 @@ func TestHealth(t *testing.T) {
 	h.Failed(now, "network", "refused", "connection refused") // a connectivity test of a disabled channel
 	if h.Status != Disabled || h.ErrorCode != "refused" || h.RestoreDue(now.Add(time.Hour)) {
 		t.Errorf("a failed test must not turn a user's disable into connection_error: %+v", h)
+	}
+}
+
+func TestSettingsValidateListsEveryBadField(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := DefaultSettings("main", Indicators, now)
+	s.IntervalMinutes, s.Confidence, s.TLP = 5, 101, "purple"
+	bad := -1
+	s.Severity = &bad
+	_, err := s.Validate(Indicators, now)
+	if intel.ErrorCode(err) != intel.EINVALID {
+		t.Fatalf("error %v, want EINVALID", err)
+	}
+	var got []string
+	for _, f := range intel.Fields(err) {
+		got = append(got, f.Field)
+		if !strings.Contains(f.Message, f.Field) {
+			t.Errorf("message %q does not name its field %s", f.Message, f.Field)
+		}
+	}
+	if want := []string{"interval_minutes", "tlp", "confidence", "severity"}; !slices.Equal(got, want) {
+		t.Fatalf("fields %v, want %v", got, want)
+	}
+	for _, want := range []string{"240–10080", "allowed: none, clear", "0–100"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package intel
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Application error codes. Every user-facing failure is classified with one
@@ -21,6 +22,35 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	Fields  []FieldError // for EINVALID: every field that is wrong, when known
+}
+
+// FieldError names one invalid field of a request and what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Invalid returns an EINVALID error listing every field error; its message
+// joins theirs. It returns nil when fields is empty.
+func Invalid(fields []FieldError) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		msgs[i] = f.Message
+	}
+	return &Error{Code: EINVALID, Message: strings.Join(msgs, "; "), Fields: fields}
+}
+
+// Fields returns the field errors of err, if it is (or wraps) an *Error that has them.
+func Fields(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }
 
 // Error implements the error interface.

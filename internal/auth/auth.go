@@ -1,0 +1,162 @@
+// Package auth holds Flint's API keys, roles and permissions.
+//
+// A key is "flint_" followed by 26 random base32 characters (130 bits);
+// only its SHA-256 is stored, and its first characters are kept to tell keys
+// apart in lists. SHA-256 without a salt is enough for random keys of that
+// strength (a slow hash protects guessable passwords, not these).
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Permission is what a key may do. The first four are Cyware Intel
+// Exchange's feed-source permissions (../shared/seed); read_intel and
+// manage_keys are Flint's.
+type Permission string
+
+// Permissions.
+const (
+	ViewAPIFeed      Permission = "view_api_feed"      // collections and the feeds served from them
+	ViewFeedSource   Permission = "view_feed_source"   // instances, channels, poll records
+	CreateFeedSource Permission = "create_feed_source" // add instances
+	UpdateFeedSource Permission = "update_feed_source" // change, test, poll, migrate, remove instances and channels
+	ReadIntel        Permission = "read_intel"         // objects, lookup, vulnerabilities, CMDB matching
+	ManageKeys       Permission = "manage_keys"        // API keys and the audit trail
+)
+
+// AllPermissions lists every permission.
+func AllPermissions() []Permission {
+	return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource, ReadIntel, ManageKeys}
+}
+
+// Role is a named set of permissions.
+type Role string
+
+// Roles.
+const (
+	Admin       Role = "admin"
+	FeedManager Role = "feed-manager"
+	Analyst     Role = "analyst"
+)
+
+// Roles lists every role.
+func Roles() []Role { return []Role{Admin, FeedManager, Analyst} }
+
+// Permissions returns the role's permissions (none for an unknown role).
+func (r Role) Permissions() []Permission {
+	switch r {
+	case Admin:
+		return AllPermissions()
+	case FeedManager:
+		return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource}
+	case Analyst:
+		return []Permission{ReadIntel, ViewFeedSource, ViewAPIFeed}
+	}
+	return nil
+}
+
+// ParseRole checks a role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	if slices.Contains(Roles(), r) {
+		return r, nil
+	}
+	return "", intel.Errorf(intel.EINVALID, "role %q is not known; allowed: admin, feed-manager, analyst", s)
+}
+
+// Key is a stored API key (never the key itself).
+type Key struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      Role       `json:"role"`
+	MaxTLP    intel.TLP  `json:"max_tlp,omitempty"` // "" : no cap
+	Prefix    string     `json:"prefix"`
+	Created   time.Time  `json:"created"`
+	CreatedBy string     `json:"created_by,omitempty"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
+	Revoked   *time.Time `json:"revoked,omitempty"`
+}
+
+// Limits of keys.
+const (
+	KeyPrefix     = "flint_"
+	MaxKeyNameLen = 64
+	shownChars    = len(KeyPrefix) + 6
+)
+
+// Validate checks a new key's name, role and cap.
+func (k *Key) Validate() error {
+	var bad []intel.FieldError
+	if n := utf8.RuneCountInString(k.Name); n < 1 || n > MaxKeyNameLen || strings.TrimSpace(k.Name) != k.Name {
+		bad = append(bad, intel.FieldError{Field: "name",
+			Message: fmt.Sprintf("key name %q must be 1–%d characters without leading or trailing spaces", k.Name, MaxKeyNameLen)})
+	}
+	if _, err := ParseRole(string(k.Role)); err != nil {
+		bad = append(bad, intel.FieldError{Field: "role", Message: intel.ErrorMessage(err)})
+	}
+	if k.MaxTLP != "" && !k.MaxTLP.Valid() {
+		bad = append(bad, intel.FieldError{Field: "max_tlp",
+			Message: fmt.Sprintf("max_tlp %q is not known; allowed: clear, green, amber, amber+strict, red (or empty: no cap)", k.MaxTLP)})
+	}
+	return intel.Invalid(bad)
+}
+
+// NewToken returns a new random key, the prefix shown for it and its hash.
+func NewToken() (token, prefix, hash string) {
+	token = KeyPrefix + strings.ToLower(rand.Text())
+	return token, token[:shownChars], Hash(token)
+}
+
+// Hash returns the stored form of a key.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// LooksLikeKey reports whether s has the shape of a Flint key (a cheap
+// check before a database look-up).
+func LooksLikeKey(s string) bool {
+	return strings.HasPrefix(s, KeyPrefix) && len(s) > len(KeyPrefix)+16 && len(s) <= 128
+}
+
+// Principal is who makes a request: the key's identity, role and cap.
+type Principal struct {
+	KeyID  int64
+	Name   string
+	Role   Role
+	MaxTLP intel.TLP // "" : no cap
+}
+
+// PrincipalOf returns the principal of a stored key.
+func PrincipalOf(k Key) *Principal {
+	return &Principal{KeyID: k.ID, Name: k.Name, Role: k.Role, MaxTLP: k.MaxTLP}
+}
+
+// Can reports whether the principal has the permission.
+func (p *Principal) Can(perm Permission) bool {
+	return p != nil && slices.Contains(p.Role.Permissions(), perm)
+}
+
+// Sees reports whether the principal may see an object marked tlp. An
+// object without a marking (TLP none) is seen by every key.
+func (p *Principal) Sees(tlp intel.TLP) bool {
+	return p == nil || p.MaxTLP == "" || tlp.Rank() <= p.MaxTLP.Rank()
+}
+
+// Actor names the principal in the audit trail.
+func (p *Principal) Actor() string {
+	if p == nil {
+		return "anonymous"
+	}
+	return fmt.Sprintf("key:%d %s", p.KeyID, p.Name)
+}
