@@ -109,6 +109,11 @@ func (t TLP) Rank() int {
 	return len(tlpOrder) - 1
 }
 
+// TLPsUpTo lists the levels no more restrictive than max, least first.
+func TLPsUpTo(max TLP) []TLP {
+	return slices.Clone(tlpOrder[:max.Rank()+1])
+}
+
 // Valid reports whether t is a known level.
 func (t TLP) Valid() bool { return slices.Contains(tlpOrder, t) }
 

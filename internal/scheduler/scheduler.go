@@ -159,19 +159,57 @@ var ErrBusy = errors.New("scheduler: the channel is being polled")
 // cursor, and records it. The returned run says how it went; the error is
 // the poll's failure, if any (the run is recorded either way).
 func (s *Scheduler) Poll(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (feed.PollRun, error) {
-	lease, err := s.Store.AcquireLease(ctx, ch.ID, s.holder(), s.ttl())
-	if err != nil {
-		if intel.ErrorCode(err) == intel.ECONFLICT {
-			return feed.PollRun{}, fmt.Errorf("%w: %v", ErrBusy, intel.ErrorMessage(err))
-		}
-		return feed.PollRun{}, err
-	}
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
-	run, err := s.Store.StartPoll(ctx, feed.PollRun{ChannelID: ch.ID, Trigger: trigger, Holder: s.holder(), CursorBefore: lease.Cursor,
-		Started: s.now()})
+	lease, run, err := s.begin(ctx, ch, trigger)
 	if err != nil {
 		return run, err
 	}
+	return s.run(ctx, ch, trigger, lease, run)
+}
+
+// Start begins a poll like Poll but returns as soon as it holds the lease
+// and its record exists: the run (with its id) and a channel that delivers
+// the finished run and its error. The poll runs under ctx.
+func (s *Scheduler) Start(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (feed.PollRun, <-chan PollResult, error) {
+	lease, run, err := s.begin(ctx, ch, trigger)
+	if err != nil {
+		return run, nil, err
+	}
+	done := make(chan PollResult, 1)
+	go func() {
+		r, err := s.run(ctx, ch, trigger, lease, run)
+		done <- PollResult{r, err}
+	}()
+	return run, done, nil
+}
+
+// PollResult is how a poll started with Start ended.
+type PollResult struct {
+	Run feed.PollRun
+	Err error
+}
+
+// begin takes the channel's lease and records the start of a poll.
+func (s *Scheduler) begin(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (store.Lease, feed.PollRun, error) {
+	lease, err := s.Store.AcquireLease(ctx, ch.ID, s.holder(), s.ttl())
+	if err != nil {
+		if intel.ErrorCode(err) == intel.ECONFLICT {
+			return lease, feed.PollRun{}, fmt.Errorf("%w: %v", ErrBusy, intel.ErrorMessage(err))
+		}
+		return lease, feed.PollRun{}, err
+	}
+	run, err := s.Store.StartPoll(ctx, feed.PollRun{ChannelID: ch.ID, Trigger: trigger, Holder: s.holder(), CursorBefore: lease.Cursor,
+		Started: s.now()})
+	if err != nil {
+		s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
+		return lease, run, err
+	}
+	return lease, run, nil
+}
+
+// run polls page by page under the lease, then records the poll and the
+// channel's health, and releases the lease.
+func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigger, lease store.Lease, run feed.PollRun) (feed.PollRun, error) {
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
 	log := s.log().With("instance", ch.Instance, "channel", ch.Kind, "poll", run.ID)
 	log.Info("poll started", "trigger", trigger, "cursor", lease.Cursor)
 	pollErr := s.pages(ctx, ch, &lease, &run)

@@ -202,7 +202,8 @@ type Query struct {
 	Tags          []string // every tag must be present
 	Collection    string
 	TLPs          []intel.TLP
-	ChannelID     int64  // reported by this channel
+	MaxTLP        intel.TLP // leave out objects marked above it (an API key's cap); "" : no cap
+	ChannelID     int64     // reported by this channel
 	Instance      string // reported by this instance
 	Text          string // full text over names, titles and descriptions
 	Deprecated    *bool
@@ -218,10 +219,33 @@ type Query struct {
 	Severities             []string // critical, high, medium, low, none
 	ExploitMaturities      []string
 	FlashpointID           int64
+	HasCVE                 *bool // valued by a CVE id (true) or by a title (false)
+
+	// Sort orders vulnerabilities: "" (by id), "-cvss3", "-cvss2", "-cvss4",
+	// "-epss" (highest first, unscored last), "published" or "-published".
+	Sort string
 
 	Limit int    // default 100, at most 1000
 	After string // the Next of the previous result
 }
+
+// vulnSorts maps each Query.Sort to its column and direction.
+var vulnSorts = map[string]struct {
+	col  string
+	desc bool
+}{
+	"-cvss2": {"v.cvss_v2", true}, "-cvss3": {"v.cvss_v3", true}, "-cvss4": {"v.cvss_v4", true}, "-epss": {"v.epss", true},
+	"published": {"v.published_at", false}, "-published": {"v.published_at", true},
+}
+
+// SortNames lists the accepted values of Query.Sort.
+func SortNames() []string {
+	return []string{"id", "-cvss3", "-cvss2", "-cvss4", "-epss", "published", "-published"}
+}
+
+// sortKey is the expression a sorted search orders by (NULLs as -1: last
+// when descending, first when ascending).
+func sortKey(col string) string { return `COALESCE(` + col + `, -1)` }
 
 // Range is an inclusive numeric range; nil ends are open.
 type Range struct{ Min, Max *float64 }
@@ -252,11 +276,20 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	if w.vuln {
 		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
 	}
-	order := `o.id`
+	order, cols := `o.id`, objectCols
 	if w.vuln { // walk the vulnerabilities in id order: a LIMIT stops the scan early
 		order = `v.object_id`
 	}
-	query := `SELECT ` + objectCols + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
+	sorted, isSorted := vulnSorts[q.Sort]
+	if isSorted {
+		dir := ` ASC`
+		if sorted.desc {
+			dir = ` DESC`
+		}
+		order = sortKey(sorted.col) + dir + `, v.object_id`
+		cols = sortKey(sorted.col) + `, ` + objectCols
+	}
+	query := `SELECT ` + cols + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("store: search: %w", err)
@@ -264,8 +297,16 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	defer rows.Close()
 	nowUS := s.now().UnixMicro()
 	var res Result
+	var keys []float64
 	for rows.Next() {
-		o, err := s.scanObject(rows, nowUS)
+		var o *intel.Object
+		if isSorted {
+			var k float64
+			o, err = s.scanObject(prefixed{rows, &k}, nowUS)
+			keys = append(keys, k)
+		} else {
+			o, err = s.scanObject(rows, nowUS)
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("store: search: %w", err)
 		}
@@ -276,7 +317,12 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	}
 	if len(res.Objects) > limit {
 		res.Objects = res.Objects[:limit]
-		res.Next = "o" + strconv.FormatInt(res.Objects[limit-1].ID, 36)
+		last := strconv.FormatInt(res.Objects[limit-1].ID, 36)
+		if isSorted {
+			res.Next = "s" + last + "_" + strconv.FormatFloat(keys[limit-1], 'g', -1, 64)
+		} else {
+			res.Next = "o" + last
+		}
 	}
 	if err := s.fill(ctx, res.Objects); err != nil {
 		return Result{}, err
@@ -370,7 +416,7 @@ func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 	w := &whereBuilder{}
 	types := q.Types
 	if q.Product != "" || q.Vendor != "" || q.CVSSv2.set() || q.CVSSv3.set() || q.CVSSv4.set() || q.EPSS.set() ||
-		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 {
+		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 || q.HasCVE != nil || (q.Sort != "" && q.Sort != "id") {
 		w.vuln = true // the join with vulnerabilities restricts the type
 		types = nil
 	}
@@ -385,15 +431,36 @@ func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 		}
 		w.in(`o.type`, names)
 	}
+	sorted, sortOK := vulnSorts[q.Sort]
+	if q.Sort != "" && q.Sort != "id" && !sortOK {
+		return nil, intel.Errorf(intel.EINVALID, "sort %q is not known; allowed: %s", q.Sort, strings.Join(SortNames(), ", "))
+	}
 	if q.After != "" {
-		id, err := strconv.ParseInt(strings.TrimPrefix(q.After, "o"), 36, 64)
-		if err != nil || !strings.HasPrefix(q.After, "o") {
-			return nil, intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued", q.After)
-		}
-		if w.vuln {
-			w.add(`v.object_id > %s`, id)
-		} else {
-			w.add(`o.id > %s`, id)
+		bad := intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued for this sort", q.After)
+		switch {
+		case sortOK:
+			idPart, valPart, ok := strings.Cut(strings.TrimPrefix(q.After, "s"), "_")
+			id, err1 := strconv.ParseInt(idPart, 36, 64)
+			val, err2 := strconv.ParseFloat(valPart, 64)
+			if !ok || err1 != nil || err2 != nil || !strings.HasPrefix(q.After, "s") {
+				return nil, bad
+			}
+			cmp := ">"
+			if sorted.desc {
+				cmp = "<"
+			}
+			k := sortKey(sorted.col)
+			w.add(`(`+k+` `+cmp+` %s OR (`+k+` = %s AND v.object_id > %s))`, val, val, id)
+		default:
+			id, err := strconv.ParseInt(strings.TrimPrefix(q.After, "o"), 36, 64)
+			if err != nil || !strings.HasPrefix(q.After, "o") {
+				return nil, bad
+			}
+			if w.vuln {
+				w.add(`v.object_id > %s`, id)
+			} else {
+				w.add(`o.id > %s`, id)
+			}
 		}
 	}
 	if (q.Value != "" || q.ValuePrefix != "") && len(types) == 0 {
@@ -429,6 +496,20 @@ func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 			names[i] = string(t)
 		}
 		w.in(`o.tlp`, names)
+	}
+	if q.MaxTLP != "" {
+		if !q.MaxTLP.Valid() {
+			_, err := intel.ParseTLP(string(q.MaxTLP))
+			return nil, err
+		}
+		w.in(`o.tlp`, typeNames(intel.TLPsUpTo(q.MaxTLP)))
+	}
+	if q.HasCVE != nil {
+		if *q.HasCVE {
+			w.add(`o.vkey >= %s AND o.vkey < %s`, "CVE-", "CVE.")
+		} else {
+			w.add(`(o.vkey < %s OR o.vkey >= %s)`, "CVE-", "CVE.")
+		}
 	}
 	if q.ChannelID != 0 {
 		w.add(`o.id IN (SELECT object_id FROM provenance WHERE channel_id = %s)`, q.ChannelID)
@@ -561,7 +642,7 @@ func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error
 	return n >= wideAt, nil
 }
 
-func typeNames(ts []intel.Type) []string {
+func typeNames[T ~string](ts []T) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = string(t)

@@ -286,10 +286,47 @@ func TestVulnerabilitySearch(t *testing.T) {
 			{"combined", Query{Vendor: "microsoft", CVSSv3: Range{Min: ptr(7.0)}}, []string{"CVE-2024-0001"}},
 			{"text", Query{Text: "flaw", Severities: []string{"low"}}, []string{"CVE-2024-0004"}},
 			{"nothing", Query{Product: "nginx"}, nil},
+			{"has CVE", Query{HasCVE: ptr(true)}, []string{"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0004"}},
+			{"without CVE", Query{HasCVE: ptr(false)}, nil},
+			{"by CVSS v3, highest first", Query{Sort: "-cvss3"}, []string{"CVE-2024-0001", "CVE-2024-0003", "CVE-2024-0002", "CVE-2024-0004"}},
+			{"by EPSS, filtered", Query{Sort: "-epss", Vendor: "microsoft"}, []string{"CVE-2024-0001", "CVE-2024-0002"}},
+			{"TLP cap below amber", Query{Types: []intel.Type{intel.Vulnerability}, MaxTLP: intel.TLPGreen}, nil},
+			{"TLP cap at amber", Query{Product: "exchange", MaxTLP: intel.TLPAmber}, []string{"CVE-2024-0001", "CVE-2024-0002"}},
 		}
 		for _, tt := range tests {
 			if d := cmp.Diff(tt.want, names(tt.q)); d != "" {
 				t.Errorf("%s (-want +got):\n%s", tt.name, d)
+			}
+		}
+
+		// A sorted search pages with its own cursor, each object once (ties,
+		// here unknown publication times, in id order).
+		for sort, want := range map[string][]string{
+			"-cvss2":    {"CVE-2024-0003", "CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0004"},
+			"published": {"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0004"},
+		} {
+			var paged []string
+			q := Query{Sort: sort, Limit: 1}
+			for range 10 {
+				res, err := s.Search(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range res.Objects {
+					paged = append(paged, o.Value)
+				}
+				if res.Next == "" {
+					break
+				}
+				q.After = res.Next
+			}
+			if d := cmp.Diff(want, paged); d != "" {
+				t.Errorf("paged by %s (-want +got):\n%s", sort, d)
+			}
+		}
+		for _, bad := range []Query{{Sort: "cvss3"}, {Sort: "-cvss3", After: "o12"}, {After: "s1_2"}} {
+			if _, err := s.Search(ctx, bad); intel.ErrorCode(err) != intel.EINVALID {
+				t.Errorf("%+v: %v, want EINVALID", bad, err)
 			}
 		}
 
