@@ -17,7 +17,7 @@ import (
 // simulator on a loopback port, a SQLite store, an instance with all three
 // channels enabled, one poll of each, then the daemon.
 type DemoCmd struct {
-	Listen    string `default:"127.0.0.1:8930" help:"Address of Flint's HTTP endpoint."`
+	Listen    string `default:"127.0.0.1:8080" help:"Address of Flint's HTTP endpoint."`
 	SimListen string `name:"sim-listen" default:"127.0.0.1:0" help:"Address of the built-in simulator."`
 	Once      bool   `help:"Exit after the first poll instead of running the daemon."`
 }
@@ -106,7 +106,7 @@ func (c *DemoCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- serve(e.ctx, hl, a.Handler()) }()
+	go func() { httpErr <- serveWith(e.ctx, hl, a.HTTPServer(e.ctx)) }()
 	if err := a.Run(e.ctx); err != nil {
 		return err
 	}

@@ -77,7 +77,11 @@ func (c *SimCmd) build(e *env) (*sim.Server, error) {
 
 // serve runs h on ln until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return serveWith(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// serveWith serves until ctx ends, then shuts down gracefully (5 s).
+func serveWith(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -250,7 +250,8 @@ func sortKey(col string) string { return `COALESCE(` + col + `, -1)` }
 // Range is an inclusive numeric range; nil ends are open.
 type Range struct{ Min, Max *float64 }
 
-func (r Range) set() bool { return r.Min != nil || r.Max != nil }
+// Set reports whether the range limits anything.
+func (r Range) Set() bool { return r.Min != nil || r.Max != nil }
 
 // Result is one page of a search.
 type Result struct {
@@ -415,7 +416,7 @@ func (s *Store) contains(hay, needleRef string) string {
 func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 	w := &whereBuilder{}
 	types := q.Types
-	if q.Product != "" || q.Vendor != "" || q.CVSSv2.set() || q.CVSSv3.set() || q.CVSSv4.set() || q.EPSS.set() ||
+	if q.Product != "" || q.Vendor != "" || q.CVSSv2.Set() || q.CVSSv3.Set() || q.CVSSv4.Set() || q.EPSS.Set() ||
 		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 || q.HasCVE != nil || (q.Sort != "" && q.Sort != "id") {
 		w.vuln = true // the join with vulnerabilities restricts the type
 		types = nil
@@ -550,7 +551,7 @@ func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
 		r    Range
 		name string
 	}{{`cvss_v2`, q.CVSSv2, "CVSS v2"}, {`cvss_v3`, q.CVSSv3, "CVSS v3"}, {`cvss_v4`, q.CVSSv4, "CVSS v4"}, {`epss`, q.EPSS, "EPSS"}} {
-		if !r.r.set() {
+		if !r.r.Set() {
 			continue
 		}
 		col := `v.` + r.col

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/feed"
+)
+
+// route is one API route and the permission it needs ("" : public).
+type route struct {
+	Method  string
+	Pattern string
+	Perm    auth.Permission
+	h       handler
+}
+
+// Route describes a route for tests and the OpenAPI check.
+type Route struct {
+	Method, Pattern string
+	Perm            auth.Permission
+}
+
+// Routes lists every route of the API with its permission.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Server{}).routes() {
+		out = append(out, Route{r.Method, r.Pattern, r.Perm})
+	}
+	return out
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", "", s.healthz},
+		{"GET", "/readyz", "", s.readyz},
+		{"GET", "/api/v1/openapi.json", "", s.openapi},
+
+		{"GET", "/api/v1/instances", auth.ViewFeedSource, s.listInstances},
+		{"POST", "/api/v1/instances", auth.CreateFeedSource, s.createInstance},
+		{"GET", "/api/v1/instances/{id}", auth.ViewFeedSource, s.getInstance},
+		{"PATCH", "/api/v1/instances/{id}", auth.UpdateFeedSource, s.updateInstance},
+		{"DELETE", "/api/v1/instances/{id}", auth.UpdateFeedSource, s.deleteInstance},
+		{"POST", "/api/v1/instances/{id}/test", auth.UpdateFeedSource, s.testInstance},
+		{"POST", "/api/v1/instances/{id}/migrate", auth.UpdateFeedSource, s.migrateInstance},
+		{"GET", "/api/v1/instances/{id}/channels", auth.ViewFeedSource, s.listChannels},
+		{"GET", "/api/v1/instances/{id}/channels/{channel}", auth.ViewFeedSource, s.getChannel},
+		{"PATCH", "/api/v1/instances/{id}/channels/{channel}", auth.UpdateFeedSource, s.updateChannel},
+		{"POST", "/api/v1/instances/{id}/channels/{channel}/poll", auth.UpdateFeedSource, s.pollChannel},
+		{"POST", "/api/v1/instances/{id}/channels/{channel}/test", auth.UpdateFeedSource, s.testChannel},
+		{"GET", "/api/v1/instances/{id}/channels/{channel}/runs", auth.ViewFeedSource, s.listRuns},
+		{"GET", "/api/v1/collections", auth.ViewAPIFeed, s.listCollections},
+
+		{"GET", "/api/v1/objects", auth.ReadIntel, s.searchObjects},
+		{"GET", "/api/v1/objects/{id}", auth.ReadIntel, s.getObject},
+		{"POST", "/api/v1/lookup", auth.ReadIntel, s.lookup},
+		{"GET", "/api/v1/vulnerabilities", auth.ReadIntel, s.searchVulnerabilities},
+		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
+
+		{"GET", "/api/v1/keys", auth.ManageKeys, s.listKeys},
+		{"POST", "/api/v1/keys", auth.ManageKeys, s.createKey},
+		{"DELETE", "/api/v1/keys/{id}", auth.ManageKeys, s.revokeKey},
+		{"GET", "/api/v1/audit", auth.ManageKeys, s.auditTrail},
+	}
+}
+
+// healthz answers whether the process serves, with each channel's health
+// (no secret, no settings): what a monitor polls.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	chs, err := s.Store.Channels(r.Context(), "")
+	if err != nil {
+		s.log().Warn("api: health check cannot read the channels", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return nil
+	}
+	type health struct {
+		Instance string      `json:"instance"`
+		Channel  feed.Kind   `json:"channel"`
+		Enabled  bool        `json:"enabled"`
+		Health   feed.Health `json:"health"`
+	}
+	out := struct {
+		Status   string   `json:"status"`
+		Version  string   `json:"version,omitempty"`
+		Channels []health `json:"channels"`
+	}{Status: "ok", Version: s.Version, Channels: []health{}}
+	for _, ch := range chs {
+		out.Channels = append(out.Channels, health{ch.Instance, ch.Kind, ch.Settings.Enabled, ch.Health})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// readyz answers 200 when the database answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	if err := s.Store.DB().PingContext(r.Context()); err != nil {
+		s.log().Warn("api: not ready", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

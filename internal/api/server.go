@@ -1,0 +1,355 @@
+// Package api serves Flint's REST API under /api/v1: feed sources, the
+// intelligence and the questions users ask of it (DOMAIN.md §7), behind API
+// keys with permissions and an optional TLP cap.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/scheduler"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// Server is the REST API. Zero fields take the defaults below.
+type Server struct {
+	Store     *store.Store
+	Scheduler *scheduler.Scheduler
+	Seal      store.Sealer
+	Log       *slog.Logger
+	Now       func() time.Time
+	Version   string
+
+	// BaseContext is the context of work that outlives a request (polls
+	// started with POST .../poll); cancelling it stops them.
+	BaseContext context.Context
+
+	RateLimit rate.Limit // requests per second per key; default 50
+	RateBurst int        // default 100
+	MaxBody   int64      // bytes; default 16 MiB (a 10,000-value lookup or a large CMDB fits)
+
+	limiters sync.Map // key id → *rate.Limiter
+}
+
+// Defaults.
+const (
+	DefaultRateLimit = 50
+	DefaultRateBurst = 100
+	DefaultMaxBody   = 16 << 20
+)
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) baseContext() context.Context {
+	if s.BaseContext != nil {
+		return s.BaseContext
+	}
+	return context.Background()
+}
+
+// handler is what a route runs; p is nil on public routes. A returned error
+// becomes the JSON error response.
+type handler func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// Handler returns the API's HTTP handler, every route of Routes mounted.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	// Anything else under /api/ gets a JSON 404 (or 405), not the mux's text.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log(), &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
+	})
+	return s.methodNotAllowed(mux)
+}
+
+// methodNotAllowed turns the mux's plain-text 405 into a JSON error.
+func (s *Server) methodNotAllowed(next *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := next.Handler(r); pattern == "" {
+			rr := *r
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+				rr.Method = m
+				if _, p := next.Handler(&rr); p != "" && !strings.HasSuffix(p, "/api/") {
+					writeError(w, r, s.log(), &httpError{http.StatusMethodNotAllowed, "method_not_allowed",
+						fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wrap applies what every route shares: panic recovery, the body limit,
+// authentication, the permission check, the rate limit and error rendering.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log().Error("api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, r, s.log(), errors.New("panic"))
+			}
+		}()
+		maxBody := s.MaxBody
+		if maxBody <= 0 {
+			maxBody = DefaultMaxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		var p *auth.Principal
+		if rt.Perm != "" {
+			var err error
+			if p, err = s.authenticate(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
+				writeError(w, r, s.log(), err)
+				return
+			}
+			if !p.Can(rt.Perm) {
+				writeError(w, r, s.log(), intel.Errorf(intel.EFORBIDDEN, "the key %q (role %s) lacks the %s permission that %s %s needs",
+					p.Name, p.Role, rt.Perm, rt.Method, rt.Pattern))
+				return
+			}
+			if !s.limiter(p.KeyID).Allow() {
+				w.Header().Set("Retry-After", "1")
+				writeError(w, r, s.log(), &httpError{http.StatusTooManyRequests, "rate_limited",
+					"too many requests for this key; slow down and retry after a second"})
+				return
+			}
+		}
+		if err := rt.h(w, r, p); err != nil {
+			writeError(w, r, s.log(), err)
+		}
+	})
+}
+
+// authenticate finds the key of the request's bearer token.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" {
+		return nil, intel.Errorf(intel.EUNAUTHORIZED, "an API key is required: send Authorization: Bearer flint_...")
+	}
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !auth.LooksLikeKey(token) {
+		return nil, intel.Errorf(intel.EUNAUTHORIZED, "the Authorization header must be Bearer followed by a Flint API key (flint_...)")
+	}
+	k, err := s.Store.APIKeyByHash(r.Context(), auth.Hash(token))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.TouchAPIKey(r.Context(), k.ID, s.now()); err != nil {
+		s.log().Warn("api: recording key use failed", "key", k.ID, "error", err)
+	}
+	return auth.PrincipalOf(k), nil
+}
+
+func (s *Server) limiter(keyID int64) *rate.Limiter {
+	if l, ok := s.limiters.Load(keyID); ok {
+		return l.(*rate.Limiter)
+	}
+	lim, burst := s.RateLimit, s.RateBurst
+	if lim <= 0 {
+		lim = DefaultRateLimit
+	}
+	if burst <= 0 {
+		burst = DefaultRateBurst
+	}
+	l, _ := s.limiters.LoadOrStore(keyID, rate.NewLimiter(lim, burst))
+	return l.(*rate.Limiter)
+}
+
+// audit records a change; a failure is logged (the change is made).
+func (s *Server) audit(r *http.Request, p *auth.Principal, action, target string, detail any) {
+	if err := s.Store.Audit(context.WithoutCancel(r.Context()), p.Actor(), action, target, detail); err != nil {
+		s.log().Error("api: writing the audit record failed", "action", action, "target", target, "error", err)
+	}
+}
+
+// httpError is an error of the HTTP layer with its own status and code.
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+// statusOf maps application error codes to HTTP statuses: the one table.
+var statusOf = map[string]int{
+	intel.ENOTFOUND:     http.StatusNotFound,
+	intel.EINVALID:      http.StatusUnprocessableEntity,
+	intel.ECONFLICT:     http.StatusConflict,
+	intel.EUNAUTHORIZED: http.StatusUnauthorized,
+	intel.EFORBIDDEN:    http.StatusForbidden,
+	intel.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorBody is the JSON of every error response.
+type ErrorBody struct {
+	Error struct {
+		Code    string             `json:"code"`
+		Message string             `json:"message"`
+		Fields  []intel.FieldError `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var body ErrorBody
+	status := http.StatusInternalServerError
+	var he *httpError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		status, body.Error.Code, body.Error.Message = he.status, he.code, he.message
+	case errors.As(err, &mbe):
+		status, body.Error.Code = http.StatusRequestEntityTooLarge, "too_large"
+		body.Error.Message = fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit)
+	case errors.Is(err, scheduler.ErrBusy):
+		status, body.Error.Code, body.Error.Message = http.StatusConflict, intel.ECONFLICT, err.Error()
+	default:
+		code := intel.ErrorCode(err)
+		status, body.Error.Code, body.Error.Message = statusOf[code], code, intel.ErrorMessage(err)
+		body.Error.Fields = intel.Fields(err)
+		if code == intel.EINTERNAL {
+			log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing data.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q is not accepted here; send application/json", ct)}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return &httpError{http.StatusBadRequest, "bad_request", "the request body has data after its JSON value"}
+	}
+	return nil
+}
+
+// strictUnmarshal decodes b over v, refusing unknown fields.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
+// decodeError explains a JSON decoding failure: a value of the wrong type is
+// a 422 naming the field, anything else a 400.
+func decodeError(err error) error {
+	var mbe *http.MaxBytesError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.As(err, &te) && te.Field != "":
+		return intel.Invalid([]intel.FieldError{{Field: te.Field,
+			Message: fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonKind(te.Type.Kind()), te.Value)}})
+	case errors.Is(err, io.EOF):
+		return &httpError{http.StatusBadRequest, "bad_request", "the request body is empty; this route takes a JSON object"}
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	return &httpError{http.StatusBadRequest, "bad_request", "the request body is not valid JSON for this route: " + msg}
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	}
+	if k >= reflect.Int && k <= reflect.Float64 {
+		return "number"
+	}
+	return k.String()
+}
+
+// drain reads and discards a body a route does not use (refusing a huge one).
+func drain(r *http.Request) error {
+	_, err := io.Copy(io.Discard, r.Body)
+	return err
+}
+
+// intParam reads an integer query parameter in [lo, hi], def when absent.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, intel.Invalid([]intel.FieldError{{Field: name, Message: fmt.Sprintf("%s %q must be a whole number in %d–%d", name, v, lo, hi)}})
+	}
+	return n, nil
+}
+
+// NewHTTPServer wraps the API handler in a server with timeouts fit for it:
+// slow clients cannot hold connections, and the largest requests (a
+// 10,000-value lookup) have room.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
