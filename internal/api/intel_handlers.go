@@ -324,31 +324,31 @@ func (s *Server) searchVulnerabilities(w http.ResponseWriter, r *http.Request, p
 // VulnerabilityView is the exploitability view of a vulnerability
 // (DOMAIN.md §7): what it is, how bad, how exploitable, what it affects.
 type VulnerabilityView struct {
-	ID              int64                `json:"id"`
-	Value           string               `json:"value"` // the CVE id, or the title of one without
-	Title           string               `json:"title,omitempty"`
-	Description     string               `json:"description,omitempty"`
-	Solution        string               `json:"solution,omitempty"`
-	TLP             intel.TLP            `json:"tlp"`
-	CustomScores    CustomScores         `json:"custom_scores"`
-	Severity        string               `json:"severity,omitempty"`
-	CVSSv2          *intel.CVSS          `json:"cvss_v2,omitempty"`
-	CVSSv3          *intel.CVSS          `json:"cvss_v3,omitempty"`
-	CVSSv4          *intel.CVSS          `json:"cvss_v4,omitempty"`
-	ExploitMaturity string               `json:"exploit_maturity,omitempty"` // CVSS v3 exploit code maturity (E)
-	EPSS            *float64             `json:"epss,omitempty"`
-	RansomwareScore string               `json:"ransomware_score,omitempty"`
-	Exploits        []intel.Exploit      `json:"exploits"`
-	Timelines       map[string]string    `json:"timelines"`
-	CVEIDs          []string             `json:"cve_ids,omitempty"`
-	CWEs            []string             `json:"cwes,omitempty"`
-	Products        []intel.ProductRef   `json:"products"`
-	References      []intel.Reference    `json:"references,omitempty"`
-	Related         []intel.Related      `json:"related"`
-	Sources         []intel.Provenance   `json:"sources,omitempty"`
-	Collections     []string             `json:"collections,omitempty"`
-	PublishedAt     time.Time            `json:"published_at,omitzero"`
-	Modified        time.Time            `json:"modified,omitzero"`
+	ID              int64              `json:"id"`
+	Value           string             `json:"value"` // the CVE id, or the title of one without
+	Title           string             `json:"title,omitempty"`
+	Description     string             `json:"description,omitempty"`
+	Solution        string             `json:"solution,omitempty"`
+	TLP             intel.TLP          `json:"tlp"`
+	CustomScores    CustomScores       `json:"custom_scores"`
+	Severity        string             `json:"severity,omitempty"`
+	CVSSv2          *intel.CVSS        `json:"cvss_v2,omitempty"`
+	CVSSv3          *intel.CVSS        `json:"cvss_v3,omitempty"`
+	CVSSv4          *intel.CVSS        `json:"cvss_v4,omitempty"`
+	ExploitMaturity string             `json:"exploit_maturity,omitempty"` // CVSS v3 exploit code maturity (E)
+	EPSS            *float64           `json:"epss,omitempty"`
+	RansomwareScore string             `json:"ransomware_score,omitempty"`
+	Exploits        []intel.Exploit    `json:"exploits"`
+	Timelines       map[string]string  `json:"timelines"`
+	CVEIDs          []string           `json:"cve_ids,omitempty"`
+	CWEs            []string           `json:"cwes,omitempty"`
+	Products        []intel.ProductRef `json:"products"`
+	References      []intel.Reference  `json:"references,omitempty"`
+	Related         []intel.Related    `json:"related"`
+	Sources         []intel.Provenance `json:"sources,omitempty"`
+	Collections     []string           `json:"collections,omitempty"`
+	PublishedAt     time.Time          `json:"published_at,omitzero"`
+	Modified        time.Time          `json:"modified,omitzero"`
 }
 
 // CustomScores are the channel's custom scores and confidence.

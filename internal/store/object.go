@@ -204,8 +204,8 @@ type Query struct {
 	TLPs          []intel.TLP
 	MaxTLP        intel.TLP // leave out objects marked above it (an API key's cap); "" : no cap
 	ChannelID     int64     // reported by this channel
-	Instance      string // reported by this instance
-	Text          string // full text over names, titles and descriptions
+	Instance      string    // reported by this instance
+	Text          string    // full text over names, titles and descriptions
 	Deprecated    *bool
 
 	ModifiedAfter, ModifiedBefore     time.Time
