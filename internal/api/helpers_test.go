@@ -49,7 +49,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	good, _ := sim.ParseToken("good")
 	novuln, _ := sim.ParseToken("novuln:reports,indicators,premium")
-	s := sim.New(sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400, Tokens: []sim.Token{good, novuln}})
+	s := sim.New(sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400,
+		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour, Tokens: []sim.Token{good, novuln}})
 	simSrv := httptest.NewServer(s.Handler())
 	t.Cleanup(simSrv.Close)
 	st, err := store.Open(context.Background(), store.Options{DSN: filepath.Join(t.TempDir(), "flint.db"), Now: s.Clock})
