@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func newEnv(t *testing.T) *env {
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	a := &api.Server{Store: st, Scheduler: sched, Now: s.Clock, Version: "test", BaseContext: ctx,
+	a := &api.Server{Store: st, Scheduler: sched, Now: s.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6,
 		Seal: func(id int64, tok string) ([]byte, error) { return box.Seal([]byte(tok), secret.InstanceAD(id)) }}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
@@ -116,6 +117,7 @@ type resp struct {
 
 func (r resp) json(t *testing.T, v any) {
 	t.Helper()
+	reflect.ValueOf(v).Elem().SetZero() // fields the response omits must not keep old values
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("response %s is not the JSON expected: %v", r.body, err)
 	}

@@ -95,11 +95,11 @@ func (s *Server) Handler() http.Handler {
 // methodNotAllowed turns the mux's plain-text 405 into a JSON error.
 func (s *Server) methodNotAllowed(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := next.Handler(r); pattern == "" {
+		if _, pattern := next.Handler(r); pattern == "" || pattern == "/api/" {
 			rr := *r
 			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 				rr.Method = m
-				if _, p := next.Handler(&rr); p != "" && !strings.HasSuffix(p, "/api/") {
+				if _, p := next.Handler(&rr); p != "" && p != "/api/" {
 					writeError(w, r, s.log(), &httpError{http.StatusMethodNotAllowed, "method_not_allowed",
 						fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
 					return
