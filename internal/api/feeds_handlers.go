@@ -174,7 +174,7 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.update", instanceTarget(in), instanceChanges(before, in, token != ""))
+	s.audit(r, p, "instance.update", instanceTarget(in), InstanceChanges(before, in, token != ""))
 	v, err := s.view(r, in)
 	if err != nil {
 		return err
@@ -183,9 +183,9 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	return nil
 }
 
-// instanceChanges says what changed, for the audit trail; of the token only
+// InstanceChanges says what changed, for the audit trail; of the token only
 // that it was replaced.
-func instanceChanges(a, b feed.Instance, token bool) map[string]any {
+func InstanceChanges(a, b feed.Instance, token bool) map[string]any {
 	d := map[string]any{}
 	if a.Name != b.Name {
 		d["name"] = []string{a.Name, b.Name}
@@ -294,7 +294,7 @@ func (s *Server) migrateInstance(w http.ResponseWriter, r *http.Request, p *auth
 	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.migrate", instanceTarget(in), instanceChanges(before, in, true))
+	s.audit(r, p, "instance.migrate", instanceTarget(in), InstanceChanges(before, in, true))
 	res, err := s.testAll(r, in)
 	if err != nil {
 		return err

@@ -73,16 +73,19 @@ func TestErrorsAreJSON(t *testing.T) {
 			t.Errorf("%s %s: %s", tc.method, tc.path, r.body)
 		}
 	}
-	req, _ := http.NewRequest("POST", e.url+"/api/v1/lookup", strings.NewReader(`values=1.2.3.4`))
-	req.Header.Set("Authorization", "Bearer "+e.admin)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("form body: %d", res.StatusCode)
+	for ct, want := range map[string]int{"multipart/form-data; boundary=x": http.StatusUnsupportedMediaType, "text/xml": http.StatusUnsupportedMediaType,
+		"application/x-www-form-urlencoded": http.StatusOK, "application/json; charset=utf-8": http.StatusOK} {
+		req, _ := http.NewRequest("POST", e.url+"/api/v1/lookup", strings.NewReader(`{"values": ["1.2.3.4"]}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", ct) // curl -d sends a form type with a JSON body
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Content-Type %s: %d, want %d", ct, res.StatusCode, want)
+		}
 	}
 	// Health and readiness need no key.
 	for _, p := range []string{"/healthz", "/readyz"} {

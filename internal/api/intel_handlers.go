@@ -144,10 +144,25 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, q store.Query) e
 	return nil
 }
 
-func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, pr *auth.Principal) error {
-	p := &params{v: r.URL.Query()}
+// ObjectQuery reads the parameters of GET /objects (the CLI's search too),
+// with an error naming every bad one.
+func ObjectQuery(v url.Values) (store.Query, error) {
+	p := &params{v: v}
 	q := objectQuery(p)
-	if err := p.err(); err != nil {
+	return q, p.err()
+}
+
+// VulnQuery reads the parameters of GET /vulnerabilities (the CLI's vuln
+// search too).
+func VulnQuery(v url.Values) (store.Query, error) {
+	p := &params{v: v}
+	q := vulnQuery(p)
+	return q, p.err()
+}
+
+func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, pr *auth.Principal) error {
+	q, err := ObjectQuery(r.URL.Query())
+	if err != nil {
 		return err
 	}
 	capped(&q, pr)
@@ -260,8 +275,6 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, pr *auth.Princip
 	return nil
 }
 
-// VulnQuery reads the vulnerability search parameters (shared with the CLI's
-// flag names, with dashes).
 func vulnQuery(p *params) store.Query {
 	q := objectQuery(p)
 	q.Types = nil
@@ -312,9 +325,8 @@ func validSeverity(s string) bool {
 }
 
 func (s *Server) searchVulnerabilities(w http.ResponseWriter, r *http.Request, pr *auth.Principal) error {
-	p := &params{v: r.URL.Query()}
-	q := vulnQuery(p)
-	if err := p.err(); err != nil {
+	q, err := VulnQuery(r.URL.Query())
+	if err != nil {
 		return err
 	}
 	capped(&q, pr)

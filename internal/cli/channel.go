@@ -206,6 +206,7 @@ func (c *ChannelSetCmd) Run(e *env) error {
 		s.Enabled = false
 	}
 	now := time.Now().UTC()
+	before := ch.Settings
 	warnings, err := ch.Update(s, now)
 	if err != nil {
 		return err
@@ -218,6 +219,10 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	}
 	if err := a.Scheduler.Reschedule(e.ctx, ch); err != nil {
 		return err
+	}
+	if err := a.Store.Audit(e.ctx, actor(), "channel.update", fmt.Sprintf("channel:%d %s/%s", ch.ID, ch.Instance, ch.Kind),
+		map[string]any{"before": before, "after": ch.Settings}); err != nil {
+		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(e.stderr, "warning:", w)

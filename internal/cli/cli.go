@@ -30,7 +30,11 @@ type root struct {
 	Globals
 	Instance InstanceCmd `cmd:"" help:"Manage Flashpoint Ignite instances."`
 	Channel  ChannelCmd  `cmd:"" help:"Configure, test and poll an instance's channels."`
-	Serve    ServeCmd    `cmd:"" help:"Run the daemon: scheduled polls and restore attempts."`
+	Lookup   LookupCmd   `cmd:"" help:"Is each value a known indicator? With score, TLP, validity, sources and collections."`
+	Search   SearchCmd   `cmd:"" help:"Search the intelligence."`
+	Vuln     VulnCmd     `cmd:"" help:"Vulnerabilities: search by product, vendor, CVSS, severity, EPSS."`
+	Apikey   ApikeyCmd   `cmd:"" help:"Manage the REST API's keys."`
+	Serve    ServeCmd    `cmd:"" help:"Run the daemon: the REST API, scheduled polls and restore attempts."`
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`
 	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
 	Bench    BenchCmd    `cmd:"" help:"Measure Flint's speed."`

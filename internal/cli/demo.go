@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/intel"
@@ -104,6 +106,18 @@ func (c *DemoCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("demo: listen on %s: %w", c.Listen, err)
 	}
+	key, err := demoKey(e, a)
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + hl.Addr().String() + "/api/v1"
+	example := "203.0.113.7"
+	if res, err := a.Store.Search(e.ctx, store.Query{Types: []intel.Type{intel.IPv4}, Limit: 1}); err == nil && len(res.Objects) > 0 {
+		example = res.Objects[0].Value
+	}
+	fmt.Fprintf(e.stdout, "\nREST API: %s (OpenAPI document: %s/openapi.json)\nan admin key for this demo (shown once): %s\n", apiURL, apiURL, key)
+	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' '%s/vulnerabilities?min_cvss3=9&sort=-cvss3&limit=5'\n", key, apiURL)
+	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"values\": [\"%s\", \"example.com\"]}' %s/lookup\n", key, example, apiURL)
 	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- serveWith(e.ctx, hl, a.HTTPServer(e.ctx)) }()
@@ -146,3 +160,23 @@ func demoSummary(e *env, a *App) error {
 }
 
 func ptrFloat(v float64) *float64 { return &v }
+
+// demoKey revokes the previous demo's key and creates a new admin key.
+func demoKey(e *env, a *App) (string, error) {
+	keys, err := a.Store.APIKeys(e.ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if k.Name == "demo" && k.Revoked == nil {
+			if _, err := a.Store.RevokeAPIKey(e.ctx, k.ID); err != nil {
+				return "", err
+			}
+		}
+	}
+	k, err := api.CreateKey(e.ctx, a.Store, "demo", string(auth.Admin), "", "demo")
+	if err != nil {
+		return "", err
+	}
+	return k.Token, nil
+}

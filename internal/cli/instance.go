@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
 )
@@ -100,6 +101,7 @@ func (c *InstanceAddCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	a.audit(e, "instance.create", in, map[string]any{"base_url": in.BaseURL, "verify_tls": in.VerifyTLS, "token": "set"})
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
@@ -211,10 +213,12 @@ func (c *InstanceUpdateCmd) Run(e *env) error {
 			return err
 		}
 	}
+	before := in
 	in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal)
 	if err != nil {
 		return err
 	}
+	a.audit(e, "instance.update", in, api.InstanceChanges(before, in, tok != ""))
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
@@ -234,9 +238,14 @@ func (c *InstanceRemoveCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
+	in, err := a.Store.Instance(e.ctx, c.Name)
+	if err != nil {
+		return err
+	}
 	if err := a.Store.DeleteInstance(e.ctx, c.Name); err != nil {
 		return err
 	}
+	a.audit(e, "instance.delete", in, nil)
 	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", c.Name)
 	return nil
 }
@@ -331,12 +340,22 @@ func (c *InstanceMigrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	before := in
 	in.BaseURL = base
 	if in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal); err != nil {
 		return err
 	}
+	a.audit(e, "instance.migrate", in, api.InstanceChanges(before, in, true))
 	if !e.g.JSON {
 		fmt.Fprintf(e.stdout, "instance %s now uses %s (token %s); channels, collections, cursors and history kept\n", in.Name, in.BaseURL, in.TokenHint)
 	}
 	return testChannels(e, a, in.Name)
+}
+
+// audit records a change made from the command line; a failure is reported
+// as a warning (the change is made).
+func (a *App) audit(e *env, action string, in feed.Instance, detail any) {
+	if err := a.Store.Audit(e.ctx, actor(), action, fmt.Sprintf("instance:%d %s", in.ID, in.Name), detail); err != nil {
+		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
+	}
 }

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// LookupCmd answers "is this a known indicator?" like POST /api/v1/lookup.
+type LookupCmd struct {
+	Values []string `arg:"" optional:"" help:"Values (IPs, domains, URLs, hashes, ...; defanged is fine). '-' or none: one per line on standard input."`
+}
+
+// Run looks the values up; the exit status is 0 whether or not they are known.
+func (c *LookupCmd) Run(e *env) error {
+	values := c.Values
+	if len(values) == 0 || (len(values) == 1 && values[0] == "-") {
+		var err error
+		if values, err = readLines(e.stdin, store.MaxLookup); err != nil {
+			return err
+		}
+	}
+	if len(values) == 0 {
+		return fmt.Errorf("%w: give values to look up, as arguments or one per line on standard input", errUsage)
+	}
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Store.Lookup(e.ctx, values)
+	if err != nil {
+		return err
+	}
+	answers := api.LookupAnswers(res, nil)
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"results": answers})
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "VALUE\tKNOWN\tTYPE\tSCORE\tTLP\tVALID UNTIL\tSOURCES\tCOLLECTIONS")
+	for _, a := range answers {
+		switch {
+		case a.Error != "":
+			fmt.Fprintf(w, "%s\tinvalid\t\t\t\t\t\t%s\n", a.Value, a.Error)
+		case !a.Known:
+			fmt.Fprintf(w, "%s\tno\t%s\t\t\t\t\t\n", a.Value, a.Type)
+		default:
+			var srcs []string
+			for _, s := range a.Sources {
+				srcs = append(srcs, s.Instance+"/"+s.Channel)
+			}
+			until := "-"
+			if !a.ValidUntil.IsZero() {
+				until = a.ValidUntil.Format(time.DateOnly)
+			}
+			if a.Deprecated {
+				until += " (deprecated)"
+			}
+			fmt.Fprintf(w, "%s\tyes\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Value, a.Type, orDash(string(a.Score)), a.TLP, until,
+				strings.Join(srcs, ","), strings.Join(a.Collections, ","))
+		}
+	}
+	return w.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// readLines reads non-empty lines, at most max of them.
+func readLines(r io.Reader, max int) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v := strings.TrimSpace(sc.Text()); v != "" {
+			if len(out) == max {
+				return nil, intel.Errorf(intel.EINVALID, "more than %d values on standard input; at most %d at once", max, max)
+			}
+			out = append(out, v)
+		}
+	}
+	return out, sc.Err()
+}
+
+// SearchCmd searches the intelligence like GET /api/v1/objects.
+type SearchCmd struct {
+	Type          []string `help:"Object types (repeat or comma-separate): ipv4, domain, url, file, vulnerability, report, software, ..."`
+	Value         string   `help:"Exact normalised value."`
+	ValuePrefix   string   `name:"value-prefix" help:"Values starting with this."`
+	ValueContains string   `name:"value-contains" help:"Values containing this."`
+	Text          string   `name:"text" short:"q" help:"Full text over names, titles and descriptions."`
+	Tag           []string `help:"Tags every result has (repeat)."`
+	Collection    string   `help:"Collection name."`
+	Instance      string   `help:"Reported by this instance."`
+	TLP           []string `name:"tlp" help:"TLP levels."`
+	Deprecated    string   `help:"true or false."`
+	ModifiedAfter string   `name:"modified-after" help:"RFC 3339 time."`
+	Limit         int      `default:"100" help:"Results per page (1–1000)."`
+	Cursor        string   `help:"The next of the previous page."`
+}
+
+func (c *SearchCmd) values() url.Values {
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("type", strings.Join(c.Type, ","))
+	set("value", c.Value)
+	set("value_prefix", c.ValuePrefix)
+	set("value_contains", c.ValueContains)
+	set("q", c.Text)
+	for _, t := range c.Tag {
+		v.Add("tag", t)
+	}
+	set("collection", c.Collection)
+	set("instance", c.Instance)
+	set("tlp", strings.Join(c.TLP, ","))
+	set("deprecated", c.Deprecated)
+	set("modified_after", c.ModifiedAfter)
+	v.Set("limit", strconv.Itoa(c.Limit))
+	set("cursor", c.Cursor)
+	return v
+}
+
+// Run runs the search.
+func (c *SearchCmd) Run(e *env) error {
+	q, err := api.ObjectQuery(c.values())
+	if err != nil {
+		return err
+	}
+	return runSearch(e, q)
+}
+
+func runSearch(e *env, q store.Query) error {
+	a, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Store.Search(e.ctx, q)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		if res.Objects == nil {
+			res.Objects = []intel.Object{}
+		}
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tTYPE\tVALUE\tTLP\tSCORE\tCVSS3\tNAME")
+	for _, o := range res.Objects {
+		cvss := "-"
+		if v := o.Vulnerability; v != nil && v.CVSSv3 != nil {
+			cvss = strconv.FormatFloat(v.CVSSv3.Score, 'f', 1, 64)
+		}
+		name := o.Name
+		if len(name) > 60 {
+			name = name[:57] + "..."
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Type, o.Value, o.TLP, orDash(string(o.Score)), cvss, name)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if res.Next != "" {
+		fmt.Fprintf(e.stderr, "more: --cursor %s\n", res.Next)
+	}
+	return nil
+}
+
+// VulnCmd groups the vulnerability commands.
+type VulnCmd struct {
+	Search VulnSearchCmd `cmd:"" help:"Search vulnerabilities by product, vendor, CVSS, severity, EPSS, exploit maturity."`
+}
+
+// VulnSearchCmd searches vulnerabilities like GET /api/v1/vulnerabilities.
+type VulnSearchCmd struct {
+	Product         string   `help:"Partial product name, any case."`
+	Vendor          string   `help:"Partial vendor name, any case."`
+	MinCVSS2        string   `name:"min-cvss2"`
+	MaxCVSS2        string   `name:"max-cvss2"`
+	MinCVSS3        string   `name:"min-cvss3"`
+	MaxCVSS3        string   `name:"max-cvss3"`
+	MinCVSS4        string   `name:"min-cvss4"`
+	MaxCVSS4        string   `name:"max-cvss4"`
+	MinEPSS         string   `name:"min-epss"`
+	Severity        []string `help:"critical, high, medium, low, none (repeat or comma-separate)."`
+	ExploitMaturity []string `name:"exploit-maturity" help:"high, functional, proof-of-concept, unproven, not-defined."`
+	HasCVE          string   `name:"has-cve" help:"true or false."`
+	Sort            string   `help:"id, -cvss3, -cvss2, -cvss4, -epss, published, -published (write --sort=-cvss3)."`
+	Limit           int      `default:"100" help:"Results per page (1–1000)."`
+	Cursor          string   `help:"The next of the previous page."`
+}
+
+// Run runs the search.
+func (c *VulnSearchCmd) Run(e *env) error {
+	v := url.Values{}
+	for k, val := range map[string]string{"product": c.Product, "vendor": c.Vendor, "min_cvss2": c.MinCVSS2, "max_cvss2": c.MaxCVSS2,
+		"min_cvss3": c.MinCVSS3, "max_cvss3": c.MaxCVSS3, "min_cvss4": c.MinCVSS4, "max_cvss4": c.MaxCVSS4, "min_epss": c.MinEPSS,
+		"severity": strings.Join(c.Severity, ","), "exploit_maturity": strings.Join(c.ExploitMaturity, ","), "has_cve": c.HasCVE,
+		"sort": c.Sort, "cursor": c.Cursor} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	v.Set("limit", strconv.Itoa(c.Limit))
+	q, err := api.VulnQuery(v)
+	if err != nil {
+		return err
+	}
+	return runSearch(e, q)
+}
+
+// actor names who runs a CLI command in the audit trail.
+func actor() string {
+	name := os.Getenv("USER")
+	if name == "" {
+		name = strconv.Itoa(os.Getuid())
+	}
+	return "cli:" + name
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/ignite/sim"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// The intelligence commands give the API's answers, straight from the store.
+func TestLookupSearchAndKeyCommands(t *testing.T) {
+	s := sim.New(sim.Config{Seed: 3, Reports: 5, Vulnerabilities: 80, Indicators: 300, Now: time.Now().UTC().Truncate(time.Second),
+		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	if _, errs, code := cli(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", srv.URL); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, ch := range []string{"indicators", "vulnerabilities"} {
+		if _, errs, code := cli(t, dir, "", "channel", "set", "main", ch, "--enable"); code != 0 {
+			t.Fatal(errs)
+		}
+		if _, errs, code := cli(t, dir, "", "channel", "poll", "main", ch); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+
+	// search --json pages like the API.
+	out, errs, code := cli(t, dir, "", "--json", "search", "--type", "ipv4,domain", "--limit", "1000")
+	var res store.Result
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Objects) == 0 {
+		t.Fatalf("search: %d %s %s", code, out, errs)
+	}
+	for _, o := range res.Objects {
+		if o.Type != intel.IPv4 && o.Type != intel.Domain {
+			t.Fatalf("search --type ipv4,domain gave %s", o.Type)
+		}
+	}
+	known := res.Objects[0]
+	if _, errs, code := cli(t, dir, "", "search", "--limit", "0"); code == 0 || !strings.Contains(errs, "limit") {
+		t.Errorf("limit 0: %d %s", code, errs)
+	}
+
+	// lookup: arguments or standard input; the API's answer per value.
+	out, _, code = cli(t, dir, "", "--json", "lookup", known.Value, "192.0.2.77")
+	var lk struct{ Results []api.LookupAnswer }
+	if code != 0 || json.Unmarshal([]byte(out), &lk) != nil || len(lk.Results) != 2 || !lk.Results[0].Known || lk.Results[1].Known ||
+		lk.Results[0].ObjectID != known.ID || len(lk.Results[0].Sources) != 1 {
+		t.Fatalf("lookup: %d %s", code, out)
+	}
+	out, _, code = cli(t, dir, known.Value+"\n\nexample.invalid\n", "lookup")
+	if code != 0 || !strings.Contains(out, known.Value) || !strings.Contains(out, "yes") || !strings.Contains(out, "example.invalid") {
+		t.Errorf("lookup from stdin: %d %s", code, out)
+	}
+
+	// vuln search.
+	out, errs, code = cli(t, dir, "", "--json", "vuln", "search", "--min-cvss3", "7", "--sort=-cvss3")
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Objects) == 0 {
+		t.Fatalf("vuln search: %d %s %s", code, out, errs)
+	}
+	for _, o := range res.Objects {
+		if o.Vulnerability.CVSSv3 == nil || o.Vulnerability.CVSSv3.Score < 7 {
+			t.Fatalf("vuln search --min-cvss3 7 gave %s", o.Value)
+		}
+	}
+	if _, errs, code := cli(t, dir, "", "vuln", "search", "--min-cvss3", "eleven"); code == 0 || !strings.Contains(errs, "min_cvss3") {
+		t.Errorf("bad cvss: %d %s", code, errs)
+	}
+
+	// apikey: created once, listed without the key, revoked; each change audited.
+	out, errs, code = cli(t, dir, "", "apikey", "create", "--name", "siem", "--role", "analyst", "--max-tlp", "green")
+	token := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(token, "flint_") || !strings.Contains(errs, "shown this once") {
+		t.Fatalf("create: %d %q %s", code, out, errs)
+	}
+	out, _, _ = cli(t, dir, "", "apikey", "list")
+	if strings.Contains(out, token) || !strings.Contains(out, "siem") || !strings.Contains(out, "green") {
+		t.Errorf("list: %s", out)
+	}
+	if _, errs, code := cli(t, dir, "", "apikey", "create", "--name", "x", "--role", "root"); code == 0 || !strings.Contains(errs, "admin, feed-manager, analyst") {
+		t.Errorf("bad role: %d %s", code, errs)
+	}
+	if out, _, code := cli(t, dir, "", "apikey", "revoke", "1"); code != 0 || !strings.Contains(out, "revoked") {
+		t.Errorf("revoke: %d %s", code, out)
+	}
+	a, err := Open(t.Context(), dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	trail, err := a.Store.AuditTrail(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range trail {
+		actions = append(actions, r.Action)
+		if !strings.HasPrefix(r.Actor, "cli:") || strings.Contains(string(r.Detail), sim.DefaultToken) {
+			t.Errorf("record %+v", r)
+		}
+	}
+	if got := strings.Join(actions, ","); got != "key.revoke,key.create,channel.update,channel.update,instance.create" {
+		t.Errorf("audit: %s", got)
+	}
+}
