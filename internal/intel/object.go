@@ -112,8 +112,11 @@ type Reference struct {
 type ProductRef struct {
 	Vendor   string   `json:"vendor"`
 	Product  string   `json:"product"`
-	Versions []string `json:"versions,omitempty"`
-	CPEs     []string `json:"cpes,omitempty"`
+	Versions []string `json:"versions,omitempty"` // listed as affected
+	CPEs     []string `json:"cpes,omitempty"`     // of the affected versions
+	Fixed    []string `json:"fixed,omitempty"`    // listed as not affected
+	// AllPriorTo: this version and every one before it are affected.
+	AllPriorTo string `json:"all_prior_to,omitempty"`
 }
 
 // ReportDetail keeps what a finished report has beyond its title and summary

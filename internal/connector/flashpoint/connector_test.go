@@ -214,7 +214,7 @@ func TestVulnerabilities(t *testing.T) {
 	if stats.Invalid != 0 {
 		t.Errorf("stats %+v", stats)
 	}
-	var cves, titles, withProducts int
+	var cves, titles, withProducts, withFixed int
 	for _, o := range objs {
 		if o.Type != intel.Vulnerability {
 			continue
@@ -236,6 +236,29 @@ func TestVulnerabilities(t *testing.T) {
 		if len(o.Vulnerability.Products) > 0 {
 			withProducts++
 		}
+		// Affected versions and their CPEs; versions listed as not affected apart.
+		for _, p := range o.Vulnerability.Products {
+			if len(p.Fixed) > 0 {
+				withFixed++
+			}
+			for _, fx := range p.Fixed {
+				if slices.Contains(p.Versions, fx) {
+					t.Fatalf("%s: version %s both affected and fixed", o.Value, fx)
+				}
+			}
+			for _, c := range p.CPEs {
+				parts := strings.Split(c, ":")
+				if len(parts) < 6 || !slices.Contains(p.Versions, parts[5]) {
+					t.Fatalf("%s: CPE %s is not of an affected version %v", o.Value, c, p.Versions)
+				}
+			}
+			if p.AllPriorTo != "" && !slices.Contains(p.Versions, p.AllPriorTo) {
+				t.Fatalf("%s: all prior to %s, which is not listed affected", o.Value, p.AllPriorTo)
+			}
+		}
+	}
+	if withFixed == 0 {
+		t.Error("no product lists a version as not affected")
 	}
 	if cves == 0 || titles == 0 || withProducts == 0 {
 		t.Errorf("%d CVE-valued, %d title-valued, %d with products", cves, titles, withProducts)

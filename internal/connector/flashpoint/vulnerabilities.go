@@ -282,16 +282,35 @@ func productObjectsRefs(v *ignite.Vulnerability) []intel.ProductRef {
 	for _, pr := range v.Products {
 		r := intel.ProductRef{Vendor: pr.Vendor, Product: pr.Name}
 		for _, ver := range pr.Versions {
+			if notAffected(ver.Affected) {
+				if ver.Name != "" {
+					r.Fixed = append(r.Fixed, ver.Name)
+				}
+				continue
+			}
 			if ver.Name != "" {
 				r.Versions = append(r.Versions, ver.Name)
+				if ver.AllPriorVersionsAffected {
+					r.AllPriorTo = ver.Name
+				}
 			}
 			for _, c := range ver.CPEs {
-				r.CPEs = append(r.CPEs, c.Name)
+				if c.Name != "" {
+					r.CPEs = append(r.CPEs, c.Name)
+				}
 			}
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// notAffected reports whether a product version's "affected" field says it
+// is not affected (Flashpoint writes "Affected" and "Not Affected"; an empty
+// or unknown value counts as affected, the safe side).
+func notAffected(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	return strings.HasPrefix(s, "not") || s == "unaffected" || s == "fixed" || s == "false"
 }
 
 // maturity names CVSS exploit code maturity the way searches use it.
