@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
 )
@@ -400,5 +402,42 @@ func (s *Server) getVulnerability(w http.ResponseWriter, r *http.Request, pr *au
 		out.Products = []intel.ProductRef{}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// cmdbRequest is the JSON body of POST /cmdb/match.
+type cmdbRequest struct {
+	Assets []cmdb.Asset `json:"assets"`
+}
+
+// cmdbMatch matches a CMDB (CSV with a header row, or JSON) against the
+// vulnerabilities the key may see.
+func (s *Server) cmdbMatch(w http.ResponseWriter, r *http.Request, pr *auth.Principal) error {
+	var assets []cmdb.Asset
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/csv") {
+		var err error
+		if assets, err = cmdb.ParseCSV(r.Body); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return mbe
+			}
+			return err
+		}
+	} else {
+		var q cmdbRequest
+		if err := decode(r, &q); err != nil {
+			return err
+		}
+		assets = q.Assets
+	}
+	var maxTLP intel.TLP
+	if pr != nil {
+		maxTLP = pr.MaxTLP
+	}
+	res, sum, err := cmdb.MatchAll(r.Context(), s.Store, assets, maxTLP)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res, "summary": sum})
 	return nil
 }

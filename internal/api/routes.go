@@ -56,6 +56,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/lookup", auth.ReadIntel, s.lookup},
 		{"GET", "/api/v1/vulnerabilities", auth.ReadIntel, s.searchVulnerabilities},
 		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
+		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.cmdbMatch},
 
 		{"GET", "/api/v1/keys", auth.ManageKeys, s.listKeys},
 		{"POST", "/api/v1/keys", auth.ManageKeys, s.createKey},

@@ -33,6 +33,7 @@ type root struct {
 	Lookup   LookupCmd   `cmd:"" help:"Is each value a known indicator? With score, TLP, validity, sources and collections."`
 	Search   SearchCmd   `cmd:"" help:"Search the intelligence."`
 	Vuln     VulnCmd     `cmd:"" help:"Vulnerabilities: search by product, vendor, CVSS, severity, EPSS."`
+	Cmdb     CmdbCmd     `cmd:"" help:"Match a CMDB export against the vulnerabilities."`
 	Apikey   ApikeyCmd   `cmd:"" help:"Manage the REST API's keys."`
 	Serve    ServeCmd    `cmd:"" help:"Run the daemon: the REST API, scheduled polls and restore attempts."`
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`

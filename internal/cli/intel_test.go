@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,26 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 	}
 	if _, errs, code := cli(t, dir, "", "vuln", "search", "--min-cvss3", "eleven"); code == 0 || !strings.Contains(errs, "min_cvss3") {
 		t.Errorf("bad cvss: %d %s", code, errs)
+	}
+
+	// cmdb match: a product of a stored vulnerability, by name only.
+	var prod string
+	for _, o := range res.Objects {
+		if len(o.Vulnerability.Products) > 0 {
+			prod = o.Vulnerability.Products[0].Product
+			break
+		}
+	}
+	file := filepath.Join(t.TempDir(), "cmdb.csv")
+	if err := os.WriteFile(file, []byte("asset,product\nsrv-1,\""+prod+"\"\nsrv-2,nothing-like-it\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cli(t, dir, "", "cmdb", "match", file)
+	if code != 0 || !strings.Contains(out, "srv-1") || !strings.Contains(out, "name_only") || !strings.Contains(out, "2 assets, 1 vulnerable") {
+		t.Errorf("cmdb match: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := cli(t, dir, "owner\nx\n", "cmdb", "match", "-"); code == 0 || !strings.Contains(errs, "neither product nor cpe") {
+		t.Errorf("cmdb without product column: %d %s", code, errs)
 	}
 
 	// apikey: created once, listed without the key, revoked; each change audited.

@@ -1,0 +1,390 @@
+// Package cmdb matches a configuration database's assets (vendor, product,
+// version and/or CPE) against stored vulnerabilities, saying how each match
+// was made: by CPE, by product and version, or by name only (DOMAIN.md §7).
+package cmdb
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/flintcti/flint/internal/cpe"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/versionrange"
+)
+
+// Asset is one row of a CMDB.
+type Asset struct {
+	Asset   string `json:"asset,omitempty"` // the asset's name or id in the CMDB
+	Vendor  string `json:"vendor,omitempty"`
+	Product string `json:"product,omitempty"`
+	Version string `json:"version,omitempty"`
+	CPE     string `json:"cpe,omitempty"`
+}
+
+// Limits.
+const (
+	MaxAssets   = 10000
+	MaxFieldLen = 512
+)
+
+// How a match was made, from strongest to weakest.
+const (
+	ByCPE            = "cpe"             // the asset's CPE is one a vulnerable version lists
+	ByProductVersion = "product_version" // the product matches and the version is affected
+	ByName           = "name_only"       // the product matches; the version is not given or cannot be placed
+)
+
+// Match is one vulnerability affecting an asset.
+type Match struct {
+	VulnerabilityID int64     `json:"vulnerability_id"`
+	Value           string    `json:"value"` // CVE id or title
+	Title           string    `json:"title,omitempty"`
+	Severity        string    `json:"severity,omitempty"`
+	CVSSv3          *float64  `json:"cvss_v3,omitempty"`
+	TLP             intel.TLP `json:"tlp"`
+	How             string    `json:"how"`
+	Product         string    `json:"product"` // vendor and product as the vulnerability names them
+	Reason          string    `json:"reason"`
+}
+
+// Result is what matched one asset.
+type Result struct {
+	Asset   Asset   `json:"asset"`
+	Matches []Match `json:"matches"`
+	Error   string  `json:"error,omitempty"` // why the asset could not be matched
+}
+
+// columns are the CSV header names understood (any case; others ignored).
+var columns = []string{"asset", "vendor", "product", "version", "cpe"}
+
+// ParseCSV reads a CMDB export: a header row naming any of asset, vendor,
+// product, version and cpe, then one asset per row.
+func ParseCSV(r io.Reader) ([]Asset, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, intel.Errorf(intel.EINVALID, "the CSV is empty: it needs a header row naming any of %s", strings.Join(columns, ", "))
+	}
+	if err != nil {
+		return nil, intel.Errorf(intel.EINVALID, "the CSV header cannot be read: %v", err)
+	}
+	at := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if slices.Contains(columns, h) {
+			at[h] = i
+		}
+	}
+	if _, ok := at["product"]; !ok {
+		if _, ok := at["cpe"]; !ok {
+			return nil, intel.Errorf(intel.EINVALID, "the CSV header %q names neither product nor cpe; columns understood: %s",
+				strings.Join(header, ","), strings.Join(columns, ", "))
+		}
+	}
+	var out []Asset
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, intel.Errorf(intel.EINVALID, "CSV line %d: %v", line, err)
+		}
+		get := func(col string) string {
+			if i, ok := at[col]; ok && i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		a := Asset{Asset: get("asset"), Vendor: get("vendor"), Product: get("product"), Version: get("version"), CPE: get("cpe")}
+		if a == (Asset{}) {
+			continue // a blank line
+		}
+		if len(out) == MaxAssets {
+			return nil, intel.Errorf(intel.EINVALID, "more than %d assets; split the CMDB", MaxAssets)
+		}
+		out = append(out, a)
+	}
+	return out, Validate(out)
+}
+
+// Validate checks assets read from JSON or CSV.
+func Validate(assets []Asset) error {
+	if len(assets) == 0 {
+		return intel.Errorf(intel.EINVALID, "no assets: give at least one with a product or a CPE")
+	}
+	if len(assets) > MaxAssets {
+		return intel.Errorf(intel.EINVALID, "%d assets; at most %d at once", len(assets), MaxAssets)
+	}
+	for i, a := range assets {
+		for name, v := range map[string]string{"asset": a.Asset, "vendor": a.Vendor, "product": a.Product, "version": a.Version, "cpe": a.CPE} {
+			if len(v) > MaxFieldLen || !utf8.ValidString(v) {
+				return intel.Errorf(intel.EINVALID, "asset %d: %s is over %d bytes or not UTF-8", i+1, name, MaxFieldLen)
+			}
+		}
+	}
+	return nil
+}
+
+// Target is what an asset is searched by: the product (and vendor) named,
+// or taken from its CPE. err says why the asset cannot be matched.
+func (a Asset) Target() (vendor, product string, name *cpe.Name, err error) {
+	vendor, product = a.Vendor, a.Product
+	if a.CPE != "" {
+		n, err := cpe.Parse(a.CPE)
+		if err != nil {
+			return "", "", nil, err
+		}
+		name = &n
+		if product == "" {
+			product = strings.ReplaceAll(n.Product(), "_", " ")
+		}
+		if vendor == "" {
+			vendor = strings.ReplaceAll(n.Vendor(), "_", " ")
+		}
+	}
+	if strings.TrimSpace(product) == "" {
+		return "", "", nil, intel.Errorf(intel.EINVALID, "the asset has neither a product nor a CPE with one")
+	}
+	return vendor, product, name, nil
+}
+
+// norm folds a product or vendor name for comparison.
+func norm(s string) string {
+	s = strings.ToLower(s)
+	s = strings.NewReplacer("_", " ", "-", " ", ".", " ").Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// sameName reports whether a CMDB name and a vulnerability's name for a
+// product (or vendor) are the same thing: equal once folded, or one a whole
+// word sequence of the other ("EdgeGate" in "Examplesoft EdgeGate").
+func sameName(cmdb, vuln string) bool {
+	a, b := norm(cmdb), norm(vuln)
+	if a == "" || b == "" {
+		return false
+	}
+	return a == b || strings.Contains(" "+b+" ", " "+a+" ") || strings.Contains(" "+a+" ", " "+b+" ")
+}
+
+// MatchAsset returns the vulnerabilities among vulns that affect the asset,
+// strongest match first per vulnerability.
+func MatchAsset(a Asset, vulns []intel.Object) ([]Match, error) {
+	vendor, product, name, err := a.Target()
+	if err != nil {
+		return nil, err
+	}
+	var out []Match
+	for i := range vulns {
+		v := &vulns[i]
+		if v.Type != intel.Vulnerability || v.Vulnerability == nil {
+			continue
+		}
+		best := Match{}
+		for _, p := range v.Vulnerability.Products {
+			m, ok := matchProduct(a, vendor, product, name, p)
+			if ok && rank(m.How) > rank(best.How) {
+				best = m
+			}
+		}
+		if best.How == "" {
+			continue
+		}
+		d := v.Vulnerability
+		best.VulnerabilityID, best.Value, best.Title, best.Severity, best.TLP = v.ID, v.Value, v.Name, d.Severity, v.TLP
+		if d.CVSSv3 != nil {
+			s := d.CVSSv3.Score
+			best.CVSSv3 = &s
+		}
+		out = append(out, best)
+	}
+	slices.SortStableFunc(out, func(x, y Match) int {
+		if r := rank(y.How) - rank(x.How); r != 0 {
+			return r
+		}
+		return cmpScore(y.CVSSv3, x.CVSSv3)
+	})
+	return out, nil
+}
+
+func rank(how string) int {
+	switch how {
+	case ByCPE:
+		return 3
+	case ByProductVersion:
+		return 2
+	case ByName:
+		return 1
+	}
+	return 0
+}
+
+func cmpScore(a, b *float64) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	case *a < *b:
+		return -1
+	case *a > *b:
+		return 1
+	}
+	return 0
+}
+
+// matchProduct decides whether one affected product of a vulnerability
+// matches the asset, and how.
+func matchProduct(a Asset, vendor, product string, name *cpe.Name, p intel.ProductRef) (Match, bool) {
+	label := strings.TrimSpace(p.Vendor + " " + p.Product)
+	// By CPE: a CPE of an affected version covers the asset's.
+	cpeSame := false
+	if name != nil {
+		for _, c := range p.CPEs {
+			listed, err := cpe.Parse(c)
+			if err != nil {
+				continue
+			}
+			if listed.Covers(*name) {
+				return Match{How: ByCPE, Product: label, Reason: fmt.Sprintf("CPE %s is listed as affected", c)}, true
+			}
+			cpeSame = cpeSame || cpe.SameProduct(listed, *name)
+		}
+	}
+	// Else by product (and vendor) name, then version.
+	if !cpeSame && (!sameName(product, p.Product) || (vendor != "" && p.Vendor != "" && !sameName(vendor, p.Vendor) && !sameName(vendor, p.Product))) {
+		return Match{}, false
+	}
+	version := a.Version
+	if version == "" && name != nil {
+		version = name.Version()
+	}
+	if version == "" {
+		return Match{How: ByName, Product: label, Reason: "no version given: every vulnerability of the product is listed"}, true
+	}
+	for _, f := range p.Fixed {
+		if versionrange.Equal(version, f) {
+			return Match{}, false // listed as not affected
+		}
+	}
+	for _, v := range p.Versions {
+		if versionrange.Equal(version, v) {
+			return Match{How: ByProductVersion, Product: label, Reason: fmt.Sprintf("version %s is listed as affected", v)}, true
+		}
+	}
+	if p.AllPriorTo != "" {
+		if c, ok := versionrange.Compare(version, p.AllPriorTo); ok && c <= 0 {
+			return Match{How: ByProductVersion, Product: label,
+				Reason: fmt.Sprintf("version %s is at or before %s, and all prior versions are affected", version, p.AllPriorTo)}, true
+		}
+	}
+	if len(p.Versions) == 0 && len(p.Fixed) == 0 {
+		return Match{How: ByName, Product: label, Reason: "the vulnerability lists no versions for the product"}, true
+	}
+	// Unlisted: newer than every affected version and at or after a fixed
+	// one is not affected; anything else cannot be placed.
+	if placedAfterFix(version, p) {
+		return Match{}, false
+	}
+	return Match{How: ByName, Product: label,
+		Reason: fmt.Sprintf("version %s is not listed; affected versions: %s", version, strings.Join(p.Versions, ", "))}, true
+}
+
+// placedAfterFix reports whether version is after every affected version
+// and at or after some fixed version, every comparison being certain.
+func placedAfterFix(version string, p intel.ProductRef) bool {
+	for _, v := range p.Versions {
+		if c, ok := versionrange.Compare(version, v); !ok || c <= 0 {
+			return false
+		}
+	}
+	for _, f := range p.Fixed {
+		if c, ok := versionrange.Compare(version, f); ok && c >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxCandidates bounds the vulnerabilities read per product searched.
+const maxCandidates = 20000
+
+// Summary counts what a match found.
+type Summary struct {
+	Assets     int `json:"assets"`
+	Vulnerable int `json:"vulnerable"` // assets with at least one match
+	Matches    int `json:"matches"`
+	Errors     int `json:"errors"` // assets that could not be matched
+}
+
+// MatchAll matches every asset against the stored vulnerabilities (those a
+// key capped at maxTLP may see; "" : all). Each product is searched once.
+func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel.TLP) ([]Result, Summary, error) {
+	if err := Validate(assets); err != nil {
+		return nil, Summary{}, err
+	}
+	cache := map[string][]intel.Object{}
+	out := make([]Result, len(assets))
+	sum := Summary{Assets: len(assets)}
+	for i, a := range assets {
+		out[i] = Result{Asset: a, Matches: []Match{}}
+		_, product, _, err := a.Target()
+		if err != nil {
+			out[i].Error = intel.ErrorMessage(err)
+			sum.Errors++
+			continue
+		}
+		key := strings.ToLower(strings.Join(strings.Fields(product), " "))
+		cands, ok := cache[key]
+		if !ok {
+			if cands, err = candidates(ctx, st, key, maxTLP); err != nil {
+				return nil, Summary{}, err
+			}
+			cache[key] = cands
+		}
+		ms, err := MatchAsset(a, cands)
+		if err != nil {
+			out[i].Error = intel.ErrorMessage(err)
+			sum.Errors++
+			continue
+		}
+		if ms != nil {
+			out[i].Matches = ms
+		}
+		sum.Matches += len(ms)
+		if len(ms) > 0 {
+			sum.Vulnerable++
+		}
+	}
+	return out, sum, nil
+}
+
+// candidates reads the vulnerabilities naming a product that contains the
+// name, any case (the matcher then decides).
+func candidates(ctx context.Context, st *store.Store, product string, maxTLP intel.TLP) ([]intel.Object, error) {
+	var out []intel.Object
+	q := store.Query{Product: product, MaxTLP: maxTLP, Limit: 1000}
+	for len(out) < maxCandidates {
+		res, err := st.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Objects...)
+		if res.Next == "" {
+			return out, nil
+		}
+		q.After = res.Next
+	}
+	return out, nil
+}

@@ -1,0 +1,43 @@
+// Package versionrange compares product versions, a thin layer over
+// hashicorp/go-version that admits when it cannot tell.
+package versionrange
+
+import (
+	"strings"
+
+	"github.com/hashicorp/go-version"
+)
+
+// Compare returns -1, 0 or 1 as a is before, equal to or after b, and ok
+// false when the order cannot be told: a version that does not parse, or one
+// with a suffix go-version would read as a pre-release (OpenSSL's 1.1.1k
+// sorts below 1.1.1 there, which is wrong).
+func Compare(a, b string) (int, bool) {
+	va, ok1 := parse(a)
+	vb, ok2 := parse(b)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return va.Compare(vb), true
+}
+
+func parse(s string) (*version.Version, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, false
+	}
+	v, err := version.NewVersion(s)
+	if err != nil || v.Prerelease() != "" || v.Metadata() != "" {
+		return nil, false
+	}
+	return v, true
+}
+
+// Equal reports whether two versions are the same, by value when both parse
+// ("7.2" and "7.2.0") and by text otherwise.
+func Equal(a, b string) bool {
+	if c, ok := Compare(a, b); ok {
+		return c == 0
+	}
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
