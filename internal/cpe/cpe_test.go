@@ -15,12 +15,12 @@ func TestParseAndCover(t *testing.T) {
 		t.Fatalf("attributes %q %q %q", vuln.Vendor(), vuln.Product(), vuln.Version())
 	}
 	for asset, want := range map[string]bool{
-		"cpe:2.3:o:examplesoft:edgegate:7.2.0:*:*:*:*:*:*:*":       true,
-		"cpe:2.3:o:examplesoft:edgegate:7.2.0:-:*:*:*:*:x86:*":     true, // more specific than the listed name
-		"cpe:2.3:o:examplesoft:edgegate:7.2.3:*:*:*:*:*:*:*":       false,
-		"cpe:2.3:o:examplesoft:edgegate:*:*:*:*:*:*:*:*":           false, // any version: not covered by one version
-		"cpe:2.3:a:examplesoft:cloud_console:7.2.0:*:*:*:*:*:*:*":  false,
-		"cpe:/o:examplesoft:edgegate:7.2.0":                        true,
+		"cpe:2.3:o:examplesoft:edgegate:7.2.0:*:*:*:*:*:*:*":      true,
+		"cpe:2.3:o:examplesoft:edgegate:7.2.0:-:*:*:*:*:x86:*":    true, // more specific than the listed name
+		"cpe:2.3:o:examplesoft:edgegate:7.2.3:*:*:*:*:*:*:*":      false,
+		"cpe:2.3:o:examplesoft:edgegate:*:*:*:*:*:*:*:*":          false, // any version: not covered by one version
+		"cpe:2.3:a:examplesoft:cloud_console:7.2.0:*:*:*:*:*:*:*": false,
+		"cpe:/o:examplesoft:edgegate:7.2.0":                       true,
 	} {
 		a, err := Parse(asset)
 		if err != nil {
