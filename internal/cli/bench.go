@@ -23,6 +23,7 @@ type BenchCmd struct {
 	Fetch  BenchFetchCmd  `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
 	Store  BenchStoreCmd  `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
 	Ingest BenchIngestCmd `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
+	API    BenchAPICmd    `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child

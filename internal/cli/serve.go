@@ -6,16 +6,23 @@ import (
 	"net"
 	"net/http"
 
+	"golang.org/x/time/rate"
+
 	"github.com/flintcti/flint/internal/api"
 )
 
 // ServeCmd runs the daemon.
 type ServeCmd struct {
-	Listen string `default:"127.0.0.1:8080" help:"Address of the REST API (and /healthz, /readyz)."`
+	Listen    string  `default:"127.0.0.1:8080" help:"Address of the REST API (and /healthz, /readyz)."`
+	RateLimit float64 `name:"rate-limit" default:"50" help:"Requests per second allowed per API key."`
+	RateBurst int     `name:"rate-burst" default:"100" help:"Requests an API key may send at once above its rate."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
 func (c *ServeCmd) Run(e *env) error {
+	if c.RateLimit <= 0 || c.RateBurst < 1 {
+		return fmt.Errorf("%w: --rate-limit must be above 0 and --rate-burst at least 1", errUsage)
+	}
 	a, err := e.open()
 	if err != nil {
 		return err
@@ -27,7 +34,8 @@ func (c *ServeCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "flint serving on http://%s (database %s)\n", ln.Addr(), a.Where())
 	errc := make(chan error, 1)
-	go func() { errc <- serveWith(e.ctx, ln, a.HTTPServer(e.ctx)) }()
+	srv := a.HTTPServer(e.ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
+	go func() { errc <- serveWith(e.ctx, ln, srv) }()
 	if err := a.Run(e.ctx); err != nil {
 		return err
 	}
@@ -36,7 +44,10 @@ func (c *ServeCmd) Run(e *env) error {
 
 // HTTPServer returns the daemon's HTTP server: the REST API with the
 // server's timeouts; polls started through it run under ctx.
-func (a *App) HTTPServer(ctx context.Context) *http.Server {
+func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.Server {
 	srv := &api.Server{Store: a.Store, Scheduler: a.Scheduler, Seal: a.Seal, Log: a.Log, Version: Version, BaseContext: ctx}
+	for _, o := range opts {
+		o(srv)
+	}
 	return api.NewHTTPServer(srv.Handler())
 }
