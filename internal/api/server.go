@@ -45,6 +45,7 @@ type Server struct {
 	MaxBody   int64      // bytes; default 16 MiB (a 10,000-value lookup or a large CMDB fits)
 
 	limiters sync.Map // key id → *rate.Limiter
+	touched  sync.Map // key id → time.Time of the last recorded use
 }
 
 // Defaults.
@@ -169,8 +170,14 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.TouchAPIKey(r.Context(), k.ID, s.now()); err != nil {
-		s.log().Warn("api: recording key use failed", "key", k.ID, "error", err)
+	// Record the use at most once a minute per key and process: a read
+	// stays a read (no write transaction per request).
+	now := s.now()
+	if last, ok := s.touched.Load(k.ID); !ok || now.Sub(last.(time.Time)) >= time.Minute {
+		s.touched.Store(k.ID, now)
+		if err := s.Store.TouchAPIKey(r.Context(), k.ID, now); err != nil {
+			s.log().Warn("api: recording key use failed", "key", k.ID, "error", err)
+		}
 	}
 	return auth.PrincipalOf(k), nil
 }
