@@ -39,6 +39,7 @@ bench:
 	$(GO) run ./cmd/flint bench fetch --indicators 1000000
 	$(GO) run ./cmd/flint bench store
 	$(GO) run ./cmd/flint bench ingest
+	$(GO) run ./cmd/flint bench api
 
 clean:
 	rm -rf bin test-output.json

@@ -128,6 +128,11 @@ func TestKeysAPI(t *testing.T) {
 	if r.status != http.StatusUnprocessableEntity || fieldNames(r.errorBody(t)) != "name,role,max_tlp" {
 		t.Errorf("bad key: %d %s", r.status, r.body)
 	}
+	for _, q := range []string{"limit=0", "limit=1001", "before=x", "before=-4"} {
+		if r := e.do("GET", "/api/v1/audit?"+q, e.admin, nil); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("audit %s: %d %s", q, r.status, r.body)
+		}
+	}
 	if r := e.do("DELETE", "/api/v1/keys/999", e.admin, nil); r.status != http.StatusNotFound {
 		t.Errorf("revoke unknown: %d", r.status)
 	}
