@@ -88,7 +88,7 @@ func scanInstance(r scanner) (feed.Instance, error) {
 
 // Instance returns the instance named name (case-insensitively).
 func (s *Store) Instance(ctx context.Context, name string) (feed.Instance, error) {
-	in, err := scanInstance(s.db.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE name_key = $1`, strings.ToLower(name)))
+	in, err := scanInstance(s.rdb.QueryRowContext(ctx, `SELECT `+instanceCols+` FROM instances WHERE name_key = $1`, strings.ToLower(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, intel.Errorf(intel.ENOTFOUND, "no instance named %q", name)
 	}
@@ -100,7 +100,7 @@ func (s *Store) Instance(ctx context.Context, name string) (feed.Instance, error
 
 // Instances lists the instances by name.
 func (s *Store) Instances(ctx context.Context) ([]feed.Instance, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances ORDER BY name_key`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances ORDER BY name_key`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list instances: %w", err)
 	}
@@ -202,7 +202,7 @@ func scanChannel(r scanner) (feed.Channel, error) {
 }
 
 func (s *Store) queryChannels(ctx context.Context, where string, args ...any) ([]feed.Channel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+channelCols+` FROM channels c JOIN instances i ON i.id = c.instance_id `+where+
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+channelCols+` FROM channels c JOIN instances i ON i.id = c.instance_id `+where+
 		` ORDER BY i.name_key, CASE c.kind WHEN 'reports' THEN 0 WHEN 'vulnerabilities' THEN 1 ELSE 2 END`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list channels: %w", err)
@@ -327,7 +327,7 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, channel_id, trigger, holder, started_at, ended_at, pages, new, updated, unchanged,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, channel_id, trigger, holder, started_at, ended_at, pages, new, updated, unchanged,
 		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message
 		FROM polls WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, channelID, limit)
 	if err != nil {

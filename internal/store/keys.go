@@ -54,7 +54,7 @@ func scanKey(r scanner) (auth.Key, error) {
 // APIKeyByHash returns the key with the given hash if it exists and is not
 // revoked; else EUNAUTHORIZED, which says nothing of why.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (auth.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, hash))
+	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, intel.Errorf(intel.EUNAUTHORIZED, "the API key is not valid")
 	}
@@ -78,7 +78,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 
 // APIKeys lists every key, revoked ones too, oldest first.
 func (s *Store) APIKeys(ctx context.Context) ([]auth.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys ORDER BY id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list API keys: %w", err)
 	}
@@ -96,7 +96,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]auth.Key, error) {
 
 // APIKey returns one key by id.
 func (s *Store) APIKey(ctx context.Context, id int64) (auth.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1`, id))
+	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, intel.Errorf(intel.ENOTFOUND, "no API key %d", id)
 	}
@@ -150,7 +150,7 @@ func (s *Store) AuditTrail(ctx context.Context, before int64, limit int) ([]Audi
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, action, target, detail FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, at, actor, action, target, detail FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2`,
 		before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: read audit trail: %w", err)

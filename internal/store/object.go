@@ -15,7 +15,7 @@ import (
 
 // Get returns one object by id, with its sources and collections.
 func (s *Store) Get(ctx context.Context, id int64) (*intel.Object, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+objectCols+` FROM objects o WHERE o.id = $1`, id)
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+objectCols+` FROM objects o WHERE o.id = $1`, id)
 	o, err := s.scanObject(row, s.now().UnixMicro())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, intel.Errorf(intel.ENOTFOUND, "object %d not found", id)
@@ -291,7 +291,7 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 		cols = sortKey(sorted.col) + `, ` + objectCols
 	}
 	query := `SELECT ` + cols + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
-	rows, err := s.db.QueryContext(ctx, query, w.args...)
+	rows, err := s.rdb.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("store: search: %w", err)
 	}
@@ -343,7 +343,7 @@ func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
 		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
 	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+from+w.sql(), w.args...).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM `+from+w.sql(), w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
 	return n, nil
@@ -587,7 +587,7 @@ const narrowProducts = 64
 // name (or vendor) contains needle". The products are found first (a few
 // thousand rows); their ids are inlined, being integers read from the database.
 func (s *Store) affects(ctx context.Context, col, needle string) (string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT object_id FROM software WHERE `+s.contains(col, s.param(1)), needle)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT object_id FROM software WHERE `+s.contains(col, s.param(1)), needle)
 	if err != nil {
 		return "", fmt.Errorf("store: match products: %w", err)
 	}
@@ -635,7 +635,7 @@ func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error
 		hi = *r.Max
 	}
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= ? AND `+col+` <= ? LIMIT `+
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= ? AND `+col+` <= ? LIMIT `+
 		strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: size %s range: %w", col, err)
@@ -676,7 +676,7 @@ func (s *Store) Related(ctx context.Context, id int64, limit int) ([]intel.Relat
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.type, 0, `+objectCols+` FROM relationships r JOIN objects o ON o.id = r.target_id WHERE r.source_id = $1
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.type, 0, `+objectCols+` FROM relationships r JOIN objects o ON o.id = r.target_id WHERE r.source_id = $1
 		UNION ALL
 		SELECT r.type, 1, `+objectCols+` FROM relationships r JOIN objects o ON o.id = r.source_id WHERE r.target_id = $1
 		LIMIT `+strconv.Itoa(limit), id)
@@ -704,7 +704,7 @@ func (s *Store) Related(ctx context.Context, id int64, limit int) ([]intel.Relat
 
 // Collections lists the collections with how many objects each holds.
 func (s *Store) Collections(ctx context.Context) ([]intel.Collection, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, (SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, (SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)
 		FROM collections c ORDER BY c.name_key`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list collections: %w", err)

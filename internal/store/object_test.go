@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -403,4 +404,67 @@ func TestOpenErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("unreachable PostgreSQL: %v (the password must not appear)", err)
 	}
+}
+
+// More distinct statement texts than the statement cache holds, from many
+// goroutines at once: none fails (a full cache runs texts unprepared and
+// never closes a statement in use).
+func TestManyStatementTextsConcurrently(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		MustApply(t, s, MustLease(t, s, 1), ipv4Page(prodIndicators, 0, 50, epoch, "c1"))
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 1 + g; n <= stmtCacheMax+60; n += 8 {
+					values := make([]string, n)
+					for i := range values {
+						values[i] = fmt.Sprintf("198.51.100.%d", i%256)
+					}
+					res, err := s.Lookup(ctx, values)
+					if err != nil {
+						errs <- fmt.Errorf("lookup of %d values: %w", n, err)
+						return
+					}
+					if len(res) != n {
+						errs <- fmt.Errorf("lookup of %d values: %d answers", n, len(res))
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
+}
+
+// A statement handed out stays usable however many texts come after it.
+func TestStatementCacheNeverClosesAStatementInUse(t *testing.T) {
+	s := MustOpen(t, Options{DSN: filepath.Join(t.TempDir(), "flint.db")})
+	ctx := context.Background()
+	var c stmtCache
+	first, err := c.get(ctx, s.rdb, `SELECT 0`)
+	if err != nil || first == nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= stmtCacheMax+10; i++ {
+		st, err := c.get(ctx, s.rdb, fmt.Sprintf(`SELECT %d`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (st == nil) != (i >= stmtCacheMax) {
+			t.Fatalf("text %d: cached %v with the cache at %d", i, st != nil, len(c.m))
+		}
+	}
+	var n int
+	if err := first.QueryRowContext(ctx).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the first statement after the cache filled: %v", err)
+	}
+	c.close()
 }

@@ -55,8 +55,10 @@ type Options struct {
 
 // Store is Flint's intelligence store.
 type Store struct {
-	db      *sql.DB
+	db      *sql.DB // writes, and reads inside transactions
+	rdb     *sql.DB // reads outside transactions (SQLite: a pool of small-cache, query-only connections; PostgreSQL: db)
 	stmts   stmtCache
+	rstmts  stmtCache
 	texts   sync.Map // [3]int{rows, cols, start} → placeholder text
 	dialect Dialect
 	now     func() time.Time
@@ -82,19 +84,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	case strings.HasPrefix(opts.DSN, "postgres://"), strings.HasPrefix(opts.DSN, "postgresql://"):
 		s.dialect = Postgres
 		s.db, err = openPostgres(opts.DSN)
+		s.rdb = s.db
 	default:
 		s.dialect = SQLite
-		s.db, err = openSQLite(opts.DSN)
+		if s.db, err = openSQLite(opts.DSN, false); err == nil {
+			if s.rdb, err = openSQLite(opts.DSN, true); err != nil {
+				s.db.Close()
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", s.dialect, redactDSN(err, opts.DSN))
 	}
 	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("store: connect to %s: %w", s.dialect, redactDSN(err, opts.DSN))
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	return s, nil
@@ -115,7 +122,10 @@ func openPostgres(dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
-func openSQLite(dsn string) (*sql.DB, error) {
+// openSQLite opens the writer pool, or with readOnly the reader pool: query
+// only, with a quarter of the cache, so that many concurrent API reads do not
+// each grow a writer-sized cache.
+func openSQLite(dsn string, readOnly bool) (*sql.DB, error) {
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	path, query, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?")
 	if path == "" || path == ":memory:" {
@@ -133,17 +143,25 @@ func openSQLite(dsn string) (*sql.DB, error) {
 	// WAL lets readers run beside the one writer; synchronous=NORMAL is
 	// durable across process crashes in WAL mode; immediate transactions take
 	// the write lock up front so that two writers queue instead of deadlocking.
-	for _, p := range []string{"page_size(8192)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
-		"synchronous(NORMAL)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"} {
+	pragmas := []string{"page_size(8192)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
+		"synchronous(NORMAL)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"}
+	conns := 8
+	if readOnly {
+		pragmas = []string{"busy_timeout(10000)", "cache_size(-16384)", "temp_store(MEMORY)", "query_only(1)"}
+		conns = 4
+	}
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
+	if !readOnly {
+		q.Set("_txlock", "immediate")
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(0)
 	return db, nil
 }
@@ -192,33 +210,45 @@ func (s *Store) migrate(ctx context.Context) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.stmts.close()
+	s.rstmts.close()
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	if s.rdb != nil && s.rdb != s.db {
+		s.rdb.Close()
+	}
 	return s.db.Close()
 }
 
 // stmtCache keeps prepared statements by SQL text. Batched statements differ
 // only by their number of rows, so a handful of texts serve every page, and
 // preparing a statement of thousands of parameters costs as much as running it.
+// A full cache takes no more texts (they run unprepared) and never closes a
+// statement another goroutine may be using.
 type stmtCache struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
 }
 
-const stmtCacheMax = 128
+const stmtCacheMax = 256
 
+// get returns the cached statement for query, preparing it on db; nil (and
+// no error) when the cache is full.
 func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[query]; ok {
 		return st, nil
 	}
+	if len(c.m) >= stmtCacheMax {
+		return nil, nil
+	}
 	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if c.m == nil || len(c.m) >= stmtCacheMax {
-		for _, old := range c.m {
-			old.Close()
-		}
+	if c.m == nil {
 		c.m = map[string]*sql.Stmt{}
 	}
 	c.m[query] = st
@@ -234,14 +264,25 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
-// txQuery runs a cached prepared statement inside tx.
+// txQuery runs a cached prepared statement inside tx, or outside any
+// transaction on the read pool when tx is nil.
 func (s *Store) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmts.get(ctx, s.db, query)
-	if err != nil {
-		return nil, err
-	}
 	if tx == nil {
+		st, err := s.rstmts.get(ctx, s.rdb, query)
+		switch {
+		case err != nil:
+			return nil, err
+		case st == nil:
+			return s.rdb.QueryContext(ctx, query, args...)
+		}
 		return st.QueryContext(ctx, args...)
+	}
+	st, err := s.stmts.get(ctx, s.db, query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return tx.QueryContext(ctx, query, args...)
 	}
 	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
@@ -249,8 +290,11 @@ func (s *Store) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...a
 // txExec runs a cached prepared statement inside tx.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	st, err := s.stmts.get(ctx, s.db, query)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case st == nil:
+		return tx.ExecContext(ctx, query, args...)
 	}
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
