@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/flintcti/flint/internal/indicator"
 	"github.com/flintcti/flint/internal/intel"
@@ -99,6 +102,37 @@ func (s *Store) Lookup(ctx context.Context, values []string) ([]LookupResult, er
 	if len(values) > MaxLookup {
 		return nil, intel.Errorf(intel.EINVALID, "lookup of %d values; at most %d at once", len(values), MaxLookup)
 	}
+	// A bulk lookup is cut into shards looked up at once on the reader pool
+	// (the work is CPU-bound; one goroutine would use one core).
+	shards := min(runtime.GOMAXPROCS(0), lookupShards, len(values)/lookupShardMin)
+	if shards < 2 {
+		return s.lookup(ctx, values)
+	}
+	out := make([]LookupResult, len(values))
+	g, gctx := errgroup.WithContext(ctx)
+	size := (len(values) + shards - 1) / shards
+	for from := 0; from < len(values); from += size {
+		to := min(from+size, len(values))
+		g.Go(func() error {
+			res, err := s.lookup(gctx, values[from:to])
+			copy(out[from:to], res)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// A bulk lookup runs in at most lookupShards shards of at least
+// lookupShardMin values.
+const (
+	lookupShards   = 4
+	lookupShardMin = 1000
+)
+
+func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, error) {
 	out := make([]LookupResult, len(values))
 	var keys []refKey
 	var hashes []string

@@ -468,3 +468,31 @@ func TestStatementCacheNeverClosesAStatementInUse(t *testing.T) {
 	}
 	c.close()
 }
+
+// A bulk lookup is answered in shards; the answers keep the order asked.
+func TestBulkLookupInOrder(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		lease := MustLease(t, s, 1)
+		for from := 0; from < 3000; from += 500 {
+			MustApply(t, s, lease, ipv4Page(prodIndicators, from, 500, epoch, fmt.Sprint(from)))
+		}
+		want := ipv4Page(prodIndicators, 0, 3000, epoch, "").Objects
+		values := make([]string, 0, 6000)
+		for i := range 3000 {
+			values = append(values, want[i].Value, fmt.Sprintf("203.0.113.%d", i%250)) // known, unknown
+		}
+		res, err := s.Lookup(context.Background(), values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != len(values) {
+			t.Fatalf("%d answers for %d values", len(res), len(values))
+		}
+		for i, r := range res {
+			known := i%2 == 0
+			if r.Query != values[i] || r.Found != known || (known && (r.Object == nil || r.Object.Value != values[i] || len(r.Object.Sources) != 1)) {
+				t.Fatalf("answer %d for %q: %+v", i, values[i], r)
+			}
+		}
+	})
+}
