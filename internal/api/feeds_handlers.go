@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
@@ -341,6 +342,15 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.P
 	var raw map[string]json.RawMessage
 	if err := decode(r, &raw); err != nil {
 		return err
+	}
+	if v, ok := raw["start_at"]; ok {
+		var ts string
+		if json.Unmarshal(v, &ts) != nil {
+			return intel.Invalid([]intel.FieldError{{Field: "start_at", Message: "start_at must be an RFC 3339 time string such as 2026-11-01T00:00:00Z"}})
+		}
+		if _, err := time.Parse(time.RFC3339, ts); err != nil {
+			return intel.Invalid([]intel.FieldError{{Field: "start_at", Message: fmt.Sprintf("start_at %q is not an RFC 3339 time such as 2026-11-01T00:00:00Z", ts)}})
+		}
 	}
 	body, _ := json.Marshal(raw)
 	next := ch.Settings // a given list (tags, filter lists) replaces the old one; objects merge field by field

@@ -213,6 +213,11 @@ func TestChannelSettings(t *testing.T) {
 	if r := e.do("PATCH", path, e.admin, `{"confidence": "high"}`); r.status != http.StatusUnprocessableEntity || fieldNames(r.errorBody(t)) != "confidence" {
 		t.Errorf("wrong type: %d %s", r.status, r.body)
 	}
+	for _, body := range []string{`{"start_at": "yesterday"}`, `{"start_at": 5}`} {
+		if r := e.do("PATCH", path, e.admin, body); r.status != http.StatusUnprocessableEntity || fieldNames(r.errorBody(t)) != "start_at" {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
 	if r := e.do("PATCH", path, e.admin, `{"confidence": 5`); r.status != http.StatusBadRequest {
 		t.Errorf("truncated JSON: %d %s", r.status, r.body)
 	}
