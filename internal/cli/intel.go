@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -231,9 +232,11 @@ func (c *VulnSearchCmd) Run(e *env) error {
 
 // actor names who runs a CLI command in the audit trail.
 func actor() string {
-	name := os.Getenv("USER")
-	if name == "" {
-		name = strconv.Itoa(os.Getuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
 	}
-	return "cli:" + name
+	if name := os.Getenv("USER"); name != "" {
+		return "cli:" + name
+	}
+	return "cli:uid " + strconv.Itoa(os.Getuid())
 }
