@@ -144,15 +144,18 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 			continue
 		}
 		out[i].Type, out[i].Value = t, nv
-		if t == intel.File {
-			hashes = append(hashes, nv)
-		} else {
-			keys = append(keys, keyOf(t, nv))
-		}
+		keys = append(keys, keyOf(t, nv))
 	}
 	found, err := s.loadByKeys(ctx, nil, keys, false)
 	if err != nil {
 		return nil, err
+	}
+	// A hash that is no file's own value may be another hash of one (a
+	// file stored under its SHA-256, asked for by its MD5).
+	for i := range out {
+		if out[i].Type == intel.File && found[keyOf(intel.File, out[i].Value)] == nil {
+			hashes = append(hashes, out[i].Value)
+		}
 	}
 	byHash, err := s.loadByHashes(ctx, hashes)
 	if err != nil {
@@ -164,7 +167,7 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 	hit := make([]int64, len(out))
 	for i := range out {
 		o := found[keyOf(out[i].Type, out[i].Value)]
-		if out[i].Type == intel.File {
+		if o == nil && out[i].Type == intel.File {
 			o = byHash[out[i].Value]
 		}
 		if o == nil || out[i].Type == "" {

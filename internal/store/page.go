@@ -490,15 +490,13 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 			}
 			soft = append(soft, o.ID, vendor, product, strings.ToLower(vendor), strings.ToLower(product))
 		case o.Type == intel.File:
-			seen := map[string]bool{}
+			// The file's other hashes; its own value is found through objects.
+			seen := map[string]bool{o.Value: true}
 			for algo, h := range o.Hashes {
 				if h = strings.ToLower(h); h != "" && !seen[h] {
 					seen[h] = true
 					hashes = append(hashes, h, o.ID, string(algo))
 				}
-			}
-			if !seen[o.Value] {
-				hashes = append(hashes, o.Value, o.ID, "")
 			}
 		}
 	}
@@ -519,8 +517,10 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 	}
 	for _, st := range stmts {
 		cols := len(st.types)
-		for i := 0; i < len(st.args); i += batch * cols {
-			src, a := s.rowsSource(st.args[i:min(len(st.args), i+batch*cols)], st.types)
+		for i := 0; i < len(st.args); {
+			n := chunkLen((len(st.args)-i)/cols, batch) * cols
+			src, a := s.rowsSource(st.args[i:i+n], st.types)
+			i += n
 			if _, err := s.txExec(ctx, tx, fmt.Sprintf(st.sql, src), a...); err != nil {
 				return fmt.Errorf("store: upsert %s: %w", strings.Fields(st.sql)[2], err)
 			}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/bits"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -320,6 +321,18 @@ func fromMicros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64).UTC()
 }
 
+// chunkLen is the length of the next chunk of a list of n: size while n
+// allows, then the largest power of two up to n. Batched statements thus come
+// in a few lengths, and on SQLite each length is its own SQL text, prepared
+// once and kept: without this a cache of them would hold hundreds of
+// programs of thousands of parameters (tens of MB).
+func chunkLen(n, size int) int {
+	if n >= size {
+		return size
+	}
+	return 1 << (bits.Len(uint(n)) - 1)
+}
+
 // vkeyMax is the longest value stored as its own key. PostgreSQL's btree
 // entries must stay under about 2.7 kB, so longer values (URLs with huge
 // query strings, extracted configs) are keyed by a prefix and their SHA-256;
@@ -459,7 +472,7 @@ func column(vals []any, pgType string) any {
 // chunks calls f for consecutive slices of at most size elements.
 func chunks[T any](s []T, size int, f func([]T) error) error {
 	for len(s) > 0 {
-		n := min(size, len(s))
+		n := chunkLen(len(s), size)
 		if err := f(s[:n]); err != nil {
 			return err
 		}
