@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -53,8 +52,11 @@ type Client struct {
 	limiter *rate.Limiter
 	log     *slog.Logger
 	ua      string
-	bufs    sync.Pool
+	bufs    chan *bytes.Buffer // body buffers kept across GCs (a sync.Pool is emptied by each one and its buffers regrow)
 }
+
+// keptBuffers is how many body buffers a client keeps for reuse.
+const keptBuffers = 4
 
 // New returns a Client for opts.
 func New(opts Options) (*Client, error) {
@@ -139,7 +141,7 @@ func New(opts Options) (*Client, error) {
 		lim = rate.Limit(opts.RateLimit)
 	}
 	c.limiter = rate.NewLimiter(lim, opts.RateBurst)
-	c.bufs.New = func() any { return new(bytes.Buffer) }
+	c.bufs = make(chan *bytes.Buffer, keptBuffers)
 	return c, nil
 }
 
@@ -210,7 +212,20 @@ func (c *Client) putBuf(b []byte) {
 	if cap(b) > 16<<20 || cap(b) == 0 {
 		return
 	}
-	c.bufs.Put(bytes.NewBuffer(b[:0]))
+	select {
+	case c.bufs <- bytes.NewBuffer(b[:0]):
+	default: // enough kept
+	}
+}
+
+func (c *Client) getBuf() *bytes.Buffer {
+	select {
+	case b := <-c.bufs:
+		b.Reset()
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
 }
 
 // do makes one request. The returned body buffer is pooled: decoders must
@@ -237,8 +252,10 @@ func (c *Client) do(ctx context.Context, endpoint string, u *url.URL) (*response
 		return nil, c.netError(ctx, endpoint, err)
 	}
 	defer res.Body.Close()
-	buf := c.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf := c.getBuf()
+	if n := res.ContentLength; n > 0 && n <= c.opts.MaxBodyBytes && int(n) > buf.Cap() {
+		buf.Grow(int(n) + 1) // one allocation instead of doublings (the +1 lets ReadFrom see EOF without growing)
+	}
 	_, err = buf.ReadFrom(io.LimitReader(res.Body, c.opts.MaxBodyBytes+1))
 	if err != nil {
 		c.putBuf(buf.Bytes())
