@@ -317,8 +317,11 @@ func placedAfterFix(version string, p intel.ProductRef) bool {
 	return false
 }
 
-// maxCandidates bounds the vulnerabilities read per product searched.
-const maxCandidates = 20000
+// Bounds on what one asset's product may pull in.
+const (
+	maxProducts   = 5000  // stored products matching one name
+	maxCandidates = 20000 // vulnerabilities read for one name
+)
 
 // Summary counts what a match found.
 type Summary struct {
@@ -329,11 +332,19 @@ type Summary struct {
 }
 
 // MatchAll matches every asset against the stored vulnerabilities (those a
-// key capped at maxTLP may see; "" : all). Each product is searched once.
+// key capped at maxTLP may see; "" : all). The stored products are read
+// once and indexed by word; each distinct product name then costs a lookup
+// in that index and one batched read of the vulnerabilities of the products
+// it names.
 func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel.TLP) ([]Result, Summary, error) {
 	if err := Validate(assets); err != nil {
 		return nil, Summary{}, err
 	}
+	products, err := st.Products(ctx)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	cat := newCatalogue(products)
 	cache := map[string][]intel.Object{}
 	out := make([]Result, len(assets))
 	sum := Summary{Assets: len(assets)}
@@ -345,11 +356,14 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 			sum.Errors++
 			continue
 		}
-		key := strings.ToLower(strings.Join(strings.Fields(product), " "))
+		key := norm(product)
 		cands, ok := cache[key]
 		if !ok {
-			if cands, err = candidates(ctx, st, key, maxTLP); err != nil {
+			if cands, err = st.VulnerabilitiesOf(ctx, cat.named(key), maxTLP); err != nil {
 				return nil, Summary{}, err
+			}
+			if len(cands) > maxCandidates {
+				cands = cands[:maxCandidates]
 			}
 			cache[key] = cands
 		}
@@ -370,21 +384,51 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 	return out, sum, nil
 }
 
-// candidates reads the vulnerabilities naming a product that contains the
-// name, any case (the matcher then decides).
-func candidates(ctx context.Context, st *store.Store, product string, maxTLP intel.TLP) ([]intel.Object, error) {
-	var out []intel.Object
-	q := store.Query{Product: product, MaxTLP: maxTLP, Limit: 1000}
-	for len(out) < maxCandidates {
-		res, err := st.Search(ctx, q)
-		if err != nil {
-			return nil, err
+// catalogue indexes the stored products by the words of their names.
+type catalogue struct {
+	ids    []int64
+	names  []string         // folded, padded with spaces
+	byWord map[string][]int // word → indexes into ids and names
+}
+
+func newCatalogue(ps []store.Product) *catalogue {
+	c := &catalogue{ids: make([]int64, len(ps)), names: make([]string, len(ps)), byWord: map[string][]int{}}
+	for i, p := range ps {
+		name := norm(p.Product)
+		c.ids[i], c.names[i] = p.ID, " "+name+" "
+		seen := map[string]bool{}
+		for _, w := range strings.Fields(name) {
+			if !seen[w] {
+				seen[w] = true
+				c.byWord[w] = append(c.byWord[w], i)
+			}
 		}
-		out = append(out, res.Objects...)
-		if res.Next == "" {
-			return out, nil
-		}
-		q.After = res.Next
 	}
-	return out, nil
+	return c
+}
+
+// named returns the products whose folded name contains the folded name
+// key as whole words ("edgegate" names "Examplesoft EdgeGate").
+func (c *catalogue) named(key string) []int64 {
+	words := strings.Fields(key)
+	if len(words) == 0 {
+		return nil
+	}
+	list := c.byWord[words[0]]
+	for _, w := range words[1:] {
+		if l := c.byWord[w]; len(l) < len(list) {
+			list = l
+		}
+	}
+	phrase := " " + strings.Join(words, " ") + " "
+	var out []int64
+	for _, i := range list {
+		if strings.Contains(c.names[i], phrase) {
+			out = append(out, c.ids[i])
+			if len(out) == maxProducts {
+				break
+			}
+		}
+	}
+	return out
 }

@@ -809,3 +809,73 @@ func (s *Store) Relationships(ctx context.Context, ids []int64) ([]intel.Relatio
 	}
 	return out, nil
 }
+
+// Product is a stored software object's vendor and product, lower-cased.
+type Product struct {
+	ID      int64
+	Vendor  string
+	Product string
+}
+
+// Products lists every stored product (for matching many names at once in
+// memory, as CMDB matching does).
+func (s *Store) Products(ctx context.Context) ([]Product, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT object_id, vendor_lc, product_lc FROM software ORDER BY object_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list products: %w", err)
+	}
+	defer rows.Close()
+	var out []Product
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.ID, &p.Vendor, &p.Product); err != nil {
+			return nil, fmt.Errorf("store: list products: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// VulnerabilitiesOf returns the vulnerabilities that affect any of the
+// software objects, each once, with their details; those above maxTLP
+// ("" : none) are left out.
+func (s *Store) VulnerabilitiesOf(ctx context.Context, softwareIDs []int64, maxTLP intel.TLP) ([]intel.Object, error) {
+	tlps := ""
+	if maxTLP != "" {
+		if !maxTLP.Valid() {
+			_, err := intel.ParseTLP(string(maxTLP))
+			return nil, err
+		}
+		tlps = ` AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `')` // fixed names, no input
+	}
+	seen := map[int64]bool{}
+	var out []intel.Object
+	nowUS := s.now().UnixMicro()
+	err := chunks(softwareIDs, batch, func(c []int64) error {
+		cond, args := s.in(1, int64Args(c))
+		// From the relationships (by their target index) to the objects:
+		// CROSS JOIN makes SQLite keep that order, which it may not choose
+		// with stale statistics (walking every vulnerability instead).
+		rows, err := s.txQuery(ctx, nil, `SELECT `+objectCols+` FROM relationships r CROSS JOIN objects o
+			WHERE o.id = r.source_id AND r.target_id `+cond+` AND r.type = 'has' AND o.type = 'vulnerability'`+tlps, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			o, err := s.scanObject(rows, nowUS)
+			if err != nil {
+				return err
+			}
+			if !seen[o.ID] {
+				seen[o.ID] = true
+				out = append(out, *o)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: vulnerabilities of products: %w", err)
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,6 +330,33 @@ func TestVulnerabilitySearch(t *testing.T) {
 			if _, err := s.Search(ctx, bad); intel.ErrorCode(err) != intel.EINVALID {
 				t.Errorf("%+v: %v, want EINVALID", bad, err)
 			}
+		}
+
+		// Every product at once, and the vulnerabilities of some of them (CMDB matching).
+		prods, err := s.Products(ctx)
+		if err != nil || len(prods) != 3 {
+			t.Fatalf("products: %+v %v", prods, err)
+		}
+		var exID int64
+		for _, p := range prods {
+			if p.Vendor == "microsoft" && p.Product == "exchange server" {
+				exID = p.ID
+			}
+		}
+		vs, err := s.VulnerabilitiesOf(ctx, []int64{exID}, "")
+		var ofExchange []string
+		for _, v := range vs {
+			ofExchange = append(ofExchange, v.Value)
+			if v.Vulnerability == nil || len(v.Vulnerability.Products) == 0 {
+				t.Errorf("%s without its products", v.Value)
+			}
+		}
+		slices.Sort(ofExchange)
+		if err != nil || !slices.Equal(ofExchange, []string{"CVE-2024-0001", "CVE-2024-0002"}) {
+			t.Errorf("vulnerabilities of Exchange: %v %v", ofExchange, err)
+		}
+		if vs, err := s.VulnerabilitiesOf(ctx, []int64{exID}, intel.TLPGreen); err != nil || len(vs) != 0 {
+			t.Errorf("capped at green: %d %v", len(vs), err)
 		}
 
 		// Which products a vulnerability affects, and which vulnerabilities a product has.
