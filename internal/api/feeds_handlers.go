@@ -443,8 +443,13 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *auth.Princi
 	return nil
 }
 
-func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	cs, err := s.Store.Collections(r.Context())
+// listCollections counts, in each collection, the objects the key may see.
+func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var maxTLP intel.TLP
+	if p != nil {
+		maxTLP = p.MaxTLP
+	}
+	cs, err := s.Store.CollectionsUpTo(r.Context(), maxTLP)
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,14 @@ func TestObjectsSearchAndTLPCap(t *testing.T) {
 			t.Fatalf("capped key saw %s object %d", o.TLP, o.ID)
 		}
 	}
+	// Collection sizes count only what the key sees (the indicators are red).
+	var cols struct{ Collections []intel.Collection }
+	e.do("GET", "/api/v1/collections", green, nil).json(t, &cols)
+	for _, c := range cols.Collections {
+		if c.Name == "main Indicators" && c.Objects != 0 {
+			t.Errorf("capped key: collection %q counts %d objects", c.Name, c.Objects)
+		}
+	}
 	if got := e.all("/api/v1/objects?tlp=red", green); len(got) != 0 {
 		t.Errorf("capped key asked for red and saw %d", len(got))
 	}

@@ -741,8 +741,22 @@ func (s *Store) Related(ctx context.Context, id int64, limit int) ([]intel.Relat
 
 // Collections lists the collections with how many objects each holds.
 func (s *Store) Collections(ctx context.Context) ([]intel.Collection, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, (SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)
-		FROM collections c ORDER BY c.name_key`)
+	return s.CollectionsUpTo(ctx, "")
+}
+
+// CollectionsUpTo lists the collections, counting only the objects marked
+// at most maxTLP ("" : all), as a key capped at it sees them.
+func (s *Store) CollectionsUpTo(ctx context.Context, maxTLP intel.TLP) ([]intel.Collection, error) {
+	count := `(SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)`
+	if maxTLP != "" {
+		if !maxTLP.Valid() {
+			_, err := intel.ParseTLP(string(maxTLP))
+			return nil, err
+		}
+		count = `(SELECT count(*) FROM collection_objects m JOIN objects o ON o.id = m.object_id WHERE m.collection_id = c.id
+			AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `'))` // fixed names, no input
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, `+count+` FROM collections c ORDER BY c.name_key`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list collections: %w", err)
 	}

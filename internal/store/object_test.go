@@ -393,6 +393,12 @@ func TestVulnerabilitySearch(t *testing.T) {
 		if err != nil || len(cols) != 1 || cols[0].Name != "prod Vulnerabilities" || cols[0].Objects != 7 {
 			t.Errorf("collections = %+v, %v", cols, err)
 		}
+		for tlp, want := range map[intel.TLP]int64{intel.TLPGreen: 0, intel.TLPAmber: 7, intel.TLPRed: 7} {
+			cols, err := s.CollectionsUpTo(ctx, tlp)
+			if err != nil || len(cols) != 1 || cols[0].Objects != want {
+				t.Errorf("collections up to %s = %+v, %v; want %d objects", tlp, cols, err, want)
+			}
+		}
 	})
 }
 
