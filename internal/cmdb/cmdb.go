@@ -248,6 +248,9 @@ func cmpScore(a, b *float64) int {
 // matches the asset, and how.
 func matchProduct(a Asset, vendor, product string, name *cpe.Name, p intel.ProductRef) (Match, bool) {
 	label := strings.TrimSpace(p.Vendor + " " + p.Product)
+	if p.Vendor == "" || strings.HasPrefix(strings.ToLower(p.Product), strings.ToLower(p.Vendor)) {
+		label = p.Product // "Examplesoft EdgeGate", not "Examplesoft Examplesoft EdgeGate"
+	}
 	// By CPE: a CPE of an affected version covers the asset's.
 	cpeSame := false
 	if name != nil {

@@ -64,6 +64,9 @@ func TestMatchAsset(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.name, strings.Join(s, ","), tc.want)
 		}
 	}
+	if ms, _ := MatchAsset(Asset{Product: "Globex Web Server", Version: "2.4.49"}, vulns); len(ms) != 1 || ms[0].Product != "Globex Web Server" {
+		t.Errorf("product label: %+v", ms)
+	}
 	if _, err := MatchAsset(Asset{Asset: "host-1", Version: "1.0"}, vulns); intel.ErrorCode(err) != intel.EINVALID {
 		t.Errorf("asset without product: %v", err)
 	}
