@@ -61,7 +61,7 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 	if err := s.loadSources(ctx, nil, byID); err != nil {
 		return err
 	}
-	return chunks(ids, batch, func(c []int64) error {
+	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c JOIN collection_objects m ON m.collection_id = c.id
 			WHERE m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
@@ -193,7 +193,7 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 func (s *Store) loadByHashes(ctx context.Context, hashes []string) (map[string]*intel.Object, error) {
 	out := map[string]*intel.Object{}
 	nowUS := s.now().UnixMicro()
-	err := chunks(hashes, batch, func(c []string) error {
+	err := chunks(hashes, s.batchLen, func(c []string) error {
 		args := make([]any, len(c))
 		for i, h := range c {
 			args[i] = h
@@ -797,7 +797,7 @@ func (s *Store) Relationships(ctx context.Context, ids []int64) ([]intel.Relatio
 		want[id] = true
 	}
 	var out []intel.Relationship
-	err := chunks(ids, batch, func(c []int64) error {
+	err := chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		rows, err := s.txQuery(ctx, nil, `SELECT r.id, r.target_id, r.type, a.type, COALESCE(a.value, a.vkey), b.type, COALESCE(b.value, b.vkey)
 			FROM relationships r JOIN objects a ON a.id = r.source_id JOIN objects b ON b.id = r.target_id
@@ -865,7 +865,7 @@ func (s *Store) VulnerabilitiesOf(ctx context.Context, softwareIDs []int64, maxT
 	seen := map[int64]bool{}
 	var out []intel.Object
 	nowUS := s.now().UnixMicro()
-	err := chunks(softwareIDs, batch, func(c []int64) error {
+	err := chunks(softwareIDs, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		// From the relationships (by their target index) to the objects:
 		// CROSS JOIN makes SQLite keep that order, which it may not choose

@@ -294,7 +294,7 @@ func (s *Store) loadByKeys(ctx context.Context, tx *sql.Tx, keys []refKey, withS
 	nowUS := s.now().UnixMicro()
 	byID := map[int64]*intel.Object{}
 	for typ, vkeys := range byType {
-		err := chunks(vkeys, batch, func(c []string) error {
+		err := chunks(vkeys, s.batchLen, func(c []string) error {
 			cond, args := s.in(2, stringArgs(c))
 			rows, err := s.txQuery(ctx, tx, `SELECT `+objectCols+` FROM objects o WHERE o.type = `+s.param(1)+` AND o.vkey `+cond,
 				append([]any{string(typ)}, args...)...)
@@ -330,7 +330,7 @@ func (s *Store) loadSources(ctx context.Context, tx *sql.Tx, byID map[int64]*int
 	for id := range byID {
 		ids = append(ids, id)
 	}
-	return chunks(ids, batch, func(c []int64) error {
+	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		rows, err := s.txQuery(ctx, tx, `SELECT object_id, channel_id, instance, channel, original_id, first_reported, last_reported,
 			tlp, confidence, valid_until FROM provenance WHERE object_id `+cond+` ORDER BY object_id, channel_id`, args...)
@@ -387,7 +387,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 	const cols = 18
 	objectTypes := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
 		"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
-	return chunks(writes, batch, func(c []*pending) error {
+	return chunks(writes, s.batchLen, func(c []*pending) error {
 		args := make([]any, 0, len(c)*cols)
 		index := make(map[refKey]*pending, len(c))
 		for _, pd := range c {
@@ -441,7 +441,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pending, channelID int64) error {
 	const cols = 11
 	provenanceTypes := []string{"bigint", "bigint", "text", "text", "text", "bigint", "bigint", "text", "integer", "bigint", "bigint"}
-	return chunks(writes, batch, func(c []*pending) error {
+	return chunks(writes, s.batchLen, func(c []*pending) error {
 		args := make([]any, 0, len(c)*cols)
 		for _, pd := range c {
 			var dg any = pd.digest
@@ -518,7 +518,7 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 	for _, st := range stmts {
 		cols := len(st.types)
 		for i := 0; i < len(st.args); {
-			n := chunkLen((len(st.args)-i)/cols, batch) * cols
+			n := s.batchLen((len(st.args)-i)/cols) * cols
 			src, a := s.rowsSource(st.args[i:i+n], st.types)
 			i += n
 			if _, err := s.txExec(ctx, tx, fmt.Sprintf(st.sql, src), a...); err != nil {
@@ -591,7 +591,7 @@ func (s *Store) probe(ctx context.Context, tx *sql.Tx, keys []refKey, channelID,
 		byType[k.typ] = append(byType[k.typ], k.vkey)
 	}
 	for typ, vkeys := range byType {
-		err := chunks(vkeys, batch, func(c []string) error {
+		err := chunks(vkeys, s.batchLen, func(c []string) error {
 			cond, args := s.in(4, stringArgs(c))
 			// Correlated subqueries, not joins: each is one index probe per
 			// object, where a planner would hash-join whole tables.
@@ -684,7 +684,7 @@ func emptyDetails(d *intel.Details) bool {
 }
 
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
-	return chunks(ids, batch, func(c []int64) error {
+	return chunks(ids, s.batchLen, func(c []int64) error {
 		args := make([]any, 0, len(c)*3)
 		for _, id := range c {
 			args = append(args, collID, id, nowUS)
@@ -719,7 +719,7 @@ func (s *Store) linkByFlashpointID(ctx context.Context, tx *sql.Tx, writes []*pe
 		isCVE bool
 	}
 	groups := map[int64][]vuln{}
-	err := chunks(fpids, batch, func(c []any) error {
+	err := chunks(fpids, s.batchLen, func(c []any) error {
 		cond, args := s.in(1, c)
 		rows, err := s.txQuery(ctx, tx, `SELECT v.flashpoint_id, o.id, o.vkey FROM vulnerabilities v JOIN objects o ON o.id = v.object_id
 			WHERE v.flashpoint_id `+cond, args...)

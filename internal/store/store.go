@@ -321,6 +321,17 @@ func fromMicros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64).UTC()
 }
 
+// batchLen is the length of the next batch of a list of n items still to
+// write or read: see chunkLen on SQLite; on PostgreSQL, whose batched
+// statements take arrays and so have one text whatever their length, a
+// full batch or what is left.
+func (s *Store) batchLen(n int) int {
+	if s.dialect == SQLite {
+		return chunkLen(n, batch)
+	}
+	return min(n, batch)
+}
+
 // chunkLen is the length of the next chunk of a list of n: size while n
 // allows, then the largest power of two up to n. Batched statements thus come
 // in a few lengths, and on SQLite each length is its own SQL text, prepared
@@ -470,9 +481,9 @@ func column(vals []any, pgType string) any {
 }
 
 // chunks calls f for consecutive slices of at most size elements.
-func chunks[T any](s []T, size int, f func([]T) error) error {
+func chunks[T any](s []T, next func(int) int, f func([]T) error) error {
 	for len(s) > 0 {
-		n := chunkLen(len(s), size)
+		n := next(len(s))
 		if err := f(s[:n]); err != nil {
 			return err
 		}
