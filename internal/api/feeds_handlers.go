@@ -145,7 +145,7 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.create", instanceTarget(in), map[string]any{"base_url": in.BaseURL, "verify_tls": in.VerifyTLS,
+	s.audit(r, p, "instance.create", in.Ref(), map[string]any{"base_url": in.BaseURL, "verify_tls": in.VerifyTLS,
 		"token": "set"})
 	v, err := s.view(r, in)
 	if err != nil {
@@ -155,8 +155,6 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
-
-func instanceTarget(in feed.Instance) string { return fmt.Sprintf("instance:%d %s", in.ID, in.Name) }
 
 func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	in, err := s.instance(r)
@@ -175,7 +173,7 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.update", instanceTarget(in), InstanceChanges(before, in, token != ""))
+	s.audit(r, p, "instance.update", in.Ref(), InstanceChanges(before, in, token != ""))
 	v, err := s.view(r, in)
 	if err != nil {
 		return err
@@ -211,7 +209,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if err := s.Store.DeleteInstance(r.Context(), in.Name); err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.delete", instanceTarget(in), nil)
+	s.audit(r, p, "instance.delete", in.Ref(), nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -295,7 +293,7 @@ func (s *Server) migrateInstance(w http.ResponseWriter, r *http.Request, p *auth
 	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.migrate", instanceTarget(in), InstanceChanges(before, in, true))
+	s.audit(r, p, "instance.migrate", in.Ref(), InstanceChanges(before, in, true))
 	res, err := s.testAll(r, in)
 	if err != nil {
 		return err
@@ -372,7 +370,7 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err := s.Scheduler.Reschedule(r.Context(), ch); err != nil {
 		return err
 	}
-	s.audit(r, p, "channel.update", fmt.Sprintf("channel:%d %s/%s", ch.ID, ch.Instance, ch.Kind),
+	s.audit(r, p, "channel.update", ch.Ref(),
 		map[string]any{"before": before, "after": ch.Settings})
 	if ch, err = s.Store.ChannelByID(r.Context(), ch.ID); err != nil {
 		return err
@@ -408,7 +406,7 @@ func (s *Server) pollChannel(w http.ResponseWriter, r *http.Request, p *auth.Pri
 			s.log().Warn("api: poll failed", "channel", ch.ID, "run", res.Run.ID, "error", res.Err)
 		}
 	}()
-	s.audit(r, p, "channel.poll", fmt.Sprintf("channel:%d %s/%s", ch.ID, ch.Instance, ch.Kind), map[string]int64{"run_id": run.ID})
+	s.audit(r, p, "channel.poll", ch.Ref(), map[string]int64{"run_id": run.ID})
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d/channels/%s/runs", ch.InstanceID, ch.Kind))
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": run.ID, "status": run.Outcome})
 	return nil
@@ -445,11 +443,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *auth.Princi
 
 // listCollections counts, in each collection, the objects the key may see.
 func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	var maxTLP intel.TLP
-	if p != nil {
-		maxTLP = p.MaxTLP
-	}
-	cs, err := s.Store.CollectionsUpTo(r.Context(), maxTLP)
+	cs, err := s.Store.CollectionsUpTo(r.Context(), p.Cap())
 	if err != nil {
 		return err
 	}

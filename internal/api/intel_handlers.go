@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,13 +93,6 @@ func (p *params) limit() int {
 
 func (p *params) err() error { return intel.Invalid(p.bad) }
 
-// capped applies a key's TLP cap to a query.
-func capped(q *store.Query, pr *auth.Principal) {
-	if pr != nil && pr.MaxTLP != "" {
-		q.MaxTLP = pr.MaxTLP
-	}
-}
-
 // objectQuery reads the filters shared by /objects and /vulnerabilities.
 func objectQuery(p *params) store.Query {
 	q := store.Query{
@@ -167,7 +161,7 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, pr *auth.
 	if err != nil {
 		return err
 	}
-	capped(&q, pr)
+	q.MaxTLP = pr.Cap()
 	return s.search(w, r, q)
 }
 
@@ -303,11 +297,7 @@ func vulnQuery(p *params) store.Query {
 		}
 	}
 	if q.Sort != "" {
-		known := false
-		for _, s := range store.SortNames() {
-			known = known || s == q.Sort
-		}
-		if !known {
+		if !slices.Contains(store.SortNames(), q.Sort) {
 			p.fail("sort", "sort %q is not known; allowed: %s", q.Sort, strings.Join(store.SortNames(), ", "))
 		}
 	}
@@ -331,7 +321,7 @@ func (s *Server) searchVulnerabilities(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	capped(&q, pr)
+	q.MaxTLP = pr.Cap()
 	return s.search(w, r, q)
 }
 
@@ -430,11 +420,7 @@ func (s *Server) cmdbMatch(w http.ResponseWriter, r *http.Request, pr *auth.Prin
 		}
 		assets = q.Assets
 	}
-	var maxTLP intel.TLP
-	if pr != nil {
-		maxTLP = pr.MaxTLP
-	}
-	res, sum, err := cmdb.MatchAll(r.Context(), s.Store, assets, maxTLP)
+	res, sum, err := cmdb.MatchAll(r.Context(), s.Store, assets, pr.Cap())
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,14 @@ func (p *Principal) Sees(tlp intel.TLP) bool {
 	return p == nil || p.MaxTLP == "" || tlp.Rank() <= p.MaxTLP.Rank()
 }
 
+// Cap is the principal's TLP cap ("" : none, as for no principal).
+func (p *Principal) Cap() intel.TLP {
+	if p == nil {
+		return ""
+	}
+	return p.MaxTLP
+}
+
 // Actor names the principal in the audit trail.
 func (p *Principal) Actor() string {
 	if p == nil {

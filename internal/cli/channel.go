@@ -220,7 +220,7 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	if err := a.Scheduler.Reschedule(e.ctx, ch); err != nil {
 		return err
 	}
-	if err := a.Store.Audit(e.ctx, actor(), "channel.update", fmt.Sprintf("channel:%d %s/%s", ch.ID, ch.Instance, ch.Kind),
+	if err := a.Store.Audit(e.ctx, actor(), "channel.update", ch.Ref(),
 		map[string]any{"before": before, "after": ch.Settings}); err != nil {
 		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
 	}

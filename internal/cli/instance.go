@@ -355,7 +355,7 @@ func (c *InstanceMigrateCmd) Run(e *env) error {
 // audit records a change made from the command line; a failure is reported
 // as a warning (the change is made).
 func (a *App) audit(e *env, action string, in feed.Instance, detail any) {
-	if err := a.Store.Audit(e.ctx, actor(), action, fmt.Sprintf("instance:%d %s", in.ID, in.Name), detail); err != nil {
+	if err := a.Store.Audit(e.ctx, actor(), action, in.Ref(), detail); err != nil {
 		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
 	}
 }

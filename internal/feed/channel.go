@@ -1,6 +1,9 @@
 package feed
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Channel is one channel of an instance: its settings, its health and when
 // it next polls.
@@ -16,6 +19,9 @@ type Channel struct {
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
 }
+
+// Ref names the channel in the audit trail: "channel:ID instance/kind".
+func (ch *Channel) Ref() string { return fmt.Sprintf("channel:%d %s/%s", ch.ID, ch.Instance, ch.Kind) }
 
 // Trigger says why a poll ran.
 type Trigger string

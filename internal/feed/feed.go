@@ -66,6 +66,9 @@ type Instance struct {
 	Updated   time.Time `json:"updated"`
 }
 
+// Ref names the instance in the audit trail: "instance:ID name".
+func (in Instance) Ref() string { return fmt.Sprintf("instance:%d %s", in.ID, in.Name) }
+
 // TokenHint returns what may be shown of a token: its last four characters.
 func TokenHint(token string) string {
 	if utf8.RuneCountInString(token) <= 8 {

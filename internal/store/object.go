@@ -744,17 +744,31 @@ func (s *Store) Collections(ctx context.Context) ([]intel.Collection, error) {
 	return s.CollectionsUpTo(ctx, "")
 }
 
+// tlpCap returns the condition " AND o.tlp IN (...)" that leaves out objects
+// marked above maxTLP, or "" for no cap. The names are the fixed TLP names,
+// never input, so they are written into the SQL text.
+func tlpCap(maxTLP intel.TLP) (string, error) {
+	if maxTLP == "" {
+		return "", nil
+	}
+	if !maxTLP.Valid() {
+		_, err := intel.ParseTLP(string(maxTLP))
+		return "", err
+	}
+	return ` AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `')`, nil
+}
+
 // CollectionsUpTo lists the collections, counting only the objects marked
 // at most maxTLP ("" : all), as a key capped at it sees them.
 func (s *Store) CollectionsUpTo(ctx context.Context, maxTLP intel.TLP) ([]intel.Collection, error) {
 	count := `(SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)`
-	if maxTLP != "" {
-		if !maxTLP.Valid() {
-			_, err := intel.ParseTLP(string(maxTLP))
-			return nil, err
-		}
-		count = `(SELECT count(*) FROM collection_objects m JOIN objects o ON o.id = m.object_id WHERE m.collection_id = c.id
-			AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `'))` // fixed names, no input
+	capCond, err := tlpCap(maxTLP)
+	if err != nil {
+		return nil, err
+	}
+	if capCond != "" {
+		count = `(SELECT count(*) FROM collection_objects m JOIN objects o ON o.id = m.object_id WHERE m.collection_id = c.id` +
+			capCond + `)`
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, `+count+` FROM collections c ORDER BY c.name_key`)
 	if err != nil {
@@ -854,18 +868,14 @@ func (s *Store) Products(ctx context.Context) ([]Product, error) {
 // software objects, each once, with their details; those above maxTLP
 // ("" : none) are left out.
 func (s *Store) VulnerabilitiesOf(ctx context.Context, softwareIDs []int64, maxTLP intel.TLP) ([]intel.Object, error) {
-	tlps := ""
-	if maxTLP != "" {
-		if !maxTLP.Valid() {
-			_, err := intel.ParseTLP(string(maxTLP))
-			return nil, err
-		}
-		tlps = ` AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `')` // fixed names, no input
+	tlps, err := tlpCap(maxTLP)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[int64]bool{}
 	var out []intel.Object
 	nowUS := s.now().UnixMicro()
-	err := chunks(softwareIDs, s.batchLen, func(c []int64) error {
+	err = chunks(softwareIDs, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		// From the relationships (by their target index) to the objects:
 		// CROSS JOIN makes SQLite keep that order, which it may not choose
