@@ -136,6 +136,15 @@ func peakRSSMB() float64 {
 	return float64(ru.Maxrss) / 1024 // Linux reports KiB
 }
 
+// cpuSeconds is the CPU time (user and system) this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 // startSimProcess runs `flint sim` as a child on a free loopback port and
 // returns its base URL and token.
 func startSimProcess(ctx context.Context, args ...string) (base, token string, stop func(), err error) {

@@ -31,6 +31,7 @@ type IngestResult struct {
 	FetchOnlyPerSecond float64 `json:"fetch_only_per_second"`
 	RatioToFetch       float64 `json:"ratio_to_fetch_only"`
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	CPUSeconds         float64 `json:"cpu_seconds"` // of this process during the ingest (the simulator is another)
 	Pages              int     `json:"pages"`
 }
 
@@ -85,7 +86,7 @@ func (c *BenchIngestCmd) Run(e *env) error {
 		return err
 	}
 	defer stopProfile()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuSeconds()
 	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
 	if err != nil {
 		return err
@@ -93,13 +94,13 @@ func (c *BenchIngestCmd) Run(e *env) error {
 	secs := time.Since(t0).Seconds()
 	n := run.New + run.Updated + run.Unchanged
 	res := IngestResult{Dialect: string(a.Store.Dialect()), Indicators: n, Seconds: secs, PerSecond: float64(n) / secs,
-		FetchOnlyPerSecond: fetch.PerSecond, PeakRSSMB: peakRSSMB(), Pages: run.Pages}
+		FetchOnlyPerSecond: fetch.PerSecond, PeakRSSMB: peakRSSMB(), Pages: run.Pages, CPUSeconds: cpuSeconds() - cpu0}
 	res.RatioToFetch = res.PerSecond / res.FetchOnlyPerSecond
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
-	fmt.Fprintf(e.stdout, "%s: ingested %d indicators in %d pages in %.1f s: %.0f indicators/s (%.0f%% of the fetch-only %.0f/s); peak RSS %.0f MB\n",
-		res.Dialect, res.Indicators, res.Pages, res.Seconds, res.PerSecond, 100*res.RatioToFetch, res.FetchOnlyPerSecond, res.PeakRSSMB)
+	fmt.Fprintf(e.stdout, "%s: ingested %d indicators in %d pages in %.1f s: %.0f indicators/s (%.0f%% of the fetch-only %.0f/s); peak RSS %.0f MB; %.1f CPU-seconds\n",
+		res.Dialect, res.Indicators, res.Pages, res.Seconds, res.PerSecond, 100*res.RatioToFetch, res.FetchOnlyPerSecond, res.PeakRSSMB, res.CPUSeconds)
 	if c.Keep {
 		fmt.Fprintf(e.stdout, "data directory kept: %s\n", filepath.Clean(dir))
 	}

@@ -144,12 +144,16 @@ func (s *Scheduler) Reschedule(ctx context.Context, ch feed.Channel) error {
 // the database's planner statistics.
 const optimizeAfter = 50_000
 
-// prefetch is how many fetched pages may wait for the writer, and
-// commitObjects the most objects one transaction takes when pages are
-// grouped (a single page larger than that still commits whole).
+// prefetch is how many fetched pages may wait for the writer. Pages waiting
+// when the writer takes the next are applied as one (groupObjects at most:
+// one set of batched statements); while the writer stays behind, one
+// transaction takes applied pages until it holds commitObjects objects or is
+// commitAge old (a single page larger than that still commits whole).
 const (
 	prefetch      = 2
-	commitObjects = 4000
+	groupObjects  = 4000
+	commitObjects = 50000
+	commitAge     = 2 * time.Second
 )
 
 // ErrBusy means another poll of the channel is running.
@@ -287,7 +291,43 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			}
 		}
 	}()
-	var held *fetched // a page received but left for the next transaction
+	var (
+		held    *fetched      // a page received but left for the next group
+		tx      *store.PageTx // the open transaction, if any
+		pending feed.PollRun  // what the open transaction holds, counted
+	)
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
+	// commit ends the open transaction and counts its pages into the run.
+	commit := func() error {
+		err := tx.Commit()
+		tx = nil
+		if err != nil {
+			return err
+		}
+		run.Pages += pending.Pages
+		run.New += pending.New
+		run.Updated += pending.Updated
+		run.Unchanged += pending.Unchanged
+		run.Filtered += pending.Filtered
+		run.Invalid += pending.Invalid
+		run.Unsupported += pending.Unsupported
+		run.CursorAfter = pending.CursorAfter
+		pending = feed.PollRun{}
+		if s.OnPage != nil {
+			s.OnPage(*run)
+		}
+		if s.now().Sub(renewed) > s.ttl()/4 {
+			if *lease, err = s.Store.RenewLease(ctx, *lease, s.ttl()); err != nil {
+				return err
+			}
+			renewed = s.now()
+		}
+		return nil
+	}
 	for {
 		var f fetched
 		if held != nil {
@@ -299,6 +339,11 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			}
 		}
 		if f.err != nil {
+			if tx != nil { // keep what came before
+				if err := commit(); err != nil {
+					return err
+				}
+			}
 			return f.err
 		}
 		page := store.Page{Source: src, Collection: ch.Settings.Collection,
@@ -306,7 +351,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		stats, batches := f.b.Stats, 1
 		var pendingErr error
 	group:
-		for len(page.Objects) < commitObjects {
+		for len(page.Objects) < groupObjects {
 			select {
 			case g, ok := <-pages:
 				if !ok {
@@ -316,7 +361,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 					pendingErr = g.err // commit what came before, then fail
 					break group
 				}
-				if len(page.Objects)+len(g.b.Objects) > commitObjects {
+				if len(page.Objects)+len(g.b.Objects) > groupObjects {
 					held = &g
 					break group
 				}
@@ -333,29 +378,39 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 				break group
 			}
 		}
-		counts, err := s.Store.ApplyPage(ctx, *lease, page)
-		if err != nil {
-			return err
-		}
-		run.Pages += batches
-		run.New += counts.New
-		run.Updated += counts.Updated
-		run.Unchanged += counts.Unchanged
-		run.Filtered += stats.Filtered
-		run.Invalid += stats.Invalid
-		run.Unsupported += stats.Unsupported
-		run.CursorAfter = page.Cursor
-		if s.OnPage != nil {
-			s.OnPage(*run)
-		}
-		if s.now().Sub(renewed) > s.ttl()/4 {
-			if *lease, err = s.Store.RenewLease(ctx, *lease, s.ttl()); err != nil {
+		if tx == nil {
+			if tx, err = s.Store.BeginPages(ctx, *lease); err != nil {
 				return err
 			}
-			renewed = s.now()
+		}
+		counts, err := tx.Apply(ctx, page)
+		if err != nil {
+			return err // the deferred rollback drops the transaction's pages
+		}
+		pending.Pages += batches
+		pending.New += counts.New
+		pending.Updated += counts.Updated
+		pending.Unchanged += counts.Unchanged
+		pending.Filtered += stats.Filtered
+		pending.Invalid += stats.Invalid
+		pending.Unsupported += stats.Unsupported
+		pending.CursorAfter = page.Cursor
+		// Keep the transaction open for the next page only while the writer
+		// is behind (a page is already waiting) and the transaction is small
+		// and young: a poll the fetcher paces commits page by page.
+		more := held != nil || len(pages) > 0
+		if pendingErr != nil || !more || !s.Store.SpansPages() || tx.Objects() >= commitObjects || tx.Age() >= commitAge {
+			if err := commit(); err != nil {
+				return err
+			}
 		}
 		if pendingErr != nil {
 			return pendingErr
+		}
+	}
+	if tx != nil {
+		if err := commit(); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()

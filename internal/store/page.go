@@ -70,18 +70,82 @@ type pending struct {
 // what is stored by the rules of intel.Merge; each object joins the page's
 // collection; relationships may name objects of this page or stored ones.
 func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, error) {
+	w, err := s.BeginPages(ctx, lease)
+	if err != nil {
+		return Counts{}, err
+	}
+	defer w.Rollback()
+	counts, err := w.Apply(ctx, p)
+	if err != nil {
+		return counts, err
+	}
+	return counts, w.Commit()
+}
+
+// PageTx is one write transaction taking the pages of one channel's poll in
+// order: each page moves the cursor, and the commit makes all of them and
+// the last cursor durable at once. Several pages in one transaction write
+// the index pages they share once: that is what keeps a large poll's writes
+// from being dominated by its random index inserts. A PageTx is used by one
+// goroutine; Commit or Rollback ends it.
+type PageTx struct {
+	s       *Store
+	tx      *sql.Tx
+	lease   Lease
+	colls   map[string]int64 // collection ids by name, for this transaction
+	pages   int
+	objects int
+	began   time.Time
+}
+
+// BeginPages opens a write transaction for pages of the lease's channel.
+func (s *Store) BeginPages(ctx context.Context, lease Lease) (*PageTx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin page: %w", err)
+	}
+	return &PageTx{s: s, tx: tx, lease: lease, colls: map[string]int64{}, began: time.Now()}, nil
+}
+
+// Pages and Objects say how much the transaction holds so far, and Age how
+// long it has been open.
+func (w *PageTx) Pages() int { return w.pages }
+
+// Objects is the number of objects of the pages applied so far.
+func (w *PageTx) Objects() int { return w.objects }
+
+// Age is how long the transaction has been open.
+func (w *PageTx) Age() time.Duration { return time.Since(w.began) }
+
+// Commit makes the pages applied so far durable, with the last cursor.
+func (w *PageTx) Commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit pages of channel %d: %w", w.lease.ChannelID, err)
+	}
+	return nil
+}
+
+// Rollback abandons every page of the transaction; a no-op after Commit.
+func (w *PageTx) Rollback() { _ = w.tx.Rollback() }
+
+// SpansPages reports whether one transaction should take several pages. On
+// SQLite, whose writers are serialised anyway, it is what makes bulk polls
+// fast. On PostgreSQL a page takes advisory locks on its objects' keys in
+// sorted order, and locks taken page after page in one transaction could
+// deadlock against another channel's: there each page commits alone.
+func (s *Store) SpansPages() bool { return s.dialect == SQLite }
+
+// Apply writes one page in the transaction and moves the channel's cursor
+// to p.Cursor, provided the lease is still the channel's (else ECONFLICT:
+// the caller rolls back). On any error the transaction must be rolled back.
+func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	var counts Counts
+	s, tx, lease := w.s, w.tx, w.lease
 	if err := validatePage(lease, &p); err != nil {
 		return counts, err
 	}
 	now := s.now().UTC()
 	nowUS := now.UnixMicro()
-
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return counts, fmt.Errorf("store: begin page: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
 	// Fence first: on PostgreSQL this also locks the channel's row until commit.
 	res, err := tx.ExecContext(ctx, `UPDATE channel_state SET cursor = $1, updated_at = $2 WHERE channel_id = $3 AND lease_token = $4`,
@@ -92,10 +156,15 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 	if n, _ := res.RowsAffected(); n == 0 {
 		return counts, staleLease(lease)
 	}
-	collID, err := s.collectionID(ctx, tx, p.Collection, nowUS)
-	if err != nil {
-		return counts, err
+	collID, ok := w.colls[p.Collection]
+	if !ok {
+		if collID, err = s.collectionID(ctx, tx, p.Collection, nowUS); err != nil {
+			return counts, err
+		}
+		w.colls[p.Collection] = collID
 	}
+	w.pages++
+	w.objects += len(p.Objects)
 
 	// A source re-reporting exactly what it reported last time (what most of
 	// a re-read is) changes nothing; a digest of each view, kept with the
@@ -200,9 +269,6 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 		return counts, err
 	}
 	counts.Relationships += linked
-	if err := tx.Commit(); err != nil {
-		return counts, fmt.Errorf("store: commit page of channel %d: %w", lease.ChannelID, err)
-	}
 	return counts, nil
 }
 
@@ -383,7 +449,83 @@ func nullInt(p *int) any {
 	return int64(*p)
 }
 
+// upsertObjects writes the new and the changed objects of a page and sets
+// the ids of the new ones.
 func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
+	var fresh, changed []*pending
+	for _, pd := range writes {
+		if pd.stored == nil {
+			fresh = append(fresh, pd)
+		} else {
+			changed = append(changed, pd)
+		}
+	}
+	if err := s.writeObjects(ctx, tx, fresh, true, nowUS); err != nil {
+		return err
+	}
+	for _, pd := range fresh {
+		if pd.cur.ID == 0 {
+			return intel.Errorf(intel.ECONFLICT, "store: %s %s was stored by another writer while the page was written", pd.cur.Type, pd.cur.Value)
+		}
+	}
+	if err := s.writeObjects(ctx, tx, changed, false, nowUS); err != nil {
+		return err
+	}
+	return s.indexText(ctx, tx, writes)
+}
+
+// indexText keeps SQLite's full-text index of names and descriptions in
+// step with the objects just written (PostgreSQL's is a generated column).
+func (s *Store) indexText(ctx context.Context, tx *sql.Tx, writes []*pending) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	var dels, adds []any
+	for _, pd := range writes {
+		o, old := &pd.cur, pd.stored
+		if old != nil && old.Name == o.Name && old.Description == o.Description {
+			continue
+		}
+		if old != nil && (old.Name != "" || old.Description != "") {
+			dels = append(dels, "delete", o.ID, old.Name, old.Description)
+		}
+		if o.Name != "" || o.Description != "" {
+			adds = append(adds, o.ID, o.Name, o.Description)
+		}
+	}
+	for _, st := range []struct {
+		args []any
+		cols int
+		sql  string
+	}{
+		{dels, 4, `INSERT INTO objects_fts (objects_fts, rowid, name, description) `},
+		{adds, 3, `INSERT INTO objects_fts (rowid, name, description) `},
+	} {
+		for i := 0; i < len(st.args); {
+			n := s.batchLen((len(st.args)-i)/st.cols) * st.cols
+			if _, err := s.txExec(ctx, tx, st.sql+`VALUES `+s.placeholders(n/st.cols, st.cols, 1), st.args[i:i+n]...); err != nil {
+				return fmt.Errorf("store: full-text index: %w", err)
+			}
+			i += n
+		}
+	}
+	return nil
+}
+
+// insertNew is how writeObjects treats a key already stored: the new
+// objects of a page were probed under the write lock (SQLite) or the keys'
+// advisory locks (PostgreSQL), so a conflict is not expected and none is
+// written over. On SQLite "OR IGNORE", unlike an upsert, cannot abort the
+// statement halfway, so SQLite keeps no statement journal of the random
+// index pages it touches: a copy of each, and a quarter of the insert's cost.
+func (s *Store) insertNew() (verb, conflict string) {
+	if s.dialect == SQLite {
+		return "INSERT OR IGNORE", ""
+	}
+	return "INSERT", "ON CONFLICT (type, vkey) DO NOTHING"
+}
+
+func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending, fresh bool, nowUS int64) error {
 	const cols = 18
 	objectTypes := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
 		"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
@@ -412,14 +554,16 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
 		}
 		src, args := s.rowsSource(args, objectTypes)
-		rows, err := s.txQuery(ctx, tx, `INSERT INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
+		verb, conflict := "INSERT", `ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name, description = excluded.description,
+			tlp = excluded.tlp, confidence = excluded.confidence, relevance = excluded.relevance, severity = excluded.severity,
+			score = excluded.score, tags = excluded.tags, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+			valid_from = excluded.valid_from, valid_until = excluded.valid_until, data = excluded.data, modified_at = excluded.modified_at`
+		if fresh {
+			verb, conflict = s.insertNew()
+		}
+		rows, err := s.txQuery(ctx, tx, verb+` INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
 			score, tags, first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at)
-			`+src+`
-			ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name, description = excluded.description, tlp = excluded.tlp,
-			confidence = excluded.confidence, relevance = excluded.relevance, severity = excluded.severity, score = excluded.score,
-			tags = excluded.tags, first_seen = excluded.first_seen, last_seen = excluded.last_seen, valid_from = excluded.valid_from,
-			valid_until = excluded.valid_until, data = excluded.data, modified_at = excluded.modified_at
-			RETURNING id, type, vkey`, args...)
+			`+src+` `+conflict+` RETURNING id, type, vkey`, args...)
 		if err != nil {
 			return fmt.Errorf("store: upsert objects: %w", err)
 		}

@@ -404,3 +404,106 @@ func TestApplyEmptyPage(t *testing.T) {
 		}
 	})
 }
+
+func TestPageTxSpansPages(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		MustApply(t, s, l, ipv4Page(prodIndicators, 0, 10, epoch, "c0"))
+
+		// Pages applied and rolled back leave nothing, and the cursor where it was.
+		w, err := s.BeginPages(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, cur := range []string{"r1", "r2"} {
+			if _, err := w.Apply(ctx, ipv4Page(prodIndicators, 100+i*600, 600, epoch, cur)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if w.Pages() != 2 || w.Objects() != 1200 {
+			t.Errorf("transaction holds %d pages, %d objects; want 2, 1200", w.Pages(), w.Objects())
+		}
+		w.Rollback()
+		if n := count(t, s, Query{}); n != 10 {
+			t.Errorf("%d objects after a rollback, want 10", n)
+		}
+		if cur, _ := s.Cursor(ctx, 1); cur != "c0" {
+			t.Errorf("cursor %q after a rollback, want c0", cur)
+		}
+
+		// Committed, every page is there with the last page's cursor; a page
+		// that re-reads objects of an earlier page of the same transaction
+		// sees them (counts are against what the transaction wrote).
+		w, err = s.BeginPages(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total Counts
+		for i, cur := range []string{"c1", "c2", "c3"} {
+			got, err := w.Apply(ctx, ipv4Page(prodIndicators, 5+i*500, 600, epoch, cur))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total.Add(got)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		// 5..1604: 1600 objects, 5 of them stored before, and each of the
+		// second and third pages re-reads 100 of the page before.
+		if want := (Counts{New: 1595, Unchanged: 205}); total != want {
+			t.Errorf("counts %+v, want %+v", total, want)
+		}
+		if n := count(t, s, Query{}); n != 1605 {
+			t.Errorf("%d objects, want 1605", n)
+		}
+		if cur, _ := s.Cursor(ctx, 1); cur != "c3" {
+			t.Errorf("cursor %q, want c3", cur)
+		}
+
+		// A transaction under a lease since taken over refuses its page.
+		c.Add(2 * time.Minute)
+		if _, err := s.AcquireLease(ctx, 1, "other", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		w, err = s.BeginPages(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Rollback()
+		if _, err := w.Apply(ctx, ipv4Page(prodIndicators, 5000, 10, epoch, "stale")); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Errorf("page under a stale lease: %v, want ECONFLICT", err)
+		}
+	})
+}
+
+func TestTextIndexFollowsChanges(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		l := MustLease(t, s, 3)
+		report := func(name, desc string, at time.Time, cursor string) Page {
+			return Page{Source: prodVulns, Collection: "Reports", Cursor: cursor, Objects: []intel.Object{
+				{Type: intel.Report, Value: "r1", Name: name, Description: desc, TLP: intel.TLPAmber, Confidence: 80, Reported: at},
+				{Type: intel.Report, Value: "r2", Name: "Unrelated digest", TLP: intel.TLPAmber, Confidence: 80, Reported: at},
+			}}
+		}
+		MustApply(t, s, l, report("Alpha campaign", "Loader spreads through invoices", epoch, "1"))
+		c.Add(time.Hour)
+		MustApply(t, s, l, report("Beta wave", "Stealer sold on forums", epoch.Add(time.Hour), "2"))
+		for _, tc := range []struct {
+			text string
+			want int64
+		}{{"alpha", 0}, {"invoices", 0}, {"beta", 1}, {"forums", 1}, {"digest", 1}} {
+			if n := count(t, s, Query{Text: tc.text}); n != tc.want {
+				t.Errorf("text %q finds %d, want %d", tc.text, n, tc.want)
+			}
+		}
+		MustApply(t, s, l, report("Beta wave", "Now sold by subscription", epoch.Add(2*time.Hour), "3"))
+		if n := count(t, s, Query{Text: "forums"}); n != 0 {
+			t.Errorf("a description replaced is still found: %d", n)
+		}
+		if n := count(t, s, Query{Text: "beta subscription"}); n != 1 {
+			t.Errorf("the new description with the name: %d, want 1", n)
+		}
+	})
+}
