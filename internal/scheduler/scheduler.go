@@ -148,7 +148,9 @@ const optimizeAfter = 50_000
 // when the writer takes the next are applied as one (groupObjects at most:
 // one set of batched statements); while the writer stays behind, one
 // transaction takes applied pages until it holds commitObjects objects or is
-// commitAge old (a single page larger than that still commits whole).
+// commitAge old (a single page larger than that still commits whole). The
+// first transaction of a poll commits its first page; the age allowed then
+// doubles from commitAge/16 with each commit.
 const (
 	prefetch      = 2
 	groupObjects  = 4000
@@ -295,6 +297,10 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		held    *fetched      // a page received but left for the next group
 		tx      *store.PageTx // the open transaction, if any
 		pending feed.PollRun  // what the open transaction holds, counted
+		// How long a transaction may stay open: nothing for the first, so
+		// that a poll restarted after a crash moves its cursor at once, then
+		// doubling with each commit up to commitAge.
+		maxAge time.Duration
 	)
 	defer func() {
 		if tx != nil {
@@ -317,6 +323,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		run.Unsupported += pending.Unsupported
 		run.CursorAfter = pending.CursorAfter
 		pending = feed.PollRun{}
+		maxAge = min(max(2*maxAge, commitAge/16), commitAge)
 		if s.OnPage != nil {
 			s.OnPage(*run)
 		}
@@ -399,7 +406,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		// is behind (a page is already waiting) and the transaction is small
 		// and young: a poll the fetcher paces commits page by page.
 		more := held != nil || len(pages) > 0
-		if pendingErr != nil || !more || !s.Store.SpansPages() || tx.Objects() >= commitObjects || tx.Age() >= commitAge {
+		if pendingErr != nil || !more || !s.Store.SpansPages() || tx.Objects() >= commitObjects || tx.Age() >= maxAge {
 			if err := commit(); err != nil {
 				return err
 			}
