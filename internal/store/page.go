@@ -54,14 +54,15 @@ func keyOf(t intel.Type, value string) refKey { return refKey{t, Vkey(value)} }
 
 // pending is one object of a page on its way into the store.
 type pending struct {
-	stored  *intel.Object // as loaded; nil when new
-	cur     intel.Object  // merged so far
-	changed bool
-	seen    bool
-	dup     bool  // the page has more than one view of the object
-	fast    bool  // recognised as unchanged by its digest
-	member  bool  // already in the page's collection
-	digest  int64 // of the (first) view
+	stored   *intel.Object // as loaded; nil when new
+	cur      intel.Object  // merged so far
+	changed  bool
+	seen     bool
+	dup      bool  // the page has more than one view of the object
+	fast     bool  // recognised as unchanged by its digest
+	inserted bool  // inserted as new by insertGuessed
+	member   bool  // already in the page's collection
+	digest   int64 // of the (first) view
 }
 
 // ApplyPage writes a page and moves the channel's cursor to page.Cursor in
@@ -184,12 +185,16 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if err := s.lockKeys(ctx, tx, order); err != nil {
 		return counts, err
 	}
-	probed, err := s.probe(ctx, tx, order, p.Source.ChannelID, collID)
+	rest, err := w.insertGuessed(ctx, p, order, byKey, collID, nowUS)
+	if err != nil {
+		return counts, err
+	}
+	probed, err := s.probe(ctx, tx, rest, p.Source.ChannelID, collID)
 	if err != nil {
 		return counts, err
 	}
 	var full []refKey
-	for _, k := range order {
+	for _, k := range rest {
 		pd := byKey[k]
 		pr, ok := probed[k]
 		switch {
@@ -208,7 +213,7 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	for i := range p.Objects {
 		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
 		pd := byKey[k]
-		if pd.fast {
+		if pd.fast || pd.inserted {
 			continue
 		}
 		base := &pd.cur // a second view of the same object in this page merges into the first
@@ -219,18 +224,21 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		pd.cur, pd.changed = merged, pd.changed || changed
 	}
 
-	var writes, provOnly []*pending
+	var writes, provOnly, objects []*pending
 	for _, k := range order {
 		pd := byKey[k]
 		switch {
 		case pd.fast:
 			counts.Unchanged++
-		case pd.stored == nil:
+		case pd.inserted:
 			counts.New++
 			writes = append(writes, pd)
+		case pd.stored == nil:
+			counts.New++
+			writes, objects = append(writes, pd), append(objects, pd)
 		case pd.changed:
 			counts.Updated++
-			writes = append(writes, pd)
+			writes, objects = append(writes, pd), append(objects, pd)
 		default:
 			counts.Unchanged++
 			pd.cur.ID = pd.stored.ID
@@ -239,7 +247,7 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 			provOnly = append(provOnly, pd)
 		}
 	}
-	if err := s.upsertObjects(ctx, tx, writes, nowUS); err != nil {
+	if err := s.upsertObjects(ctx, tx, objects, nowUS); err != nil {
 		return counts, err
 	}
 	if err := s.upsertProvenance(ctx, tx, append(writes, provOnly...), p.Source.ChannelID); err != nil {
@@ -270,6 +278,54 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	}
 	counts.Relationships += linked
 	return counts, nil
+}
+
+// guessSample is how many of a page's objects insertGuessed probes first.
+const guessSample = 32
+
+// insertGuessed handles the page of a bulk load: when none of the first
+// objects of the page is stored (on SQLite), the whole page is taken for
+// new and inserted without probing the rest, since probing a new key costs
+// as much as inserting it. The objects a key turned out to hold already are
+// left as they were and returned, with every object not tried, for the
+// ordinary path (probe, load, merge).
+func (w *PageTx) insertGuessed(ctx context.Context, p Page, order []refKey, byKey map[refKey]*pending, collID, nowUS int64) ([]refKey, error) {
+	s := w.s
+	if s.dialect != SQLite || len(order) < 2*guessSample {
+		return order, nil
+	}
+	sample, err := s.probe(ctx, w.tx, order[:guessSample], p.Source.ChannelID, collID)
+	if err != nil || len(sample) > 0 {
+		return order, err
+	}
+	for i := range p.Objects {
+		pd := byKey[keyOf(p.Objects[i].Type, p.Objects[i].Value)]
+		base := &pd.cur
+		if !pd.seen {
+			pd.seen, base = true, nil
+		}
+		pd.cur, _ = intel.Merge(base, &p.Objects[i], p.Source, s.policy)
+	}
+	all := make([]*pending, len(order))
+	for i, k := range order {
+		all[i] = byKey[k]
+	}
+	if err := s.writeObjects(ctx, w.tx, all, true, true, nowUS); err != nil {
+		return nil, err
+	}
+	var rest []refKey
+	var inserted []*pending
+	for _, k := range order {
+		pd := byKey[k]
+		if pd.cur.ID != 0 {
+			pd.inserted = true
+			inserted = append(inserted, pd)
+			continue
+		}
+		*pd = pending{digest: pd.digest, dup: pd.dup} // stored already: start over
+		rest = append(rest, k)
+	}
+	return rest, s.indexText(ctx, w.tx, inserted)
 }
 
 func validatePage(lease Lease, p *Page) error {
@@ -460,7 +516,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 			changed = append(changed, pd)
 		}
 	}
-	if err := s.writeObjects(ctx, tx, fresh, true, nowUS); err != nil {
+	if err := s.writeObjects(ctx, tx, fresh, true, false, nowUS); err != nil {
 		return err
 	}
 	for _, pd := range fresh {
@@ -468,7 +524,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 			return intel.Errorf(intel.ECONFLICT, "store: %s %s was stored by another writer while the page was written", pd.cur.Type, pd.cur.Value)
 		}
 	}
-	if err := s.writeObjects(ctx, tx, changed, false, nowUS); err != nil {
+	if err := s.writeObjects(ctx, tx, changed, false, false, nowUS); err != nil {
 		return err
 	}
 	return s.indexText(ctx, tx, writes)
@@ -525,14 +581,43 @@ func (s *Store) insertNew() (verb, conflict string) {
 	return "INSERT", "ON CONFLICT (type, vkey) DO NOTHING"
 }
 
-func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending, fresh bool, nowUS int64) error {
-	const cols = 18
-	objectTypes := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
+// writeObjects inserts the new objects of writes (fresh) or writes the
+// changed ones over what is stored. New objects get their ids from the
+// database. On SQLite, where the transaction holds the write lock, a new row
+// gets the largest id so far plus one (the documented rowid algorithm), so
+// each chunk reads that once and checks afterwards that every row went in
+// and the last took the id foreseen, instead of collecting the ids with
+// RETURNING. (The ids are not bound explicitly: an explicit INTEGER PRIMARY
+// KEY may fail its type check, and a statement that may fail halfway keeps a
+// statement journal of every index page it touches.)
+func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending, fresh, guess bool, nowUS int64) error {
+	types := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
 		"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
+	verb, conflict, returning := "INSERT", `ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name,
+		description = excluded.description, tlp = excluded.tlp, confidence = excluded.confidence, relevance = excluded.relevance,
+		severity = excluded.severity, score = excluded.score, tags = excluded.tags, first_seen = excluded.first_seen,
+		last_seen = excluded.last_seen, valid_from = excluded.valid_from, valid_until = excluded.valid_until, data = excluded.data,
+		modified_at = excluded.modified_at`, ""
+	foresee := fresh && s.dialect == SQLite
+	if fresh {
+		verb, conflict = s.insertNew()
+		if !foresee {
+			returning = ` RETURNING id, type, vkey`
+		}
+	}
 	return chunks(writes, s.batchLen, func(c []*pending) error {
-		args := make([]any, 0, len(c)*cols)
-		index := make(map[refKey]*pending, len(c))
-		for _, pd := range c {
+		args := make([]any, 0, len(c)*len(types))
+		var index map[refKey]*pending
+		if returning != "" {
+			index = make(map[refKey]*pending, len(c))
+		}
+		var first int64 // the id the chunk's first new row takes, when foreseen
+		if foresee {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) + 1 FROM objects`).Scan(&first); err != nil {
+				return fmt.Errorf("store: next object id: %w", err)
+			}
+		}
+		for i, pd := range c {
 			o := &pd.cur
 			tags, err := json.Marshal(o.Tags)
 			if err != nil {
@@ -548,31 +633,55 @@ func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending,
 				}
 			}
 			k := keyOf(o.Type, o.Value)
-			index[k] = pd
+			switch {
+			case foresee:
+				o.ID = first + int64(i)
+			case index != nil:
+				index[k] = pd
+			default:
+				o.ID = pd.stored.ID
+			}
 			args = append(args, string(o.Type), k.vkey, longValue(o.Value), o.Name, o.Description, string(o.TLP), o.Confidence,
 				nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
 				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
 		}
-		src, args := s.rowsSource(args, objectTypes)
-		verb, conflict := "INSERT", `ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name, description = excluded.description,
-			tlp = excluded.tlp, confidence = excluded.confidence, relevance = excluded.relevance, severity = excluded.severity,
-			score = excluded.score, tags = excluded.tags, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-			valid_from = excluded.valid_from, valid_until = excluded.valid_until, data = excluded.data, modified_at = excluded.modified_at`
-		if fresh {
-			verb, conflict = s.insertNew()
+		src, args := s.rowsSource(args, types)
+		query := verb + ` INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity, score, tags,
+			first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at) ` + src + ` ` + conflict + returning
+		if returning == "" {
+			res, err := s.txExec(ctx, tx, query, args...)
+			if err != nil {
+				return fmt.Errorf("store: write objects: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("store: write objects: %w", err)
+			}
+			last := int64(-1)
+			if foresee {
+				if last, err = res.LastInsertId(); err != nil {
+					return fmt.Errorf("store: write objects: %w", err)
+				}
+			}
+			if guess && n < int64(len(c)) {
+				return s.guessedIDs(ctx, tx, c, first)
+			}
+			if n != int64(len(c)) || (foresee && last != first+n-1) {
+				return intel.Errorf(intel.ECONFLICT, "store: %d of %d objects written (last id %d, foreseen %d): another writer changed objects while the page was written",
+					n, len(c), last, first+int64(len(c))-1)
+			}
+			return nil
 		}
-		rows, err := s.txQuery(ctx, tx, verb+` INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity,
-			score, tags, first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at)
-			`+src+` `+conflict+` RETURNING id, type, vkey`, args...)
+		rows, err := s.txQuery(ctx, tx, query, args...)
 		if err != nil {
-			return fmt.Errorf("store: upsert objects: %w", err)
+			return fmt.Errorf("store: write objects: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id int64
 			var k refKey
 			if err := rows.Scan(&id, &k.typ, &k.vkey); err != nil {
-				return fmt.Errorf("store: upsert objects: %w", err)
+				return fmt.Errorf("store: write objects: %w", err)
 			}
 			if pd := index[k]; pd != nil {
 				pd.cur.ID = id
@@ -580,6 +689,33 @@ func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending,
 		}
 		return rows.Err()
 	})
+}
+
+// guessedIDs sets the ids of the objects of c that a guessed insert did
+// insert, and zeroes the others' (their keys were stored already). The
+// rows inserted took the ids from first on, one after another.
+func (s *Store) guessedIDs(ctx context.Context, tx *sql.Tx, c []*pending, first int64) error {
+	index := make(map[refKey]*pending, len(c))
+	for _, pd := range c {
+		pd.cur.ID = 0
+		index[keyOf(pd.cur.Type, pd.cur.Value)] = pd
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, type, vkey FROM objects WHERE id >= $1`, first)
+	if err != nil {
+		return fmt.Errorf("store: objects inserted: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var k refKey
+		if err := rows.Scan(&id, &k.typ, &k.vkey); err != nil {
+			return fmt.Errorf("store: objects inserted: %w", err)
+		}
+		if pd := index[k]; pd != nil {
+			pd.cur.ID = id
+		}
+	}
+	return rows.Err()
 }
 
 func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pending, channelID int64) error {

@@ -507,3 +507,58 @@ func TestTextIndexFollowsChanges(t *testing.T) {
 		}
 	})
 }
+
+// A page whose first objects are all new is inserted without probing the
+// rest (a bulk load); objects further on that are stored already must still
+// be merged, not lost or duplicated, and named objects must be searchable.
+func TestGuessedNewPage(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		// Stored first: objects 500..509, with another tag.
+		old := ipv4Page(prodIndicators, 500, 10, epoch, "c0")
+		for i := range old.Objects {
+			old.Objects[i].Tags = []string{"actor:old"}
+		}
+		MustApply(t, s, l, old)
+
+		c.Add(time.Hour)
+		p := ipv4Page(prodIndicators, 0, 1000, epoch.Add(time.Hour), "c1") // 0..999: new but for 500..509
+		p.Objects = append(p.Objects, intel.Object{Type: intel.Report, Value: "guessed-report", Name: "Quarterly stealer roundup",
+			TLP: intel.TLPAmber, Confidence: 80, Reported: epoch})
+		p.Objects = append(p.Objects, p.Objects[3]) // a second view of a new object
+		p.Objects[len(p.Objects)-1].Tags = []string{"actor:second-view"}
+		got := MustApply(t, s, l, p)
+		if want := (Counts{New: 991, Updated: 10}); got != want {
+			t.Errorf("counts %+v, want %+v", got, want)
+		}
+		if n := count(t, s, Query{}); n != 1001 {
+			t.Errorf("%d objects, want 1001", n)
+		}
+		if n := count(t, s, Query{Collection: "prod Indicators"}); n != 1001 {
+			t.Errorf("%d objects in the collection, want 1001", n)
+		}
+		o, err := s.GetByRef(ctx, p.Objects[505].Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(o.Tags, []string{"actor:old", "malware:emotet"}) || len(o.Sources) != 1 || !o.Sources[0].LastReported.Equal(epoch.Add(time.Hour)) {
+			t.Errorf("a stored object met late in a guessed page: tags %v sources %+v", o.Tags, o.Sources)
+		}
+		o, err = s.GetByRef(ctx, p.Objects[3].Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(o.Tags, []string{"actor:second-view", "malware:emotet"}) {
+			t.Errorf("two views of a new object in a guessed page: tags %v", o.Tags)
+		}
+		if n := count(t, s, Query{Text: "stealer roundup"}); n != 1 {
+			t.Errorf("a report inserted by a guessed page found %d times by its name, want 1", n)
+		}
+		// Re-read: every object recognised, nothing new.
+		got = MustApply(t, s, l, p)
+		if got.New != 0 || got.Unchanged+got.Updated != 1001 {
+			t.Errorf("re-read of the guessed page: %+v", got)
+		}
+	})
+}
