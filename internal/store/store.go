@@ -144,7 +144,11 @@ func openSQLite(dsn string, readOnly bool) (*sql.DB, error) {
 	// WAL lets readers run beside the one writer; synchronous=NORMAL is
 	// durable across process crashes in WAL mode; immediate transactions take
 	// the write lock up front so that two writers queue instead of deadlocking.
-	pragmas := []string{"page_size(8192)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
+	// Pages are SQLite's default 4 KiB. (A page_size pragma here would do
+	// nothing: the driver runs these sorted by name, and the size of a
+	// database in WAL mode is fixed. 8 KiB pages, set before WAL, measured
+	// no faster for a 1M-indicator ingest.)
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)",
 		"synchronous(NORMAL)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(16384)"}
 	conns := 8
 	if readOnly {
