@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -619,7 +620,7 @@ func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending,
 		}
 		for i, pd := range c {
 			o := &pd.cur
-			tags, err := json.Marshal(o.Tags)
+			tags, err := marshal(o.Tags)
 			if err != nil {
 				return err
 			}
@@ -628,7 +629,7 @@ func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending,
 			}
 			data := []byte("{}")
 			if !emptyDetails(&o.Details) {
-				if data, err = json.Marshal(o.Details); err != nil {
+				if data, err = marshal(&o.Details); err != nil {
 					return fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
 				}
 			}
@@ -948,7 +949,7 @@ func digest(o *intel.Object) int64 {
 	}
 	str(o.OriginalID)
 	if !emptyDetails(&o.Details) {
-		b, err := json.Marshal(&o.Details) // map keys marshal sorted: stable
+		b, err := marshal(&o.Details) // map keys marshal sorted: stable
 		if err != nil {
 			return 0
 		}
@@ -956,6 +957,13 @@ func digest(o *intel.Object) int64 {
 	}
 	return int64(h.Sum64())
 }
+
+// marshal encodes what the writer stores as JSON (tags, details) exactly as
+// encoding/json would (sorted map keys, HTML escaped, RawMessage compacted),
+// with go-json, about twice as fast on this, the writer's path; a
+// differential test and fuzz target (FuzzMarshalMatchesStdlib) hold it to
+// encoding/json's bytes.
+func marshal(v any) ([]byte, error) { return gojson.Marshal(v) }
 
 // emptyDetails reports whether d has nothing to store.
 func emptyDetails(d *intel.Details) bool {
