@@ -524,6 +524,7 @@ func TestGuessedNewPage(t *testing.T) {
 
 		c.Add(time.Hour)
 		p := ipv4Page(prodIndicators, 0, 1000, epoch.Add(time.Hour), "c1") // 0..999: new but for 500..509
+		p.Objects[0], p.Objects[505] = p.Objects[505], p.Objects[0]        // a stored object first, as a re-read overlap puts it
 		p.Objects = append(p.Objects, intel.Object{Type: intel.Report, Value: "guessed-report", Name: "Quarterly stealer roundup",
 			TLP: intel.TLPAmber, Confidence: 80, Reported: epoch})
 		p.Objects = append(p.Objects, p.Objects[3]) // a second view of a new object
@@ -538,7 +539,7 @@ func TestGuessedNewPage(t *testing.T) {
 		if n := count(t, s, Query{Collection: "prod Indicators"}); n != 1001 {
 			t.Errorf("%d objects in the collection, want 1001", n)
 		}
-		o, err := s.GetByRef(ctx, p.Objects[505].Ref())
+		o, err := s.GetByRef(ctx, p.Objects[0].Ref())
 		if err != nil {
 			t.Fatal(err)
 		}
