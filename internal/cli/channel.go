@@ -307,8 +307,7 @@ func (c *ChannelPollCmd) Run(e *env) error {
 	start := time.Now()
 	if tty {
 		a.Scheduler.OnPage = func(r feed.PollRun) {
-			fmt.Fprintf(e.stderr, "\r%s/%s: %d pages, %d items (%d new, %d updated) %.0fs ", ch.Instance, ch.Kind, r.Pages, r.Items(),
-				r.New, r.Updated, time.Since(start).Seconds())
+			fmt.Fprint(e.stderr, "\r"+progressLine(ch.Instance+"/"+string(ch.Kind), r, time.Since(start))+" ")
 		}
 	}
 	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
@@ -370,4 +369,27 @@ func (c *ChannelRunsCmd) Run(e *env) error {
 			r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.ErrorCode)
 	}
 	return w.Flush()
+}
+
+// progressBarWidth is the number of cells of channel poll's progress bar.
+const progressBarWidth = 30
+
+// progressLine is channel poll's progress on a terminal: a bar when the
+// server says how many items remain, else the counts so far.
+func progressLine(name string, r feed.PollRun, elapsed time.Duration) string {
+	counts := fmt.Sprintf("%d items (%d new, %d updated), %d pages, %.0fs", r.Items(), r.New, r.Updated, r.Pages, elapsed.Seconds())
+	if r.Remaining < 0 {
+		return name + ": " + counts
+	}
+	total := r.Items() + r.Remaining
+	frac := 1.0
+	if total > 0 {
+		frac = float64(r.Items()) / float64(total)
+	}
+	filled := int(frac * progressBarWidth)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", progressBarWidth-filled)
+	if filled < progressBarWidth {
+		bar = strings.Repeat("=", filled) + ">" + strings.Repeat(" ", progressBarWidth-filled-1)
+	}
+	return fmt.Sprintf("%s: [%s] %3.0f%% of %d: %s", name, bar, 100*frac, total, counts)
 }

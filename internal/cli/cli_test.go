@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/flintcti/flint/internal/feed"
 	"io"
 	"net/http"
 	"strings"
@@ -153,5 +154,22 @@ func TestUsageErrors(t *testing.T) {
 	var out bytes.Buffer
 	if code := Run(context.Background(), []string{"--version"}, &out, io.Discard); code != 0 || !strings.Contains(out.String(), Version) {
 		t.Errorf("--version: exit %d, %q", code, out.String())
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	r := feed.PollRun{Pages: 3, New: 250, Updated: 50, Unchanged: 0, Remaining: 700}
+	got := progressLine("prod/indicators", r, 12*time.Second)
+	want := "prod/indicators: [=========>                    ]  30% of 1000: 300 items (250 new, 50 updated), 3 pages, 12s"
+	if got != want {
+		t.Errorf("with a known remainder:\n got %q\nwant %q", got, want)
+	}
+	r.New, r.Remaining = 950, 0
+	if got := progressLine("p/i", r, time.Second); !strings.Contains(got, "[==============================] 100% of 1000:") {
+		t.Errorf("at the end: %q", got)
+	}
+	r.Remaining = -1
+	if got, want := progressLine("p/i", r, time.Second), "p/i: 1000 items (950 new, 50 updated), 3 pages, 1s"; got != want {
+		t.Errorf("with no total from the server:\n got %q\nwant %q", got, want)
 	}
 }

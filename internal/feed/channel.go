@@ -63,6 +63,9 @@ type PollRun struct {
 	Outcome      Outcome   `json:"outcome"`
 	ErrorCode    string    `json:"error_code,omitempty"`
 	ErrorMessage string    `json:"error_message,omitempty"`
+	// Remaining is, while the poll runs, how many items the server said
+	// follow the last page committed (-1: it did not say). Not stored.
+	Remaining int `json:"-"`
 }
 
 // Items is the number of items the poll received.

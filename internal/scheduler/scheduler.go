@@ -322,6 +322,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		run.Invalid += pending.Invalid
 		run.Unsupported += pending.Unsupported
 		run.CursorAfter = pending.CursorAfter
+		run.Remaining = pending.Remaining
 		pending = feed.PollRun{}
 		maxAge = min(max(2*maxAge, commitAge/16), commitAge)
 		if s.OnPage != nil {
@@ -355,7 +356,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		}
 		page := store.Page{Source: src, Collection: ch.Settings.Collection,
 			Objects: f.b.Objects, Relationships: f.b.Relationships, Cursor: f.b.Cursor}
-		stats, batches := f.b.Stats, 1
+		stats, batches, remaining := f.b.Stats, 1, f.b.Remaining
 		var pendingErr error
 	group:
 		for len(page.Objects) < groupObjects {
@@ -378,7 +379,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 				}
 				page.Objects = append(page.Objects, g.b.Objects...)
 				page.Relationships = append(page.Relationships, g.b.Relationships...)
-				page.Cursor = g.b.Cursor
+				page.Cursor, remaining = g.b.Cursor, g.b.Remaining
 				stats.Add(g.b.Stats)
 				batches++
 			default:
@@ -401,7 +402,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		pending.Filtered += stats.Filtered
 		pending.Invalid += stats.Invalid
 		pending.Unsupported += stats.Unsupported
-		pending.CursorAfter = page.Cursor
+		pending.CursorAfter, pending.Remaining = page.Cursor, remaining
 		// Keep the transaction open for the next page only while the writer
 		// is behind (a page is already waiting) and the transaction is small
 		// and young: a poll the fetcher paces commits page by page.

@@ -9,7 +9,9 @@
 //     collection membership, provenance and the channel's cursor — in one
 //     transaction, fenced by the channel's lease token. A crash at any
 //     instant leaves either the whole page with its cursor or neither, so a
-//     resumed poll loses nothing and duplicates nothing.
+//     resumed poll loses nothing and duplicates nothing. A PageTx
+//     (BeginPages) takes several pages in one transaction, each moving the
+//     cursor, and commits them together; the scheduler uses it on SQLite.
 //   - Objects are identified by (type, normalised value); values must be
 //     normalised before they reach the store (package indicator).
 //   - Merging follows intel.Merge; the store only loads, merges and saves.

@@ -80,6 +80,18 @@ type Batch struct {
 	Relationships []intel.Relationship
 	Cursor        string
 	Stats         Stats
+	// Remaining is how many items the server said follow this page in the
+	// poll's current query, -1 when it did not say (for a progress bar; the
+	// query's total can change while the poll runs).
+	Remaining int
+}
+
+// remaining is what follows a page in its query, by the page's total.
+func remaining[T any](p *ignite.Page[T]) int {
+	if p.Total < 0 {
+		return -1
+	}
+	return max(0, p.Total-p.Offset-p.Count())
 }
 
 // Connector reads one Flashpoint Ignite instance.
@@ -206,7 +218,7 @@ func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Pa
 	}
 	if len(page.Items) > 0 {
 		if st := stampOf(&page.Items[0]); st.ok && st.id == cur.Last && st.at.Equal(cur.Since) {
-			page.Items = page.Items[1:]
+			page.Items, page.Offset = page.Items[1:], page.Offset+1
 			return page, more, nil
 		}
 	}

@@ -30,7 +30,7 @@ func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Objects: make([]intel.Object, 0, len(page.Items))}
+	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Objects: make([]intel.Object, 0, len(page.Items)), Remaining: remaining(page)}
 	stamps := make([]stamp, 0, len(page.Items))
 	for i := range page.Items {
 		it := &page.Items[i]

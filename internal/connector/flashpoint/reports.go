@@ -23,7 +23,7 @@ func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}}
+	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
 	stamps := make([]stamp, 0, len(page.Items))
 	for i := range page.Items {
 		r := &page.Items[i]

@@ -23,7 +23,7 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}}
+	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
 	last := p.cur.AfterID
 	for i := range page.Items {
 		v := &page.Items[i]
