@@ -68,6 +68,17 @@ type PollRun struct {
 	Remaining int `json:"-"`
 }
 
+// AddCounts adds o's pages and item counts to r.
+func (r *PollRun) AddCounts(o PollRun) {
+	r.Pages += o.Pages
+	r.New += o.New
+	r.Updated += o.Updated
+	r.Unchanged += o.Unchanged
+	r.Filtered += o.Filtered
+	r.Invalid += o.Invalid
+	r.Unsupported += o.Unsupported
+}
+
 // Items is the number of items the poll received.
 func (r *PollRun) Items() int {
 	return r.New + r.Updated + r.Unchanged + r.Filtered + r.Invalid + r.Unsupported

@@ -314,13 +314,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		if err != nil {
 			return err
 		}
-		run.Pages += pending.Pages
-		run.New += pending.New
-		run.Updated += pending.Updated
-		run.Unchanged += pending.Unchanged
-		run.Filtered += pending.Filtered
-		run.Invalid += pending.Invalid
-		run.Unsupported += pending.Unsupported
+		run.AddCounts(pending)
 		run.CursorAfter = pending.CursorAfter
 		run.Remaining = pending.Remaining
 		pending = feed.PollRun{}
@@ -395,13 +389,8 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		if err != nil {
 			return err // the deferred rollback drops the transaction's pages
 		}
-		pending.Pages += batches
-		pending.New += counts.New
-		pending.Updated += counts.Updated
-		pending.Unchanged += counts.Unchanged
-		pending.Filtered += stats.Filtered
-		pending.Invalid += stats.Invalid
-		pending.Unsupported += stats.Unsupported
+		pending.AddCounts(feed.PollRun{Pages: batches, New: counts.New, Updated: counts.Updated, Unchanged: counts.Unchanged,
+			Filtered: stats.Filtered, Invalid: stats.Invalid, Unsupported: stats.Unsupported})
 		pending.CursorAfter, pending.Remaining = page.Cursor, remaining
 		// Keep the transaction open for the next page only while the writer
 		// is behind (a page is already waiting) and the transaction is small
