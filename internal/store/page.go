@@ -109,8 +109,7 @@ func (s *Store) BeginPages(ctx context.Context, lease Lease) (*PageTx, error) {
 	return &PageTx{s: s, tx: tx, lease: lease, colls: map[string]int64{}, began: time.Now()}, nil
 }
 
-// Pages and Objects say how much the transaction holds so far, and Age how
-// long it has been open.
+// Pages is the number of pages applied so far.
 func (w *PageTx) Pages() int { return w.pages }
 
 // Objects is the number of objects of the pages applied so far.
