@@ -326,7 +326,7 @@ func (s *Server) searchVulnerabilities(w http.ResponseWriter, r *http.Request, p
 }
 
 // VulnerabilityView is the exploitability view of a vulnerability
-// (DOMAIN.md §7): what it is, how bad, how exploitable, what it affects.
+// (docs/domain.md §7): what it is, how bad, how exploitable, what it affects.
 type VulnerabilityView struct {
 	ID              int64              `json:"id"`
 	Value           string             `json:"value"` // the CVE id, or the title of one without

@@ -1,5 +1,5 @@
 // Package api serves Flint's REST API under /api/v1: feed sources, the
-// intelligence and the questions users ask of it (DOMAIN.md §7), behind API
+// intelligence and the questions users ask of it (docs/domain.md §7), behind API
 // keys with permissions and an optional TLP cap.
 package api
 

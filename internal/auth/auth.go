@@ -20,7 +20,7 @@ import (
 )
 
 // Permission is what a key may do. The first four are Cyware Intel
-// Exchange's feed-source permissions (../shared/seed); read_intel and
+// Exchange's feed-source permissions (the Flashpoint Ignite feed-source page Flint is modelled on); read_intel and
 // manage_keys are Flint's.
 type Permission string
 

@@ -1,6 +1,6 @@
 // Package cmdb matches a configuration database's assets (vendor, product,
 // version and/or CPE) against stored vulnerabilities, saying how each match
-// was made: by CPE, by product and version, or by name only (DOMAIN.md §7).
+// was made: by CPE, by product and version, or by name only (docs/domain.md §7).
 package cmdb
 
 import (

@@ -1,7 +1,7 @@
 // Package feed holds Flint's feed sources: Flashpoint Ignite instances (one
 // account each: base URL, sealed bearer token, TLS verification) and their
 // three channels, with every setting, its default and its validation
-// (DOMAIN.md §1–2), and the health state machine of each channel (§4).
+// (docs/domain.md §1–2), and the health state machine of each channel (§4).
 //
 // The package is pure: it validates and decides; the store keeps, the
 // scheduler acts.
@@ -196,7 +196,7 @@ type Settings struct {
 	Filters            Filters   `json:"filters"`
 }
 
-// DefaultSettings are a new channel's settings (DOMAIN.md §2).
+// DefaultSettings are a new channel's settings (docs/domain.md §2).
 func DefaultSettings(instance string, k Kind, now time.Time) Settings {
 	return Settings{
 		StartAt:            now.Add(-MaxStartAge).Truncate(time.Second).Add(time.Minute),

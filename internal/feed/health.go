@@ -5,7 +5,7 @@ import "time"
 // Status is a channel's working status.
 type Status string
 
-// Working statuses (DOMAIN.md §4).
+// Working statuses (docs/domain.md §4).
 const (
 	Running         Status = "running"
 	ConnectionError Status = "connection_error" // disabled automatically; restore attempts run

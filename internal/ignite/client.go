@@ -112,7 +112,7 @@ func New(opts Options) (*Client, error) {
 		t.MaxIdleConnsPerHost = 8
 		t.ResponseHeaderTimeout = opts.Timeout
 		if opts.InsecureSkipVerify {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // per-instance opt-out (DOMAIN.md §1)
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // per-instance opt-out (docs/domain.md §1)
 		}
 		tr = t
 	}

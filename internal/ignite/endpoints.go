@@ -19,7 +19,7 @@ const (
 	PathIndicators      = "/technical-intelligence/v2/indicators"
 )
 
-// Page-size limits of the API (API.md §4.1, §6.1).
+// Page-size limits of the API (docs/flashpoint-api.md §4.1, §6.1).
 const (
 	MaxIndicatorPage      = 1000
 	MaxIndicatorPageEmbed = 500
@@ -216,7 +216,7 @@ func (c *Client) Events(q EventQuery) *Pager[Event] {
 	}
 }
 
-// VulnerabilityQuery filters GET /vulnerability-intelligence/v1/vulnerabilities (API.md §4.1).
+// VulnerabilityQuery filters GET /vulnerability-intelligence/v1/vulnerabilities (docs/flashpoint-api.md §4.1).
 type VulnerabilityQuery struct {
 	Size                                int
 	From                                int
@@ -362,7 +362,7 @@ func ParseVulnerabilityID(s string) (int64, error) {
 	return n, nil
 }
 
-// IndicatorQuery filters GET /technical-intelligence/v2/indicators (API.md §6.1).
+// IndicatorQuery filters GET /technical-intelligence/v2/indicators (docs/flashpoint-api.md §6.1).
 type IndicatorQuery struct {
 	Size                          int
 	From                          int

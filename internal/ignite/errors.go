@@ -19,7 +19,7 @@ import (
 // Class is the kind of failure of a call to Flashpoint Ignite.
 type Class string
 
-// The error classes. Each maps to one health error code (DOMAIN.md §4) via Error.Code.
+// The error classes. Each maps to one health error code (docs/domain.md §4) via Error.Code.
 const (
 	ClassUnauthorized   Class = "unauthorized"    // 401
 	ClassForbidden      Class = "forbidden"       // 403
@@ -119,7 +119,7 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
-// Code returns the health error code of DOMAIN.md §4: the HTTP status as text
+// Code returns the health error code of docs/domain.md §4: the HTTP status as text
 // ("401", "503"), or timeout, dns, tls, refused, reset, bad_response.
 func (e *Error) Code() string {
 	switch {

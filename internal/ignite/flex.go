@@ -11,7 +11,7 @@ import (
 )
 
 // The types in this file decode values whose JSON shape differs between
-// Flashpoint API families and between public sources (API.md §1.2, §4.5).
+// Flashpoint API families and between public sources (docs/flashpoint-api.md §1.2, §4.5).
 // Each remembers enough of the original form to encode it back unchanged,
 // so a decode → encode round trip loses nothing.
 

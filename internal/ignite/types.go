@@ -2,11 +2,11 @@ package ignite
 
 import "encoding/json"
 
-// The wire types below cover every field listed in ../shared/flashpoint/API.md.
+// The wire types below cover every field listed in docs/flashpoint-api.md.
 // Decoding ignores unknown fields; each list item keeps its raw JSON in Raw so
 // that nothing the server sent is lost.
 
-// Report is a finished-intelligence report (API.md §2.3).
+// Report is a finished-intelligence report (docs/flashpoint-api.md §2.3).
 type Report struct {
 	ID               string         `json:"id"`
 	Title            string         `json:"title"`
@@ -42,7 +42,7 @@ type ReportSource struct {
 	Title       *string `json:"title"`
 }
 
-// Event is one MISP-like event linked to a report (API.md §3.3).
+// Event is one MISP-like event linked to a report (docs/flashpoint-api.md §3.3).
 type Event struct {
 	Event              MISPEvent       `json:"Event"`
 	AttackIDs          []string        `json:"attack_ids"`
@@ -120,7 +120,7 @@ type EventHeader struct {
 }
 
 // Vulnerability is a vulnerability-intelligence record: the list item
-// (API.md §4.3) plus the detail-only fields (§5), which stay empty for a list
+// (docs/flashpoint-api.md §4.3) plus the detail-only fields (§5), which stay empty for a list
 // item or a non-premium detail.
 type Vulnerability struct {
 	ID                   Int              `json:"id"`
@@ -151,7 +151,7 @@ type Vulnerability struct {
 	Creditees                []Creditee       `json:"creditees,omitempty"`
 	NVDAdditionalInformation []NVDInfo        `json:"nvd_additional_information,omitempty"`
 
-	// Seen only in one synthetic source (API.md §5, last row).
+	// Seen only in one synthetic source (docs/flashpoint-api.md §5, last row).
 	PublishedAt    Time   `json:"published_at"`
 	LastModifiedAt Time   `json:"last_modified_at"`
 	CVSSv3Score    Number `json:"cvssv3_score"`
@@ -205,7 +205,7 @@ type CWE struct {
 	CWEID  CWEID           `json:"cwe_id"`
 	Name   string          `json:"name"`
 	Source string          `json:"source,omitempty"`
-	CVEIDs json.RawMessage `json:"cve_ids,omitempty"` // string or null (API.md §4.3)
+	CVEIDs json.RawMessage `json:"cve_ids,omitempty"` // string or null (docs/flashpoint-api.md §4.3)
 }
 
 // Exploit is one known exploit reference.
@@ -371,7 +371,7 @@ type NVDReference struct {
 	URL  string `json:"url"`
 }
 
-// Indicator is a Technical Intelligence v2 indicator (API.md §6.3, §6.5).
+// Indicator is a Technical Intelligence v2 indicator (docs/flashpoint-api.md §6.3, §6.5).
 type Indicator struct {
 	ID                 string             `json:"id"`
 	Type               string             `json:"type"`

@@ -1,5 +1,5 @@
 // Package indicator parses, normalises, refangs and defangs indicator values
-// (DOMAIN.md §6): canonical IP addresses, lower-case ASCII (IDNA) domains,
+// (docs/domain.md §6): canonical IP addresses, lower-case ASCII (IDNA) domains,
 // URLs with lower-case scheme and host, lower-case hex hashes. Defanged input
 // ("hxxp://evil[.]com") is accepted. Invalid values are refused with an
 // error saying what is wrong. The package is pure: no I/O, no state.

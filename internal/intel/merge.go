@@ -26,7 +26,7 @@ const (
 // Channel). Merge returns the merged object (with Sources updated) and
 // whether the stored object or this source's provenance changed.
 //
-// The rules (DOMAIN.md §6): validity is the longest across sources, so a
+// The rules (docs/domain.md §6): validity is the longest across sources, so a
 // newer report revives a deprecated object; the effective TLP is the most
 // restrictive of the sources' (or the least, by policy); confidence is the
 // highest; tags, hashes, names and product versions are unions; first seen

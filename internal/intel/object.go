@@ -70,7 +70,7 @@ type CVSS struct {
 	Source  string  `json:"source,omitempty"`
 }
 
-// VulnerabilityDetail keeps every field of DOMAIN.md §5 that has no column of
+// VulnerabilityDetail keeps every field of docs/domain.md §5 that has no column of
 // its own in Object.
 type VulnerabilityDetail struct {
 	FlashpointID    int64             `json:"flashpoint_id,omitempty"`
@@ -220,7 +220,7 @@ func (o *Object) Validate() error {
 	return nil
 }
 
-// Expiry returns an item's valid_until (DOMAIN.md §2): the source's own
+// Expiry returns an item's valid_until (docs/domain.md §2): the source's own
 // expiry when it gives one, else its last report plus the channel's
 // deprecate-after days.
 func Expiry(lastReported time.Time, deprecateAfterDays int, sourceExpiry time.Time) time.Time {

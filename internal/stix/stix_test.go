@@ -19,7 +19,9 @@ import (
 	"github.com/flintcti/flint/internal/intel"
 )
 
-const schemaDir = "../../../shared/stix2-json-schemas"
+// schemaDir holds the OASIS STIX 2.1 JSON schemas (BSD-3; origin and commit in
+// its README.md).
+const schemaDir = "testdata/stix2-json-schemas"
 const schemaBase = "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/"
 
 // validator compiles the OASIS schemas once per test binary.
@@ -268,7 +270,7 @@ func TestEncodeValidates(t *testing.T) {
 	}
 }
 
-// The known answers of ../shared/stix2-json-schemas/README.md.
+// The known answers of testdata/stix2-json-schemas/README.md.
 func TestSCOIDKnownAnswers(t *testing.T) {
 	for _, tt := range []struct {
 		typ         intel.Type

@@ -1,6 +1,6 @@
 // Package flashpoint maps Flashpoint Ignite's three channels — finished
 // reports with their MISP events, vulnerabilities, and indicators v2 — to
-// Flint's intel objects (DOMAIN.md §5), one page at a time, from a cursor.
+// Flint's intel objects (docs/domain.md §5), one page at a time, from a cursor.
 //
 // The contract: a Poll fetches a page, maps it, applies the channel's
 // defaults and ingest filters, and returns the objects, their relationships

@@ -59,7 +59,7 @@ func (p *Poll) keepIndicator(it *ignite.Indicator) bool {
 	return f.MinScore == intel.ScoreNone || feed.ScoreRank(intel.Score(strings.ToLower(it.Score.Value))) >= feed.ScoreRank(f.MinScore)
 }
 
-// mapIndicator maps one indicators v2 item (DOMAIN.md §5): tags from its
+// mapIndicator maps one indicators v2 item (docs/domain.md §5): tags from its
 // sightings, the Flashpoint score, first and last seen, hashes, MITRE ids.
 func (p *Poll) mapIndicator(it *ignite.Indicator) (intel.Object, bool) {
 	t, ok := indicatorTypes[strings.ToLower(it.Type)]

@@ -101,7 +101,7 @@ func overlay(list, detail *ignite.Vulnerability) *ignite.Vulnerability {
 	return &out
 }
 
-// mapVulnerability maps one record (DOMAIN.md §5): one vulnerability per
+// mapVulnerability maps one record (docs/domain.md §5): one vulnerability per
 // CVE ID, or one valued by its title when it has none; its products as
 // software it has. It reports false when the channel's filters drop it.
 func (p *Poll) mapVulnerability(v *ignite.Vulnerability) ([]intel.Object, []intel.Relationship, bool) {
@@ -219,7 +219,7 @@ func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []inte
 	return out
 }
 
-// vulnDetail keeps what DOMAIN.md §5 lists.
+// vulnDetail keeps what docs/domain.md §5 lists.
 func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 	d := intel.VulnerabilityDetail{FlashpointID: v.ID.V, Solution: v.Solution, Status: v.VulnStatus,
 		Severity: strings.ToLower(v.Scores.Severity), RansomwareScore: v.Scores.RansomwareScore.Str,
@@ -354,7 +354,7 @@ func timelines(t *ignite.Timelines) map[string]string {
 	return out
 }
 
-// The pick functions prefer the Flashpoint-sourced assessment (DOMAIN.md §5).
+// The pick functions prefer the Flashpoint-sourced assessment (docs/domain.md §5).
 func pickV2(cs []ignite.CVSSv2) *ignite.CVSSv2 {
 	return pick(cs, func(c *ignite.CVSSv2) string { return c.Source })
 }

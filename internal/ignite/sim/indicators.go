@@ -258,7 +258,7 @@ func (s *Server) parseIndicatorQuery(q url.Values, clock time.Time, paging bool)
 	iq.createdBefore = v.dateParam(q, "created_before", clock)
 	if iq.modAfter.IsZero() && iq.modBefore.IsZero() && iq.seenAfter.IsZero() && iq.seenBefore.IsZero() &&
 		iq.createdAfter.IsZero() && iq.createdBefore.IsZero() {
-		// API.md §6.1: without a date filter only the last 30 days of last_seen_at are searched.
+		// docs/flashpoint-api.md §6.1: without a date filter only the last 30 days of last_seen_at are searched.
 		iq.seenAfter = clock.AddDate(0, 0, -30)
 	}
 	if ts := v.enumList(q, "ioc_types", iocTypes); ts != nil {
