@@ -31,6 +31,7 @@ const (
 	TriggerManual    Trigger = "manual"
 	TriggerScheduled Trigger = "scheduled"
 	TriggerRestore   Trigger = "restore"
+	TriggerResume    Trigger = "resume" // a poll whose process died, resumed from its cursor
 )
 
 // Outcome is how a poll ended.
@@ -43,7 +44,7 @@ const (
 	OutcomeFailed  Outcome = "failed"
 )
 
-// PollRun records one poll of a channel (DOMAIN.md §3).
+// PollRun records one poll of a channel (docs/domain.md §3).
 type PollRun struct {
 	ID           int64     `json:"id"`
 	ChannelID    int64     `json:"channel_id"`

@@ -3,7 +3,7 @@
 // scheduler reads; a lease with a fencing token lets one poll of a channel
 // run at a time across processes and replicas; every page and its cursor
 // are committed together; every poll is recorded; and the health machine of
-// DOMAIN.md §4 decides what follows a failure.
+// docs/domain.md §4 decides what follows a failure.
 package scheduler
 
 import (
@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,12 @@ import (
 
 // Scheduler polls channels.
 type Scheduler struct {
-	Store  *store.Store
-	Box    *secret.Box
-	Holder string // who holds leases: host:pid by default
+	Store *store.Store
+	Box   *secret.Box
+	// Holder names this process in leases: host:pid by default. A lease held
+	// under that form by a process of this host that no longer exists is
+	// taken over at once, without waiting for it to lapse.
+	Holder string
 	Now    func() time.Time
 	Log    *slog.Logger
 	// LeaseTTL is how long a lease lasts unless renewed (renewed every
@@ -48,7 +52,27 @@ type Scheduler struct {
 	PageSize int
 
 	mu      sync.Mutex
-	running map[int64]bool
+	running map[int64]bool // channels RunDue is working on
+	polling map[int64]bool // channels this process polls (under their lease)
+
+	// at, when set, is called at the points of a poll where a crash test
+	// kills the process: it defines crash points by progress, not by time.
+	at func(point)
+}
+
+// point is a place in a poll's write path (crash tests).
+type point int
+
+const (
+	fetchedPage    point = iota // a page arrived from upstream, not yet written
+	appliedPage                 // a page is written in the open transaction, not committed
+	committedPages              // a transaction committed; the next request not yet sent
+)
+
+func (s *Scheduler) reach(p point) {
+	if s.at != nil {
+		s.at(p)
+	}
 }
 
 func (s *Scheduler) now() time.Time {
@@ -69,8 +93,23 @@ func (s *Scheduler) holder() string {
 	if s.Holder != "" {
 		return s.Holder
 	}
+	return hostPrefix() + strconv.Itoa(os.Getpid())
+}
+
+// hostPrefix starts the default holder name of every process of this host.
+func hostPrefix() string {
 	host, _ := os.Hostname()
-	return host + ":" + strconv.Itoa(os.Getpid())
+	return host + ":"
+}
+
+// deadHere reports whether holder names a process of this host, under the
+// default form host:pid, that no longer exists.
+func deadHere(holder string) bool {
+	pid, err := strconv.Atoi(strings.TrimPrefix(holder, hostPrefix()))
+	if err != nil || !strings.HasPrefix(holder, hostPrefix()) || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return !processExists(pid)
 }
 
 func (s *Scheduler) ttl() time.Duration {
@@ -195,8 +234,29 @@ type PollResult struct {
 }
 
 // begin takes the channel's lease and records the start of a poll.
+// One process polls a channel once at a time even though its leases all
+// carry its one holder name (which may take its own lease again).
 func (s *Scheduler) begin(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (store.Lease, feed.PollRun, error) {
+	if !s.mark(&s.polling, ch.ID) {
+		return store.Lease{}, feed.PollRun{}, fmt.Errorf("%w: by this process", ErrBusy)
+	}
+	lease, run, err := s.lease(ctx, ch, trigger)
+	if err != nil {
+		s.unmark(&s.polling, ch.ID)
+	}
+	return lease, run, err
+}
+
+func (s *Scheduler) lease(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (store.Lease, feed.PollRun, error) {
 	lease, err := s.Store.AcquireLease(ctx, ch.ID, s.holder(), s.ttl())
+	if intel.ErrorCode(err) == intel.ECONFLICT {
+		// A process of this host that died holding the lease need not be
+		// waited for.
+		if by, _, herr := s.Store.LeaseHolder(ctx, ch.ID); herr == nil && deadHere(by) {
+			s.log().Info("taking over the lease of a dead process", "channel", ch.Ref(), "holder", by)
+			lease, err = s.Store.TakeLease(ctx, ch.ID, by, s.holder(), s.ttl())
+		}
+	}
 	if err != nil {
 		if intel.ErrorCode(err) == intel.ECONFLICT {
 			return lease, feed.PollRun{}, fmt.Errorf("%w: %v", ErrBusy, intel.ErrorMessage(err))
@@ -215,6 +275,7 @@ func (s *Scheduler) begin(ctx context.Context, ch feed.Channel, trigger feed.Tri
 // run polls page by page under the lease, then records the poll and the
 // channel's health, and releases the lease.
 func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigger, lease store.Lease, run feed.PollRun) (feed.PollRun, error) {
+	defer s.unmark(&s.polling, ch.ID)
 	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
 	log := s.log().With("instance", ch.Instance, "channel", ch.Kind, "poll", run.ID)
 	log.Info("poll started", "trigger", trigger, "cursor", lease.Cursor)
@@ -239,7 +300,7 @@ func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigg
 			ch.Health.Failed(now, string(ignite.ErrorClass(pollErr)), run.ErrorCode, run.ErrorMessage)
 		}
 	} else {
-		ch.Health.Succeeded(now, run.Items(), trigger == feed.TriggerScheduled)
+		ch.Health.Succeeded(now, run.Items(), trigger == feed.TriggerScheduled || trigger == feed.TriggerResume)
 	}
 	if err := s.Store.SaveHealth(fctx, ch.ID, ch.Health, s.schedule(&ch, now)); err != nil {
 		log.Error("saving the channel's health failed", "error", err)
@@ -283,6 +344,9 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		defer close(pages)
 		for poll.More() {
 			b, err := poll.Next(fctx)
+			if err == nil {
+				s.reach(fetchedPage)
+			}
 			select {
 			case pages <- fetched{b, err}:
 			case <-fctx.Done():
@@ -307,16 +371,23 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			tx.Rollback()
 		}
 	}()
-	// commit ends the open transaction and counts its pages into the run.
+	// commit ends the open transaction, with the run's record counting its
+	// pages.
 	commit := func() error {
-		err := tx.Commit()
+		total := *run
+		total.AddCounts(pending)
+		total.CursorAfter, total.Remaining = pending.CursorAfter, pending.Remaining
+		err := tx.Record(ctx, total)
+		if err == nil {
+			err = tx.Commit()
+		}
+		tx.Rollback()
 		tx = nil
 		if err != nil {
 			return err
 		}
-		run.AddCounts(pending)
-		run.CursorAfter = pending.CursorAfter
-		run.Remaining = pending.Remaining
+		s.reach(committedPages)
+		*run = total
 		pending = feed.PollRun{}
 		maxAge = min(max(2*maxAge, commitAge/16), commitAge)
 		if s.OnPage != nil {
@@ -389,6 +460,7 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		if err != nil {
 			return err // the deferred rollback drops the transaction's pages
 		}
+		s.reach(appliedPage)
 		pending.AddCounts(feed.PollRun{Pages: batches, New: counts.New, Updated: counts.Updated, Unchanged: counts.Unchanged,
 			Filtered: stats.Filtered, Invalid: stats.Invalid, Unsupported: stats.Unsupported})
 		pending.CursorAfter, pending.Remaining = page.Cursor, remaining
@@ -455,32 +527,58 @@ func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) error {
 }
 
 // RunDue runs what is due now: restore attempts of channels in
-// connection_error (a connectivity test, then a poll when it succeeds) and
-// scheduled polls. It returns when they are done.
+// connection_error (a connectivity test, then a poll when it succeeds),
+// scheduled polls, and polls whose process died (resumed from their cursor
+// once the dead holder's lease has lapsed, or at once when the holder was a
+// process of this host that no longer exists). Polls still marked running
+// under a lapsed lease are recorded interrupted first. It returns when they
+// are done.
 func (s *Scheduler) RunDue(ctx context.Context) error {
-	due, err := s.Store.DueChannels(ctx, s.now())
+	now := s.now()
+	if n, err := s.Store.CloseLapsedPolls(ctx, now); err != nil {
+		return err
+	} else if n > 0 {
+		s.log().Warn("polls whose process died recorded as interrupted", "polls", n)
+	}
+	due, err := s.Store.DueChannels(ctx, now)
 	if err != nil {
 		return err
 	}
+	cut, err := s.Store.Interrupted(ctx, now, hostPrefix())
+	if err != nil {
+		return err
+	}
+	resume := map[int64]bool{}
+	for _, ch := range cut {
+		if ch.Settings.Enabled && ch.Health.Status == feed.Running && !slices.ContainsFunc(due, func(d feed.Channel) bool { return d.ID == ch.ID }) {
+			resume[ch.ID] = true
+			due = append(due, ch)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, ch := range due {
-		if !s.claim(ch.ID) {
+		if !s.mark(&s.running, ch.ID) {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.release(ch.ID)
-			s.runOne(ctx, ch)
+			defer s.unmark(&s.running, ch.ID)
+			s.runOne(ctx, ch, resume[ch.ID])
 		}()
 	}
 	wg.Wait()
 	return nil
 }
 
-func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel) {
+func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel, resume bool) {
 	log := s.log().With("instance", ch.Instance, "channel", ch.Kind)
 	switch {
+	case resume:
+		log.Info("resuming a poll whose process stopped")
+		if _, err := s.Poll(ctx, ch, feed.TriggerResume); err != nil && !errors.Is(err, ErrBusy) {
+			log.Warn("resumed poll failed", "error", err)
+		}
 	case ch.Health.Status == feed.ConnectionError:
 		log.Info("restore attempt", "attempt", ch.Health.Restores+1, "error_code", ch.Health.ErrorCode)
 		if err := s.Test(ctx, ch); err != nil {
@@ -501,22 +599,23 @@ func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel) {
 	}
 }
 
-func (s *Scheduler) claim(id int64) bool {
+// mark adds a channel to one of the scheduler's sets, unless it is in it.
+func (s *Scheduler) mark(set *map[int64]bool, id int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.running == nil {
-		s.running = map[int64]bool{}
+	if *set == nil {
+		*set = map[int64]bool{}
 	}
-	if s.running[id] {
+	if (*set)[id] {
 		return false
 	}
-	s.running[id] = true
+	(*set)[id] = true
 	return true
 }
 
-func (s *Scheduler) release(id int64) {
+func (s *Scheduler) unmark(set *map[int64]bool, id int64) {
 	s.mu.Lock()
-	delete(s.running, id)
+	delete(*set, id)
 	s.mu.Unlock()
 }
 

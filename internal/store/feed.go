@@ -293,9 +293,8 @@ func (s *Store) StartPoll(ctx context.Context, run feed.PollRun) (feed.PollRun, 
 	}
 	// The caller holds the channel's lease: a poll still marked running was
 	// cut short (its process died) and is recorded so.
-	if _, err := s.db.ExecContext(ctx, `UPDATE polls SET outcome = $1, error_code = 'interrupted',
-		error_message = 'the polling process stopped before the poll ended', ended_at = $2 WHERE channel_id = $3 AND outcome = $4`,
-		string(feed.OutcomeFailed), run.Started.UnixMicro(), run.ChannelID, string(feed.OutcomeRunning)); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE polls SET `+interruptedSet+`, ended_at = $1 WHERE channel_id = $2 AND outcome = 'running'`,
+		run.Started.UnixMicro(), run.ChannelID); err != nil {
 		return run, fmt.Errorf("store: close interrupted polls of channel %d: %w", run.ChannelID, err)
 	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO polls (channel_id, trigger, holder, started_at, cursor_before, cursor_after, outcome)
@@ -305,6 +304,36 @@ func (s *Store) StartPoll(ctx context.Context, run feed.PollRun) (feed.PollRun, 
 		return run, fmt.Errorf("store: record poll of channel %d: %w", run.ChannelID, err)
 	}
 	return run, nil
+}
+
+// interruptedSet is the assignment that records a poll as cut short.
+const interruptedSet = `outcome = 'failed', error_code = 'interrupted',
+	error_message = 'the polling process stopped before the poll ended'`
+
+// CloseLapsedPolls records as interrupted every poll still marked running
+// whose channel's lease has lapsed: its holder died (a live holder renews
+// its lease with every page). It returns how many it closed.
+func (s *Store) CloseLapsedPolls(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE polls SET `+interruptedSet+`, ended_at = $1
+		WHERE outcome = 'running' AND channel_id IN (SELECT channel_id FROM channel_state WHERE lease_until <= $1)`, now.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("store: close lapsed polls: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Interrupted returns the channels whose last poll did not end: it was
+// recorded interrupted, or it is still marked running while its lease has
+// lapsed or is held by a holder whose name starts with holderPrefix (a
+// process of this host, which the caller can tell dead or alive). These
+// polls are to be resumed from their cursor.
+func (s *Store) Interrupted(ctx context.Context, now time.Time, holderPrefix string) ([]feed.Channel, error) {
+	return s.queryChannels(ctx, `WHERE c.id IN (
+		SELECT p.channel_id FROM polls p
+		LEFT JOIN channel_state cs ON cs.channel_id = p.channel_id
+		WHERE p.id = (SELECT max(id) FROM polls WHERE channel_id = p.channel_id)
+		  AND (p.error_code = 'interrupted' OR (p.outcome = 'running' AND (cs.lease_until IS NULL OR cs.lease_until <= $1
+		       OR ($2 <> '' AND substr(cs.lease_holder, 1, length($2)) = $2)))))`, now.UnixMicro(), holderPrefix)
 }
 
 // FinishPoll records how a poll ended.

@@ -84,6 +84,47 @@ func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
 	return nil
 }
 
+// LeaseHolder returns who holds a channel's lease and until when ("" and
+// the zero time when nobody ever did).
+func (s *Store) LeaseHolder(ctx context.Context, channelID int64) (string, time.Time, error) {
+	var by string
+	var until int64
+	err := s.db.QueryRowContext(ctx, `SELECT lease_holder, lease_until FROM channel_state WHERE channel_id = $1`, channelID).Scan(&by, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("store: read lease of channel %d: %w", channelID, err)
+	}
+	return by, time.UnixMicro(until).UTC(), nil
+}
+
+// TakeLease takes over a running lease from a holder known to be dead (a
+// process of this host that no longer exists), provided the lease is still
+// that holder's: no wait for it to lapse. The token moves on, so the dead
+// holder's token is refused as after any takeover. ECONFLICT when the lease
+// changed hands meanwhile.
+func (s *Store) TakeLease(ctx context.Context, channelID int64, from, holder string, ttl time.Duration) (Lease, error) {
+	if from == "" || holder == "" || ttl <= 0 {
+		return Lease{}, intel.Errorf(intel.EINVALID, "store: a lease takeover needs the dead holder, a holder and a positive duration")
+	}
+	now := s.now().UTC()
+	until := now.Add(ttl)
+	l := Lease{ChannelID: channelID, Holder: holder, Until: until.Truncate(time.Microsecond)}
+	err := s.db.QueryRowContext(ctx, `
+		UPDATE channel_state SET lease_token = lease_token + 1, lease_holder = $2, lease_until = $3, updated_at = $4
+		WHERE channel_id = $1 AND lease_holder = $5
+		RETURNING lease_token, cursor`,
+		channelID, holder, until.UnixMicro(), now.UnixMicro(), from).Scan(&l.Token, &l.Cursor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lease{}, intel.Errorf(intel.ECONFLICT, "channel %d: the lease is no longer %s's", channelID, from)
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("store: take over lease on channel %d: %w", channelID, err)
+	}
+	return l, nil
+}
+
 // Cursor returns a channel's committed cursor ("" before its first page).
 func (s *Store) Cursor(ctx context.Context, channelID int64) (string, error) {
 	var c string

@@ -6,13 +6,15 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	gojson "github.com/goccy/go-json"
+
+	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
 )
 
@@ -117,6 +119,19 @@ func (w *PageTx) Objects() int { return w.objects }
 
 // Age is how long the transaction has been open.
 func (w *PageTx) Age() time.Duration { return time.Since(w.began) }
+
+// Record writes a poll's counts and cursor so far into its record, in the
+// transaction: the record commits with the pages it counts, so a poll cut
+// short still says what it stored.
+func (w *PageTx) Record(ctx context.Context, run feed.PollRun) error {
+	if _, err := w.tx.ExecContext(ctx, `UPDATE polls SET pages = $1, new = $2, updated = $3, unchanged = $4, filtered = $5,
+		invalid = $6, unsupported = $7, cursor_after = $8 WHERE id = $9 AND channel_id = $10`,
+		run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported, run.CursorAfter,
+		run.ID, w.lease.ChannelID); err != nil {
+		return fmt.Errorf("store: record poll %d: %w", run.ID, err)
+	}
+	return nil
+}
 
 // Commit makes the pages applied so far durable, with the last cursor.
 func (w *PageTx) Commit() error {
@@ -987,7 +1002,7 @@ func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []
 
 // linkByFlashpointID relates the vulnerabilities that share a Flashpoint id:
 // a record first stored under its title and later under the CVE ID it gained
-// (DOMAIN.md §5) gets "title related-to CVE", so the link to the Flashpoint
+// (docs/domain.md §5) gets "title related-to CVE", so the link to the Flashpoint
 // record is never lost, whichever poll saw which.
 func (s *Store) linkByFlashpointID(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) (int, error) {
 	var fpids []any
