@@ -44,6 +44,7 @@ type env struct {
 	url    string
 	router routers.Router
 	admin  string // an admin key
+	ended  chan feed.PollRun // every poll the scheduler ends
 }
 
 func newEnv(t *testing.T) *env {
@@ -74,7 +75,9 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, sim: s, simURL: simSrv.URL, store: st, sched: sched, api: a, url: srv.URL, router: openapiRouter(t)}
+	e := &env{t: t, sim: s, simURL: simSrv.URL, store: st, sched: sched, api: a, url: srv.URL, router: openapiRouter(t),
+		ended: make(chan feed.PollRun, 100)}
+	sched.OnEnd = func(run feed.PollRun) { e.ended <- run }
 	e.admin = e.key("root", auth.Admin, "")
 	return e
 }

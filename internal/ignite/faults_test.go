@@ -200,8 +200,10 @@ func TestCancellationStopsRetries(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want the context's error, got %v", err)
 	}
-	if d := time.Since(started); d > 5*time.Second {
-		t.Fatalf("cancellation took %v", d)
+	// Retries would wait out the 30 s Retry-After; a cancelled request
+	// returns long before, however busy the machine.
+	if d := time.Since(started); d > 20*time.Second {
+		t.Fatalf("cancellation took %v: the client waited for the Retry-After", d)
 	}
 }
 

@@ -48,6 +48,8 @@ type Scheduler struct {
 	Version string
 	// OnPage, when set, is called after each committed page (progress bars).
 	OnPage func(run feed.PollRun)
+	// OnEnd, when set, is called when a poll has ended and is recorded.
+	OnEnd func(run feed.PollRun)
 	// PageSize overrides the connector's page size (tests).
 	PageSize int
 
@@ -314,6 +316,9 @@ func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigg
 	}
 	log.Info("poll ended", "outcome", run.Outcome, "error_code", run.ErrorCode, "pages", run.Pages, "new", run.New,
 		"updated", run.Updated, "unchanged", run.Unchanged, "duration", run.Ended.Sub(run.Started))
+	if s.OnEnd != nil {
+		s.OnEnd(run)
+	}
 	return run, pollErr
 }
 

@@ -1,6 +1,6 @@
 // Package sim is a Flashpoint Ignite simulator: the seven endpoints Flint
 // uses, served over real HTTP with the envelopes, paging, validation and
-// error bodies of ../shared/flashpoint/API.md, deterministic data generated
+// error bodies of docs/flashpoint-api.md, deterministic data generated
 // per item from (seed, index), per-dataset token entitlements, injectable
 // faults, an advanceable clock, and a ground-truth admin API under /_sim/.
 package sim
