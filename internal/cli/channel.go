@@ -148,7 +148,7 @@ type ChannelSetCmd struct {
 	Deprecate  *int     `name:"deprecate-after" help:"Days after an item's last report when it is deprecated (1–180)."`
 	Relevance  *int     `help:"Custom relevance score (0–100; -1 unsets)."`
 	Severity   *int     `help:"Custom severity score (0–100; -1 unsets)."`
-	Tag        []string `help:"Tags applied to every item (repeat; replaces the list)."`
+	Tag        []string `sep:"none" help:"Tags applied to every item (repeat the flag for each tag; replaces the list)."`
 	NoTags     bool     `name:"no-tags" help:"Remove the channel's tags."`
 }
 

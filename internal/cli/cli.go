@@ -8,6 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"github.com/alecthomas/kong"
 )
@@ -99,6 +102,27 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 }
 
 type exitPanic struct{ code int }
+
+// selfCommand is how a user runs this very binary from a shell: "flint"
+// when that is what PATH finds, "go run ./cmd/flint" under go run, else its
+// path.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "flint"
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/flint"
+	}
+	if p, err := exec.LookPath("flint"); err == nil {
+		a, aerr := os.Stat(p)
+		b, berr := os.Stat(exe)
+		if aerr == nil && berr == nil && os.SameFile(a, b) {
+			return "flint"
+		}
+	}
+	return exe
+}
 
 // errUsage marks an error caused by the user's input (exit status 2).
 var errUsage = errors.New("usage")

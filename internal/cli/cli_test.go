@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/flintcti/flint/internal/feed"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flintcti/flint/internal/feed"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -89,15 +92,17 @@ func TestSimCommandServesUntilCancelled(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--indicators", "50", "--token", "abc:indicators",
-			"--fault", "reports:status=503"}, &out, &errb)
+		// The forms README and --help give: commas inside one flag's value.
+		done <- Run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--indicators", "50", "--token", "abc:indicators,reports",
+			"--fault", "reports:status=503,retry_after=7"}, &out, &errb)
 	}()
-	base, ok := out.waitFor("Flashpoint Ignite simulator listening on ", done)
+	_, ok := out.waitFor("clock ", done) // the last line of its banner
+	base, _ := out.waitFor("Flashpoint Ignite simulator listening on ", done)
 	if !ok {
 		t.Fatalf("no address printed: %s %s", out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "token abc:indicators") {
-		t.Fatalf("tokens not printed: %s", out.String())
+	if n := strings.Count(out.String(), "\ntoken "); n != 1 || !strings.Contains(out.String(), "token abc:reports,indicators\n") {
+		t.Fatalf("want the one token abc with reports and indicators, got %d tokens: %s", n, out.String())
 	}
 	get := func(path, token string) int {
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -118,8 +123,18 @@ func TestSimCommandServesUntilCancelled(t *testing.T) {
 	if c := get("/vulnerability-intelligence/v1/vulnerabilities", "abc"); c != 403 {
 		t.Fatalf("vulnerabilities without entitlement: %d", c)
 	}
+	if c := get("/technical-intelligence/v2/indicators?size=5", "reports"); c != 401 {
+		t.Fatalf("a token named after a dataset: %d", c)
+	}
+	req, _ := http.NewRequest("GET", base+"/finished-intelligence/v1/reports", nil)
+	req.Header.Set("Authorization", "Bearer abc")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 503 || res.Header.Get("Retry-After") != "7" {
+		t.Fatalf("the fault's second key was lost: %v %v", err, res)
+	} else {
+		res.Body.Close()
+	}
 	// Faults from the flag, then changed at run time through the admin API.
-	req, _ := http.NewRequest("PUT", base+"/_sim/faults/indicators", strings.NewReader(`{"status": 502, "count": 1}`))
+	req, _ = http.NewRequest("PUT", base+"/_sim/faults/indicators", strings.NewReader(`{"status": 502, "count": 1}`))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("set fault: %v %v", err, res)
@@ -188,5 +203,48 @@ func TestProgressLine(t *testing.T) {
 	r.Remaining = -1
 	if got, want := progressLine("p/i", r, time.Second), "p/i: 1000 items (950 new, 50 updated), 3 pages, 1s"; got != want {
 		t.Errorf("with no total from the server:\n got %q\nwant %q", got, want)
+	}
+}
+
+// A demo whose address is taken fails before it polls, and says what to do.
+func TestDemoBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"--data-dir", t.TempDir(), "demo", "--listen", busy.Addr().String()}, &out, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "--listen 127.0.0.1:0") || strings.Contains(out.String(), "demo/indicators") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+}
+
+// Without --data-dir the demo's temporary data directory is removed on
+// exit, unless --keep; the commands it prints are ones a shell can run.
+func TestDemoTemporaryDataDir(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, keep := range []bool{false, true} {
+		args := []string{"demo", "--once"}
+		if keep {
+			args = append(args, "--keep")
+		}
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var dir string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "data directory: "); ok {
+				dir, _, _ = strings.Cut(rest, " (")
+			}
+		}
+		_, err := os.Stat(dir)
+		if dir == "" || keep != (err == nil) {
+			t.Fatalf("keep=%v: data directory %q after exit: %v\n%s", keep, dir, err, out.String())
+		}
+		if keep && !strings.Contains(out.String(), "go run ./cmd/flint --data-dir "+dir+" channel list") {
+			t.Errorf("the printed commands do not run this binary (a test binary stands for go run):\n%s", out.String())
+		}
 	}
 }

@@ -19,27 +19,43 @@ import (
 // simulator on a loopback port, a SQLite store, an instance with all three
 // channels enabled, one poll of each, then the daemon.
 type DemoCmd struct {
-	Listen    string `default:"127.0.0.1:8080" help:"Address of Flint's HTTP endpoint."`
+	Listen    string `default:"127.0.0.1:8080" help:"Address of Flint's HTTP endpoint (REST API, /healthz); 127.0.0.1:0 takes any free port."`
 	SimListen string `name:"sim-listen" default:"127.0.0.1:0" help:"Address of the built-in simulator."`
 	Once      bool   `help:"Exit after the first poll instead of running the daemon."`
+	Keep      bool   `help:"Keep the temporary data directory on exit (without --data-dir, the demo's data is removed when it ends)."`
 }
 
 // Run runs the demo.
 func (c *DemoCmd) Run(e *env) error {
 	started := time.Now()
+	// Flint's own address first: a port in use is an error before any poll.
+	var hl net.Listener
+	if !c.Once {
+		var err error
+		if hl, err = net.Listen("tcp", c.Listen); err != nil {
+			return fmt.Errorf("demo: cannot listen on %s (%w); choose another address with --listen, e.g. --listen 127.0.0.1:0 for any free port", c.Listen, err)
+		}
+		defer hl.Close()
+	}
 	s := sim.New(sim.Config{Seed: 1, Logger: e.log})
 	ln, err := net.Listen("tcp", c.SimListen)
 	if err != nil {
-		return fmt.Errorf("demo: listen on %s: %w", c.SimListen, err)
+		return fmt.Errorf("demo: cannot listen on %s for the simulator (%w); choose another address with --sim-listen", c.SimListen, err)
 	}
 	base := "http://" + ln.Addr().String()
 	simErr := make(chan error, 1)
 	go func() { simErr <- serve(e.ctx, ln, s.Handler()) }()
 
-	dataDir := e.g.DataDir
+	dataDir, kept := e.g.DataDir, "kept"
 	if dataDir == "" {
 		if dataDir, err = os.MkdirTemp("", "flint-demo-"); err != nil {
 			return err
+		}
+		if c.Keep {
+			kept = "temporary, kept on exit (--keep)"
+		} else {
+			kept = "temporary, removed on exit; --keep keeps it"
+			defer os.RemoveAll(dataDir)
 		}
 	}
 	a, err := Open(e.ctx, dataDir, e.g.DB, e.log)
@@ -47,7 +63,7 @@ func (c *DemoCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (database %s)\n", base, dataDir, a.Where())
+	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (%s; database %s)\n", base, dataDir, kept, a.Where())
 
 	// The demo instance: created on first run, pointed at this run's simulator after.
 	in, err := a.Store.Instance(e.ctx, "demo")
@@ -92,19 +108,24 @@ func (c *DemoCmd) Run(e *env) error {
 	if err := demoSummary(e, a); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nlook around:\n  flint --data-dir %s channel list\n  flint --data-dir %s channel runs demo indicators\n",
-		dataDir, dataDir)
+	if kept == "kept" || c.Keep || !c.Once {
+		flint := fmt.Sprintf("%s --data-dir %s", selfCommand(), dataDir)
+		when := "look around"
+		if !c.Once {
+			when = "look around (in another terminal, while the demo runs)"
+		}
+		fmt.Fprintf(e.stdout, "\n%s:\n  %s channel list\n  %s channel runs demo indicators\n  %s vuln search --min-cvss3 9\n",
+			when, flint, flint, flint)
+	}
 	if c.Once {
 		return nil
 	}
 	for _, ch := range chs {
 		if fresh, err := a.Store.ChannelByID(e.ctx, ch.ID); err == nil {
-			_ = a.Scheduler.Reschedule(e.ctx, fresh)
+			if err := a.Scheduler.Reschedule(e.ctx, fresh); err != nil {
+				e.log.Warn("demo: scheduling a channel failed", "channel", fresh.Ref(), "error", err)
+			}
 		}
-	}
-	hl, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("demo: listen on %s: %w", c.Listen, err)
 	}
 	key, err := demoKey(e, a)
 	if err != nil {

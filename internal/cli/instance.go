@@ -105,8 +105,8 @@ func (c *InstanceAddCmd) Run(e *env) error {
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
-	fmt.Fprintf(e.stdout, "instance %s added (%s, token %s); its channels are disabled: enable one with\n  flint channel set %q reports|vulnerabilities|indicators --enable\n",
-		in.Name, in.BaseURL, in.TokenHint, in.Name)
+	fmt.Fprintf(e.stdout, "instance %s added (%s, token %s); its channels are disabled: enable one with\n  %s channel set %q reports|vulnerabilities|indicators --enable\n",
+		in.Name, in.BaseURL, in.TokenHint, selfCommand(), in.Name)
 	if c.NoVerifyTLS {
 		fmt.Fprintln(e.stderr, "warning: TLS verification is off for this instance: an expired or forged certificate would go unnoticed")
 	}

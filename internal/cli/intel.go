@@ -20,7 +20,7 @@ import (
 
 // LookupCmd answers "is this a known indicator?" like POST /api/v1/lookup.
 type LookupCmd struct {
-	Values []string `arg:"" optional:"" help:"Values (IPs, domains, URLs, hashes, ...; defanged is fine). '-' or none: one per line on standard input."`
+	Values []string `arg:"" optional:"" sep:"none" help:"Values (IPs, domains, URLs, hashes, ...; defanged is fine). '-' or none: one per line on standard input."`
 }
 
 // Run looks the values up; the exit status is 0 whether or not they are known.
@@ -105,7 +105,7 @@ type SearchCmd struct {
 	ValuePrefix   string   `name:"value-prefix" help:"Values starting with this."`
 	ValueContains string   `name:"value-contains" help:"Values containing this."`
 	Text          string   `name:"text" short:"q" help:"Full text over names, titles and descriptions."`
-	Tag           []string `help:"Tags every result has (repeat)."`
+	Tag           []string `sep:"none" help:"Tags every result has (repeat the flag for each tag)."`
 	Collection    string   `help:"Collection name."`
 	Instance      string   `help:"Reported by this instance."`
 	TLP           []string `name:"tlp" help:"TLP levels."`

@@ -18,10 +18,10 @@ type SimCmd struct {
 	Reports          int           `default:"200" help:"Reports at the start."`
 	Vulnerabilities  int           `default:"2000" help:"Vulnerabilities at the start."`
 	Indicators       int           `default:"20000" help:"Indicators at the start."`
-	Token            []string      `help:"Accepted token, VALUE[:DATASETS] with DATASETS a comma list of reports,vulnerabilities,indicators,premium (repeatable)."`
+	Token            []string      `sep:"none" help:"Accepted token, VALUE[:DATASETS] with DATASETS a comma list of reports,vulnerabilities,indicators,premium (repeatable)."`
 	Now              time.Time     `help:"Initial clock, RFC 3339 (default: now)."`
 	Advance          time.Duration `help:"Advance the clock by this much at start."`
-	Fault            []string      `help:"Fault, ENDPOINT:key=value,... e.g. indicators:status=429,retry_after=1,count=3 (repeatable; change at run time with PUT /_sim/faults/ENDPOINT)."`
+	Fault            []string      `sep:"none" help:"Fault, ENDPOINT:key=value,... e.g. indicators:status=429,retry_after=1,count=3 (repeatable; change at run time with PUT /_sim/faults/ENDPOINT)."`
 	NonPremiumDetail string        `default:"thin" enum:"thin,forbidden" help:"Vulnerability detail for tokens without premium: thin or forbidden."`
 	ReportBodyKB     int           `name:"report-body-kb" help:"Pad report bodies to this many KiB."`
 	Window           time.Duration `help:"Spread each dataset over this period before the clock (default: 60 days for indicators, 365 for the others)."`
