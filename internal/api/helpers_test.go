@@ -43,7 +43,7 @@ type env struct {
 	api    *api.Server
 	url    string
 	router routers.Router
-	admin  string // an admin key
+	admin  string            // an admin key
 	ended  chan feed.PollRun // every poll the scheduler ends
 }
 
