@@ -72,9 +72,9 @@ func (p *params) time(name string) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := intel.ParseTime(v)
 	if err != nil {
-		p.fail(name, "%s %q must be an RFC 3339 time such as 2026-11-01T00:00:00Z", name, v)
+		p.fail(name, "%s %q must be %s", name, v, intel.TimeForms)
 	}
 	return t
 }

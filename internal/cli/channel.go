@@ -164,10 +164,12 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	}
 	defer a.Close()
 	s := ch.Settings
+	// Every bad flag is reported at once, with what Update finds wrong.
+	var bad []intel.FieldError
 	if c.StartAt != "" {
-		t, err := parseTime(c.StartAt)
+		t, err := intel.ParseTime(c.StartAt)
 		if err != nil {
-			return err
+			bad = append(bad, intel.FieldError{Field: "start_at", Message: "--start-at: " + intel.ErrorMessage(err)})
 		}
 		s.StartAt = t
 	}
@@ -182,7 +184,7 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	}
 	if c.TLP != "" {
 		if s.TLP, err = intel.ParseTLP(c.TLP); err != nil {
-			return err
+			bad = append(bad, intel.FieldError{Field: "tlp", Message: "--tlp: " + intel.ErrorMessage(err)})
 		}
 	}
 	if c.Confidence != nil {
@@ -207,7 +209,18 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	}
 	now := time.Now().UTC()
 	before := ch.Settings
+	if len(bad) > 0 { // a field that did not parse is not judged again
+		if c.StartAt != "" && s.StartAt.IsZero() {
+			s.StartAt = ch.Settings.StartAt
+		}
+		if s.TLP == "" {
+			s.TLP = ch.Settings.TLP
+		}
+	}
 	warnings, err := ch.Update(s, now)
+	if bad = append(bad, intel.Fields(err)...); len(bad) > 0 {
+		return intel.Invalid(bad)
+	}
 	if err != nil {
 		return err
 	}
@@ -249,14 +262,6 @@ func optScore(cur, set *int) *int {
 	return &v
 }
 
-func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, intel.Errorf(intel.EINVALID, "time %q: want RFC 3339 (2026-11-20T08:00:00Z) or a date (2026-11-20)", s)
-}
 
 // ChannelTestCmd tests connectivity.
 type ChannelTestCmd struct {

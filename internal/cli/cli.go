@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/flintcti/flint/internal/intel"
 )
 
 // Version is Flint's version, set at build time with
@@ -92,7 +94,14 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.LogLevel}))
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
 	if err := kctx.Run(e); err != nil {
-		fmt.Fprintln(stderr, "flint:", err)
+		if fields := intel.Fields(err); len(fields) > 1 {
+			fmt.Fprintln(stderr, "flint: nothing was changed; every invalid field:")
+			for _, f := range fields {
+				fmt.Fprintf(stderr, "  %s: %s\n", f.Field, f.Message)
+			}
+		} else {
+			fmt.Fprintln(stderr, "flint:", err)
+		}
 		if errors.Is(err, errUsage) {
 			return 2
 		}

@@ -69,6 +69,16 @@ func TestInstanceAndChannelCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ch); err != nil || ch.Settings.TLP != "amber" || ch.Settings.IntervalMinutes != 240 || ch.Settings.Enabled {
 		t.Fatalf("after a refused change: %s %v", out, err)
 	}
+	// Every bad flag at once, as the API reports every bad field.
+	if _, errs, code = cli(t, dir, "", "channel", "set", "prod", "indicators", "--interval", "100", "--tlp", "purple",
+		"--start-at", "yesterday", "--confidence", "101"); code == 0 || !strings.Contains(errs, "interval_minutes 100") ||
+		!strings.Contains(errs, `tlp "purple"`) || !strings.Contains(errs, `"yesterday"`) || !strings.Contains(errs, "confidence 101") {
+		t.Errorf("four bad flags: %d %s", code, errs)
+	}
+	if _, errs, code = cli(t, dir, "", "channel", "set", "prod", "indicators", "--schedule", "manual", "--interval", "5"); code == 0 ||
+		!strings.Contains(errs, "interval_minutes 5") {
+		t.Errorf("a manual channel's interval is checked too: %d %s", code, errs)
+	}
 	if out, errs, code = cli(t, dir, "", "channel", "set", "prod", "indicators", "--enable", "--tlp", "green", "--confidence", "70",
 		"--tag", "fp", "--tag", "ioc", "--deprecate-after", "30"); code != 0 {
 		t.Fatalf("set: %d %s %s", code, out, errs)

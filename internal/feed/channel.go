@@ -87,22 +87,26 @@ func (r *PollRun) Items() int {
 
 // Update validates next as the channel's settings at now and, when they are
 // valid, applies them; a refused change leaves the channel as it was. The
-// start time matters only before the first poll: an unchanged one that has
-// aged past 15 days is not held against the change (and, before the first
-// poll, moves up to the oldest allowed). Enabling or disabling moves the
-// health state along. The caller saves the channel and reschedules it.
+// start time matters only before the first poll, and is checked when it is
+// set: an unchanged one that has aged past 15 days is not held against
+// another change. Once the channel has polled it is kept as history. Before
+// the first poll it is left as stored, and a warning says that the first
+// poll will start at the oldest time allowed then (as Poll does). Enabling
+// or disabling moves the health state along. The caller saves the channel
+// and reschedules it.
 func (ch *Channel) Update(next Settings, now time.Time) (warnings []string, err error) {
 	unchangedStart := next.StartAt.Equal(ch.Settings.StartAt)
 	check := next
-	if unchangedStart && ch.Cursor != "" {
+	aged := unchangedStart && next.StartAt.Before(now.Add(-MaxStartAge))
+	if unchangedStart && (ch.Cursor != "" || aged) {
 		check.StartAt = now
-	}
-	if unchangedStart && ch.Cursor == "" && next.StartAt.Before(now.Add(-MaxStartAge)) {
-		next.StartAt = now.Add(-MaxStartAge).Add(time.Minute).Truncate(time.Second)
-		check.StartAt = next.StartAt
 	}
 	if warnings, err = check.Validate(ch.Kind, now); err != nil {
 		return nil, err
+	}
+	if aged && ch.Cursor == "" {
+		warnings = append(warnings, fmt.Sprintf("start_at %s is now more than 15 days back: it is kept as set, and the first poll starts at the oldest time allowed when it runs (15 days before it); set --start-at to choose another",
+			next.StartAt.UTC().Format(time.RFC3339)))
 	}
 	switch {
 	case next.Enabled && !ch.Settings.Enabled:

@@ -238,16 +238,15 @@ func (s *Settings) Validate(k Kind, now time.Time) (warnings []string, err error
 	if n := utf8.RuneCountInString(s.Collection); n < 1 || n > MaxCollectionLen || strings.TrimSpace(s.Collection) != s.Collection {
 		add("collection", "collection %q must be 1–%d characters without leading or trailing spaces", s.Collection, MaxCollectionLen)
 	}
-	switch s.Schedule {
-	case Manual:
-	case Auto:
-		if s.IntervalMinutes < MinInterval || s.IntervalMinutes > MaxInterval {
-			add("interval_minutes", "interval_minutes %d is out of range %d–%d", s.IntervalMinutes, MinInterval, MaxInterval)
-		} else if k == Reports && s.IntervalMinutes < ReportsMinAdvised {
-			warnings = append(warnings, fmt.Sprintf("reports are published daily to quarterly: an interval of at least %d minutes is advised (have %d)",
-				ReportsMinAdvised, s.IntervalMinutes))
-		}
-	default:
+	// The interval is checked whatever the schedule: a manual channel keeps
+	// it for when it is switched to auto.
+	if s.IntervalMinutes < MinInterval || s.IntervalMinutes > MaxInterval {
+		add("interval_minutes", "interval_minutes %d is out of range %d–%d", s.IntervalMinutes, MinInterval, MaxInterval)
+	} else if k == Reports && s.Schedule == Auto && s.IntervalMinutes < ReportsMinAdvised {
+		warnings = append(warnings, fmt.Sprintf("reports are published daily to quarterly: an interval of at least %d minutes is advised (have %d)",
+			ReportsMinAdvised, s.IntervalMinutes))
+	}
+	if s.Schedule != Manual && s.Schedule != Auto {
 		add("schedule", "schedule %q is not known; allowed: manual, auto", s.Schedule)
 	}
 	if !s.TLP.Valid() {

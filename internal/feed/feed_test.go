@@ -99,7 +99,8 @@ func TestSettingsValidate(t *testing.T) {
 		{"interval 10080", Indicators, func(s *Settings) { s.IntervalMinutes = 10080 }, ""},
 		{"interval 239", Indicators, func(s *Settings) { s.IntervalMinutes = 239 }, "interval_minutes 239 is out of range 240–10080"},
 		{"interval 10081", Indicators, func(s *Settings) { s.IntervalMinutes = 10081 }, "interval_minutes 10081 is out of range"},
-		{"manual ignores interval", Indicators, func(s *Settings) { s.Schedule, s.IntervalMinutes = Manual, 0 }, ""},
+		{"manual checks its interval too", Indicators, func(s *Settings) { s.Schedule, s.IntervalMinutes = Manual, 0 }, "interval_minutes 0 is out of range 240–10080"},
+		{"manual with an interval", Indicators, func(s *Settings) { s.Schedule, s.IntervalMinutes = Manual, 300 }, ""},
 		{"schedule", Indicators, func(s *Settings) { s.Schedule = "hourly" }, `schedule "hourly" is not known; allowed: manual, auto`},
 		{"tlp none", Indicators, func(s *Settings) { s.TLP = intel.TLPNone }, ""},
 		{"tlp", Indicators, func(s *Settings) { s.TLP = "white" }, `tlp "white" is not known`},
@@ -237,5 +238,40 @@ func TestSettingsValidateListsEveryBadField(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not say %q", err, want)
 		}
+	}
+}
+
+// A start time that has aged past 15 days since it was set is never
+// rewritten by an unrelated change: it stays as stored, the change goes
+// through, and a warning says what the first poll will do. A start time
+// that is set must be in range.
+func TestUpdateKeepsAnAgedStart(t *testing.T) {
+	set := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	ch := Channel{Kind: Indicators, Settings: DefaultSettings("prod", Indicators, set)}
+	start := ch.Settings.StartAt
+	later := set.Add(10 * 24 * time.Hour) // the start is now 25 days back
+	next := ch.Settings
+	next.Confidence = 80
+	warnings, err := ch.Update(next, later)
+	if err != nil {
+		t.Fatalf("an unrelated change refused for the aged start: %v", err)
+	}
+	if !ch.Settings.StartAt.Equal(start) || ch.Settings.Confidence != 80 {
+		t.Errorf("start %s (was %s), confidence %d", ch.Settings.StartAt, start, ch.Settings.Confidence)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "first poll starts at the oldest time allowed") {
+		t.Errorf("warnings %q", warnings)
+	}
+	// After the first poll the start is history: no warning.
+	ch.Cursor = "{}"
+	next.Confidence = 70
+	if warnings, err := ch.Update(next, later); err != nil || len(warnings) != 0 {
+		t.Errorf("after a poll: %q, %v", warnings, err)
+	}
+	// Setting an old start is refused.
+	ch.Cursor = ""
+	next.StartAt = later.Add(-16 * 24 * time.Hour)
+	if _, err := ch.Update(next, later); intel.ErrorCode(err) != intel.EINVALID {
+		t.Errorf("a start set 16 days back: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Type is the kind of an object. Indicator types name what the value is; the
@@ -82,6 +83,21 @@ const (
 )
 
 var tlpOrder = []TLP{TLPNone, TLPClear, TLPGreen, TLPAmber, TLPAmberStrict, TLPRed}
+
+// TimeForms says which forms ParseTime takes, for messages.
+const TimeForms = "an RFC 3339 time (2026-11-20T08:00:00Z) or a date (2026-11-20, midnight UTC)"
+
+// ParseTime reads a time given by a user: RFC 3339, a date and time
+// without zone (2026-11-20T08:00, UTC) or a date (UTC midnight). Every
+// command-line flag and query parameter takes the same forms.
+func ParseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, Errorf(EINVALID, "time %q: want %s", s, TimeForms)
+}
 
 // ParseTLP accepts the TLP names case-insensitively, with or without the
 // "TLP:" prefix; "white" is TLP 1.0's name for clear.

@@ -77,7 +77,7 @@ func TestBoundaryItemUpdatedBetweenPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := &Connector{Client: c, PageSize: 2}
+	conn := &Connector{Client: c, PageSize: 2, Now: func() time.Time { return t0.Add(24 * time.Hour) }}
 	s := feed.DefaultSettings("x", feed.Indicators, t0.Add(15*24*time.Hour))
 	s.StartAt = t0
 	p, err := conn.Poll(feed.Indicators, s, "")
@@ -122,7 +122,7 @@ func TestBoundaryManyAtOneTimestamp(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c, _ := ignite.New(ignite.Options{BaseURL: srv.URL, Token: "t", Version: "test", RateLimit: -1})
-	conn := &Connector{Client: c, PageSize: 4}
+	conn := &Connector{Client: c, PageSize: 4, Now: func() time.Time { return t0.Add(24 * time.Hour) }}
 	s := feed.DefaultSettings("x", feed.Indicators, t0.Add(15*24*time.Hour))
 	s.StartAt = t0
 	p, _ := conn.Poll(feed.Indicators, s, "")
@@ -139,5 +139,24 @@ func TestBoundaryManyAtOneTimestamp(t *testing.T) {
 	}
 	if n != 25 {
 		t.Errorf("read %d of 25 items sharing a timestamp", n)
+	}
+}
+
+// A first poll whose start time has aged past 15 days reaches back 15 days.
+func TestFirstPollReachesBackAtMost15Days(t *testing.T) {
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	conn := &Connector{Now: func() time.Time { return now }}
+	s := feed.DefaultSettings("x", feed.Indicators, now.Add(-20*24*time.Hour))
+	p, err := conn.Poll(feed.Indicators, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := now.Add(-feed.MaxStartAge); !p.cur.Since.Equal(want) {
+		t.Errorf("first poll since %s, want %s", p.cur.Since, want)
+	}
+	// A stored cursor is followed as it is.
+	p, err = conn.Poll(feed.Indicators, s, `{"since":"2026-11-01T00:00:00Z"}`)
+	if err != nil || !p.cur.Since.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("from a cursor: %+v %v", p.cur, err)
 	}
 }

@@ -141,6 +141,11 @@ func (c *Connector) Poll(kind feed.Kind, s feed.Settings, cursor string) (*Poll,
 	if err != nil {
 		return nil, err
 	}
+	// A first poll reaches back at most 15 days, however long ago its start
+	// time was set (feed.Channel.Update warns of it).
+	if oldest := c.now().UTC().Add(-feed.MaxStartAge); cursor == "" && cur.Since.Before(oldest) {
+		cur.Since = oldest
+	}
 	if kind == feed.Vulnerabilities && cur.Started.IsZero() {
 		// Margin for clock skew between Flint and Flashpoint: re-reading a
 		// few minutes costs nothing, missing an update would.
