@@ -262,7 +262,6 @@ func optScore(cur, set *int) *int {
 	return &v
 }
 
-
 // ChannelTestCmd tests connectivity.
 type ChannelTestCmd struct {
 	channelArgs
