@@ -83,11 +83,13 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err != nil {
 		return intel.Errorf(intel.ENOTFOUND, "no API key %q: ids are whole numbers", r.PathValue("id"))
 	}
-	k, err := s.Store.RevokeAPIKey(r.Context(), id)
+	k, revoked, err := s.Store.RevokeAPIKey(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "key.revoke", keyTarget(k), nil)
+	if revoked { // a key revoked before is answered as it is, with no second record
+		s.audit(r, p, "key.revoke", keyTarget(k), nil)
+	}
 	writeJSON(w, http.StatusOK, k)
 	return nil
 }

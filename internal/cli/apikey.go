@@ -96,9 +96,16 @@ func (c *ApikeyRevokeCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	k, err := a.Store.RevokeAPIKey(e.ctx, c.ID)
+	k, revoked, err := a.Store.RevokeAPIKey(e.ctx, c.ID)
 	if err != nil {
 		return err
+	}
+	if !revoked {
+		if e.g.JSON {
+			return json.NewEncoder(e.stdout).Encode(k)
+		}
+		fmt.Fprintf(e.stdout, "key %d (%s) was already revoked on %s; nothing changed\n", k.ID, k.Name, when(k.Revoked))
+		return nil
 	}
 	if err := a.Store.Audit(e.ctx, actor(), "key.revoke", "key:"+strconv.FormatInt(k.ID, 10)+" "+k.Name, nil); err != nil {
 		return err

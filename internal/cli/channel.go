@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,7 +129,7 @@ func (c *ChannelShowCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "confidence       %d\ndeprecate after  %d days\nrelevance        %s\nseverity         %s\ntags             %s\n",
 		s.Confidence, s.DeprecateAfterDays, opt(s.Relevance), opt(s.Severity), strings.Join(s.Tags, ", "))
 	fmt.Fprintf(e.stdout, "no data          %v (%d empty scheduled polls)\nnext run         %s\ncursor           %s\n",
-		h.NoData, h.EmptyPolls, ch.NextRun.Format(time.RFC3339), ch.Cursor)
+		h.NoData, h.EmptyPolls, orDash(timeOrEmpty(ch.NextRun)), orDash(ch.Cursor))
 	return nil
 }
 
@@ -302,12 +301,11 @@ func (c *ChannelPollCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	tty := false
-	if f, ok := e.stderr.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
+	if !ch.Settings.Enabled {
+		fmt.Fprintf(e.stderr, "warning: %s/%s is disabled: this poll runs once, and no scheduled poll follows it (enable it with channel set --enable)\n",
+			ch.Instance, ch.Kind)
 	}
+	tty := isTerminal(e.stderr)
 	start := time.Now()
 	if tty {
 		a.Scheduler.OnPage = func(r feed.PollRun) {
@@ -346,7 +344,7 @@ func runLine(ch feed.Channel, r feed.PollRun) string {
 // ChannelRunsCmd lists recent polls.
 type ChannelRunsCmd struct {
 	channelArgs
-	Limit int `default:"20" help:"How many."`
+	Limit int `default:"20" help:"How many polls, newest first (1–1000)."`
 }
 
 // Run lists the polls, newest first.
@@ -367,10 +365,10 @@ func (c *ChannelRunsCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(runs)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSTARTED\tTRIGGER\tOUTCOME\tPAGES\tNEW\tUPDATED\tUNCHANGED\tFILTERED\tINVALID\tERROR")
+	fmt.Fprintln(w, "ID\tSTARTED\tTRIGGER\tOUTCOME\tPAGES\tNEW\tUPDATED\tUNCHANGED\tFILTERED\tINVALID\tERROR\tCURSOR AFTER")
 	for _, r := range runs {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05Z"), r.Trigger, r.Outcome,
-			r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.ErrorCode)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05Z"), r.Trigger, r.Outcome,
+			r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, orDash(r.ErrorCode), orDash(r.CursorAfter))
 	}
 	return w.Flush()
 }

@@ -112,6 +112,16 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 type exitPanic struct{ code int }
 
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // selfCommand is how a user runs this very binary from a shell: "flint"
 // when that is what PATH finds, "go run ./cmd/flint" under go run, else its
 // path.

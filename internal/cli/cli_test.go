@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/flintcti/flint/internal/feed"
 )
 
@@ -247,4 +249,30 @@ func TestDemoTemporaryDataDir(t *testing.T) {
 			t.Errorf("the printed commands do not run this binary (a test binary stands for go run):\n%s", out.String())
 		}
 	}
+}
+
+// Every flag and argument of every command says what it is for.
+func TestEveryFlagHasHelp(t *testing.T) {
+	var r root
+	parser, err := kong.New(&r, kong.Name("flint"), kong.Vars{"version": Version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			if strings.TrimSpace(f.Help) == "" {
+				t.Errorf("%s --%s has no help", n.Path(), f.Name)
+			}
+		}
+		for _, p := range n.Positional {
+			if strings.TrimSpace(p.Help) == "" {
+				t.Errorf("%s <%s> has no help", n.Path(), p.Name)
+			}
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(parser.Model.Node)
 }

@@ -190,7 +190,7 @@ func demoKey(e *env, a *App) (string, error) {
 	}
 	for _, k := range keys {
 		if k.Name == "demo" && k.Revoked == nil {
-			if _, err := a.Store.RevokeAPIKey(e.ctx, k.ID); err != nil {
+			if _, _, err := a.Store.RevokeAPIKey(e.ctx, k.ID); err != nil {
 				return "", err
 			}
 		}

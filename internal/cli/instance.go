@@ -53,10 +53,8 @@ func (t tokenFlags) read(e *env) (string, error) {
 		}
 		tok = v
 	default:
-		if f, ok := e.stdin.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				fmt.Fprint(e.stderr, "Bearer token (input is not echoed by your terminal only if you paste it): ")
-			}
+		if isTerminal(e.stdin) {
+			fmt.Fprint(e.stderr, "Bearer token (input is not echoed by your terminal only if you paste it): ")
 		}
 		line, err := bufio.NewReader(io.LimitReader(e.stdin, 16<<10)).ReadString('\n')
 		if err != nil && err != io.EOF {
@@ -143,7 +141,7 @@ func (c *InstanceListCmd) Run(e *env) error {
 
 // InstanceShowCmd shows an instance.
 type InstanceShowCmd struct {
-	Name string `arg:""`
+	Name string `arg:"" help:"Instance name."`
 }
 
 // Run shows the instance and its channels.
@@ -174,7 +172,7 @@ func (c *InstanceShowCmd) Run(e *env) error {
 
 // InstanceUpdateCmd changes an instance.
 type InstanceUpdateCmd struct {
-	Name      string `arg:""`
+	Name      string `arg:"" help:"Instance name."`
 	Rename    string `help:"New name."`
 	BaseURL   string `name:"base-url" help:"New base URL."`
 	VerifyTLS *bool  `name:"verify-tls" negatable:"" help:"Verify the server's TLS certificate (--no-verify-tls to stop)."`
@@ -228,10 +226,12 @@ func (c *InstanceUpdateCmd) Run(e *env) error {
 
 // InstanceRemoveCmd removes an instance.
 type InstanceRemoveCmd struct {
-	Name string `arg:""`
+	Name string `arg:"" help:"Instance name, exactly as listed (case included)."`
+	Yes  bool   `help:"Do not ask for confirmation (needed when standard input is not a terminal)."`
 }
 
-// Run removes the instance.
+// Run removes the instance, once the name matches exactly and the user
+// has confirmed.
 func (c *InstanceRemoveCmd) Run(e *env) error {
 	a, err := e.open()
 	if err != nil {
@@ -242,17 +242,31 @@ func (c *InstanceRemoveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteInstance(e.ctx, c.Name); err != nil {
+	if in.Name != c.Name {
+		return intel.Errorf(intel.ENOTFOUND, "no instance named exactly %q (did you mean %q? removal takes the name as listed)", c.Name, in.Name)
+	}
+	if !c.Yes {
+		if !isTerminal(e.stdin) {
+			return fmt.Errorf("%w: instance remove %s: give --yes to remove without a terminal to confirm on", errUsage, in.Name)
+		}
+		fmt.Fprintf(e.stderr, "Remove instance %s, its three channels with their settings, cursors and poll history?\n"+
+			"The intelligence it brought stays, with its provenance. Type the name to confirm: ", in.Name)
+		answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != in.Name {
+			return fmt.Errorf("instance remove %s: not confirmed; nothing was removed", in.Name)
+		}
+	}
+	if err := a.Store.DeleteInstance(e.ctx, in.Name); err != nil {
 		return err
 	}
 	a.audit(e, "instance.delete", in, nil)
-	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", c.Name)
+	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", in.Name)
 	return nil
 }
 
 // InstanceTestCmd tests an instance's three channels.
 type InstanceTestCmd struct {
-	Name string `arg:""`
+	Name string `arg:"" help:"Instance name."`
 }
 
 // Run tests each channel and prints its working status.
@@ -312,7 +326,7 @@ func testChannels(e *env, a *App, instance string) error {
 
 // InstanceMigrateCmd moves an instance to a new base URL and token.
 type InstanceMigrateCmd struct {
-	Name    string `arg:""`
+	Name    string `arg:"" help:"Instance name."`
 	BaseURL string `name:"base-url" required:"" help:"The Flashpoint Ignite base URL (https://api.flashpoint.io)."`
 	tokenFlags
 }

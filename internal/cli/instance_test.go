@@ -128,7 +128,14 @@ func TestInstanceAndChannelCommands(t *testing.T) {
 	if !strings.Contains(out, "Prod Indicators") || strings.Count(out, "running") < 1 {
 		t.Errorf("channel list:\n%s", out)
 	}
-	if out, _, code = cli(t, dir, "", "instance", "remove", "PROD"); code != 0 || !strings.Contains(out, "stays") {
+	// Removal takes the exact name, and --yes without a terminal.
+	if _, errs, code = cli(t, dir, "", "instance", "remove", "PROD", "--yes"); code == 0 || !strings.Contains(errs, `did you mean "Prod"`) {
+		t.Errorf("remove by another case: %d %s", code, errs)
+	}
+	if _, errs, code = cli(t, dir, "", "instance", "remove", "Prod"); code == 0 || !strings.Contains(errs, "--yes") {
+		t.Errorf("remove without a terminal or --yes: %d %s", code, errs)
+	}
+	if out, _, code = cli(t, dir, "", "instance", "remove", "Prod", "--yes"); code != 0 || !strings.Contains(out, "stays") {
 		t.Errorf("remove: %d %s", code, out)
 	}
 }

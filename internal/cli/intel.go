@@ -82,6 +82,14 @@ func orDash(s string) string {
 	return s
 }
 
+// timeOrEmpty formats t as RFC 3339, or "" when it is not set.
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // readLines reads non-empty lines, at most max of them.
 func readLines(r io.Reader, max int) ([]string, error) {
 	var out []string
@@ -110,7 +118,7 @@ type SearchCmd struct {
 	Instance      string   `help:"Reported by this instance."`
 	TLP           []string `name:"tlp" help:"TLP levels."`
 	Deprecated    string   `help:"true or false."`
-	ModifiedAfter string   `name:"modified-after" help:"RFC 3339 time."`
+	ModifiedAfter string   `name:"modified-after" help:"Changed after this time: RFC 3339 (2026-11-20T08:00:00Z) or a date (2026-11-20)."`
 	Limit         int      `default:"100" help:"Results per page (1–1000)."`
 	Cursor        string   `help:"The next of the previous page."`
 }
@@ -146,10 +154,10 @@ func (c *SearchCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	return runSearch(e, q)
+	return runSearch(e, q, false)
 }
 
-func runSearch(e *env, q store.Query) error {
+func runSearch(e *env, q store.Query, vulns bool) error {
 	a, err := e.open()
 	if err != nil {
 		return err
@@ -159,6 +167,7 @@ func runSearch(e *env, q store.Query) error {
 	if err != nil {
 		return err
 	}
+	objs := res.Objects
 	if e.g.JSON {
 		if res.Objects == nil {
 			res.Objects = []intel.Object{}
@@ -166,17 +175,18 @@ func runSearch(e *env, q store.Query) error {
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tTYPE\tVALUE\tTLP\tSCORE\tCVSS3\tNAME")
-	for _, o := range res.Objects {
+	if vulns {
+		vulnTable(w, res.Objects)
+		objs = nil
+	} else {
+		fmt.Fprintln(w, "ID\tTYPE\tVALUE\tTLP\tSCORE\tCVSS3\tNAME")
+	}
+	for _, o := range objs {
 		cvss := "-"
 		if v := o.Vulnerability; v != nil && v.CVSSv3 != nil {
 			cvss = strconv.FormatFloat(v.CVSSv3.Score, 'f', 1, 64)
 		}
-		name := o.Name
-		if len(name) > 60 {
-			name = name[:57] + "..."
-		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Type, o.Value, o.TLP, orDash(string(o.Score)), cvss, name)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Type, o.Value, o.TLP, orDash(string(o.Score)), cvss, clip(o.Name, 60))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -196,17 +206,17 @@ type VulnCmd struct {
 type VulnSearchCmd struct {
 	Product         string   `help:"Partial product name, any case."`
 	Vendor          string   `help:"Partial vendor name, any case."`
-	MinCVSS2        string   `name:"min-cvss2"`
-	MaxCVSS2        string   `name:"max-cvss2"`
-	MinCVSS3        string   `name:"min-cvss3"`
-	MaxCVSS3        string   `name:"max-cvss3"`
-	MinCVSS4        string   `name:"min-cvss4"`
-	MaxCVSS4        string   `name:"max-cvss4"`
-	MinEPSS         string   `name:"min-epss"`
+	MinCVSS2        string   `name:"min-cvss2" help:"Lowest CVSS v2 base score (0–10)."`
+	MaxCVSS2        string   `name:"max-cvss2" help:"Highest CVSS v2 base score (0–10)."`
+	MinCVSS3        string   `name:"min-cvss3" help:"Lowest CVSS v3 base score (0–10)."`
+	MaxCVSS3        string   `name:"max-cvss3" help:"Highest CVSS v3 base score (0–10)."`
+	MinCVSS4        string   `name:"min-cvss4" help:"Lowest CVSS v4 score (0–10)."`
+	MaxCVSS4        string   `name:"max-cvss4" help:"Highest CVSS v4 score (0–10)."`
+	MinEPSS         string   `name:"min-epss" help:"Lowest EPSS probability (0–1)."`
 	Severity        []string `help:"critical, high, medium, low, none (repeat or comma-separate)."`
 	ExploitMaturity []string `name:"exploit-maturity" help:"high, functional, proof-of-concept, unproven, not-defined."`
 	HasCVE          string   `name:"has-cve" help:"true or false."`
-	Sort            string   `help:"id, -cvss3, -cvss2, -cvss4, -epss, published, -published (write --sort=-cvss3)."`
+	Sort            string   `help:"Order: id (default), cvss3, cvss2, cvss4, epss, published; a leading - for highest or newest first. Write --sort=-cvss3 (with =: a bare -cvss3 reads as a flag)."`
 	Limit           int      `default:"100" help:"Results per page (1–1000)."`
 	Cursor          string   `help:"The next of the previous page."`
 }
@@ -227,7 +237,41 @@ func (c *VulnSearchCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	return runSearch(e, q)
+	return runSearch(e, q, true)
+}
+
+// vulnTable prints vulnerabilities: each by its CVE id (with its title) or
+// by its title alone, with the scores that rank it.
+func vulnTable(w io.Writer, objs []intel.Object) {
+	fmt.Fprintln(w, "ID\tCVE OR TITLE\tSEVERITY\tCVSS3\tCVSS4\tEPSS\tTITLE")
+	score := func(c *intel.CVSS) string {
+		if c == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(c.Score, 'f', 1, 64)
+	}
+	for _, o := range objs {
+		v := o.Vulnerability
+		if v == nil {
+			v = &intel.VulnerabilityDetail{}
+		}
+		epss, title := "-", o.Name
+		if v.EPSS != nil {
+			epss = strconv.FormatFloat(*v.EPSS, 'f', 3, 64)
+		}
+		if title == o.Value {
+			title = ""
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, clip(o.Value, 60), orDash(v.Severity), score(v.CVSSv3), score(v.CVSSv4), epss, clip(title, 60))
+	}
+}
+
+// clip shortens s to at most n runes.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // actor names who runs a CLI command in the audit trail.

@@ -112,6 +112,9 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 	if out, _, code := cli(t, dir, "", "apikey", "revoke", "1"); code != 0 || !strings.Contains(out, "revoked") {
 		t.Errorf("revoke: %d %s", code, out)
 	}
+	if out, _, code := cli(t, dir, "", "apikey", "revoke", "1"); code != 0 || !strings.Contains(out, "already revoked") {
+		t.Errorf("revoke again: %d %s", code, out)
+	}
 	a, err := Open(t.Context(), dir, "", nil)
 	if err != nil {
 		t.Fatal(err)

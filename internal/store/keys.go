@@ -106,13 +106,17 @@ func (s *Store) APIKey(ctx context.Context, id int64) (auth.Key, error) {
 	return k, nil
 }
 
-// RevokeAPIKey revokes a key; revoking a revoked key changes nothing.
-func (s *Store) RevokeAPIKey(ctx context.Context, id int64) (auth.Key, error) {
-	if _, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
-		s.now().UTC().UnixMicro(), id); err != nil {
-		return auth.Key{}, fmt.Errorf("store: revoke API key %d: %w", id, err)
+// RevokeAPIKey revokes a key. Revoking a revoked key changes nothing, and
+// says so: revoked is true only when this call revoked it.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64) (k auth.Key, revoked bool, err error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
+		s.now().UTC().UnixMicro(), id)
+	if err != nil {
+		return auth.Key{}, false, fmt.Errorf("store: revoke API key %d: %w", id, err)
 	}
-	return s.APIKey(ctx, id)
+	n, _ := res.RowsAffected()
+	k, err = s.APIKey(ctx, id)
+	return k, n == 1 && err == nil, err
 }
 
 // AuditRecord is one entry of the audit trail: who changed what, when.

@@ -47,8 +47,11 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("bad key: %v %+v", err, f)
 		}
 		// Revoked keys stop working and stay listed.
-		if k2, err := s.RevokeAPIKey(ctx, k.ID); err != nil || k2.Revoked == nil {
-			t.Fatalf("revoke: %+v %v", k2, err)
+		if k2, revoked, err := s.RevokeAPIKey(ctx, k.ID); err != nil || k2.Revoked == nil || !revoked {
+			t.Fatalf("revoke: %+v %v %v", k2, revoked, err)
+		}
+		if _, again, err := s.RevokeAPIKey(ctx, k.ID); err != nil || again {
+			t.Errorf("revoking a revoked key: revoked again %v, %v", again, err)
 		}
 		if _, err := s.APIKeyByHash(ctx, hash); intel.ErrorCode(err) != intel.EUNAUTHORIZED {
 			t.Fatalf("revoked key: %v", err)
@@ -57,7 +60,7 @@ func TestAPIKeys(t *testing.T) {
 		if err != nil || len(keys) != 1 || keys[0].Revoked == nil {
 			t.Fatalf("list: %+v %v", keys, err)
 		}
-		if _, err := s.RevokeAPIKey(ctx, 999); intel.ErrorCode(err) != intel.ENOTFOUND {
+		if _, _, err := s.RevokeAPIKey(ctx, 999); intel.ErrorCode(err) != intel.ENOTFOUND {
 			t.Fatalf("revoke unknown: %v", err)
 		}
 	})

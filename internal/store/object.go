@@ -259,7 +259,8 @@ type Query struct {
 	HasCVE                 *bool // valued by a CVE id (true) or by a title (false)
 
 	// Sort orders vulnerabilities: "" (by id), "-cvss3", "-cvss2", "-cvss4",
-	// "-epss" (highest first, unscored last), "published" or "-published".
+	// "-epss" (highest first, unscored last), "cvss3", "cvss2", "cvss4",
+	// "epss" (lowest first, unscored first), "published" or "-published".
 	Sort string
 
 	Limit int    // default 100, at most 1000
@@ -272,12 +273,13 @@ var vulnSorts = map[string]struct {
 	desc bool
 }{
 	"-cvss2": {"v.cvss_v2", true}, "-cvss3": {"v.cvss_v3", true}, "-cvss4": {"v.cvss_v4", true}, "-epss": {"v.epss", true},
+	"cvss2": {"v.cvss_v2", false}, "cvss3": {"v.cvss_v3", false}, "cvss4": {"v.cvss_v4", false}, "epss": {"v.epss", false},
 	"published": {"v.published_at", false}, "-published": {"v.published_at", true},
 }
 
 // SortNames lists the accepted values of Query.Sort.
 func SortNames() []string {
-	return []string{"id", "-cvss3", "-cvss2", "-cvss4", "-epss", "published", "-published"}
+	return []string{"id", "-cvss3", "cvss3", "-cvss2", "cvss2", "-cvss4", "cvss4", "-epss", "epss", "published", "-published"}
 }
 
 // sortKey is the expression a sorted search orders by (NULLs as -1: last

@@ -305,6 +305,7 @@ func TestVulnerabilitySearch(t *testing.T) {
 		// here unknown publication times, in id order).
 		for sort, want := range map[string][]string{
 			"-cvss2":    {"CVE-2024-0003", "CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0004"},
+			"cvss3":     {"CVE-2024-0004", "CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"},
 			"published": {"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0004"},
 		} {
 			var paged []string
@@ -326,7 +327,7 @@ func TestVulnerabilitySearch(t *testing.T) {
 				t.Errorf("paged by %s (-want +got):\n%s", sort, d)
 			}
 		}
-		for _, bad := range []Query{{Sort: "cvss3"}, {Sort: "-cvss3", After: "o12"}, {After: "s1_2"}} {
+		for _, bad := range []Query{{Sort: "cvss"}, {Sort: "-cvss3", After: "o12"}, {After: "s1_2"}} {
 			if _, err := s.Search(ctx, bad); intel.ErrorCode(err) != intel.EINVALID {
 				t.Errorf("%+v: %v, want EINVALID", bad, err)
 			}
