@@ -58,6 +58,9 @@ func TestErrorsAreJSON(t *testing.T) {
 		code               string
 	}{
 		{"GET", "/api/v1/nothing", "", http.StatusNotFound, "not_found"},
+		{"GET", "/", "", http.StatusNotFound, "not_found"},
+		{"GET", "/favicon.ico", "", http.StatusNotFound, "not_found"},
+		{"POST", "/healthz", "", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"PUT", "/api/v1/instances", "", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"DELETE", "/api/v1/lookup", "", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"POST", "/api/v1/lookup", `{"values": [1, 2]}`, http.StatusUnprocessableEntity, intel.EINVALID},

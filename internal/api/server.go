@@ -86,8 +86,8 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
-	// Anything else under /api/ gets a JSON 404 (or 405), not the mux's text.
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	// Any other path gets a JSON 404 (or 405), not the mux's text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log(), &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})
 	return s.methodNotAllowed(mux)
@@ -96,11 +96,11 @@ func (s *Server) Handler() http.Handler {
 // methodNotAllowed turns the mux's plain-text 405 into a JSON error.
 func (s *Server) methodNotAllowed(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := next.Handler(r); pattern == "" || pattern == "/api/" {
+		if _, pattern := next.Handler(r); pattern == "" || pattern == "/" {
 			rr := *r
 			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 				rr.Method = m
-				if _, p := next.Handler(&rr); p != "" && p != "/api/" {
+				if _, p := next.Handler(&rr); p != "" && p != "/" {
 					writeError(w, r, s.log(), &httpError{http.StatusMethodNotAllowed, "method_not_allowed",
 						fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
 					return

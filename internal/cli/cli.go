@@ -26,7 +26,7 @@ type Globals struct {
 	DataDir  string           `name:"data-dir" env:"FLINT_DATA_DIR" help:"Data directory (default: the user's data directory)." type:"path"`
 	DB       string           `name:"db" env:"FLINT_DB" help:"Database: a postgres:// DSN, or a SQLite file (default: flint.db in the data directory)."`
 	JSON     bool             `help:"Print JSON instead of text."`
-	LogLevel slog.Level       `name:"log-level" default:"info" help:"Log level: debug, info, warn, error."`
+	LogLevel string           `name:"log-level" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (default: info for serve, demo and sim; warn for the other commands, so that logs do not interleave with their output)."`
 	Version  kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -91,7 +91,14 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		fmt.Fprintln(stderr, "flint:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.LogLevel}))
+	level := slog.LevelWarn
+	switch cmd, _, _ := strings.Cut(kctx.Command(), " "); {
+	case r.LogLevel != "":
+		level.UnmarshalText([]byte(r.LogLevel)) //nolint:errcheck // the enum lets through only valid levels
+	case cmd == "serve" || cmd == "demo" || cmd == "sim":
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
 	if err := kctx.Run(e); err != nil {
 		if fields := intel.Fields(err); len(fields) > 1 {
@@ -105,12 +112,24 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if errors.Is(err, errUsage) {
 			return 2
 		}
+		var x exitError
+		if errors.As(err, &x) {
+			return x.code
+		}
 		return 1
 	}
 	return 0
 }
 
 type exitPanic struct{ code int }
+
+// exitError ends a command with its own exit status.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
 
 // isTerminal reports whether f is a terminal (a character device).
 func isTerminal(f any) bool {

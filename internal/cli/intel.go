@@ -20,10 +20,12 @@ import (
 
 // LookupCmd answers "is this a known indicator?" like POST /api/v1/lookup.
 type LookupCmd struct {
-	Values []string `arg:"" optional:"" sep:"none" help:"Values (IPs, domains, URLs, hashes, ...; defanged is fine). '-' or none: one per line on standard input."`
+	Values      []string `arg:"" optional:"" sep:"none" help:"Values (IPs, domains, URLs, hashes, ...; defanged is fine). '-' or none: one per line on standard input."`
+	FailUnknown bool     `name:"fail-unknown" help:"Exit with status 3 when any value is unknown or invalid (for scripts; the default is 0 whatever the answers)."`
 }
 
-// Run looks the values up; the exit status is 0 whether or not they are known.
+// Run looks the values up; the exit status is 0 whether or not they are
+// known, unless --fail-unknown.
 func (c *LookupCmd) Run(e *env) error {
 	values := c.Values
 	if len(values) == 0 || (len(values) == 1 && values[0] == "-") {
@@ -46,16 +48,19 @@ func (c *LookupCmd) Run(e *env) error {
 	}
 	answers := api.LookupAnswers(res, nil)
 	if e.g.JSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"results": answers})
+		if err := json.NewEncoder(e.stdout).Encode(map[string]any{"results": answers}); err != nil {
+			return err
+		}
+		return c.status(answers)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "VALUE\tKNOWN\tTYPE\tSCORE\tTLP\tVALID UNTIL\tSOURCES\tCOLLECTIONS")
+	fmt.Fprintln(w, "VALUE\tKNOWN\tTYPE\tSCORE\tTLP\tVALID UNTIL\tSOURCES\tCOLLECTIONS\tWHY INVALID")
 	for _, a := range answers {
 		switch {
 		case a.Error != "":
-			fmt.Fprintf(w, "%s\tinvalid\t\t\t\t\t\t%s\n", a.Value, a.Error)
+			fmt.Fprintf(w, "%s\tinvalid\t-\t-\t-\t-\t-\t-\t%s\n", a.Value, a.Error)
 		case !a.Known:
-			fmt.Fprintf(w, "%s\tno\t%s\t\t\t\t\t\n", a.Value, a.Type)
+			fmt.Fprintf(w, "%s\tno\t%s\t-\t-\t-\t-\t-\t\n", a.Value, orDash(string(a.Type)))
 		default:
 			var srcs []string
 			for _, s := range a.Sources {
@@ -68,11 +73,31 @@ func (c *LookupCmd) Run(e *env) error {
 			if a.Deprecated {
 				until += " (deprecated)"
 			}
-			fmt.Fprintf(w, "%s\tyes\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Value, a.Type, orDash(string(a.Score)), a.TLP, until,
-				strings.Join(srcs, ","), strings.Join(a.Collections, ","))
+			fmt.Fprintf(w, "%s\tyes\t%s\t%s\t%s\t%s\t%s\t%s\t\n", a.Value, a.Type, orDash(string(a.Score)), a.TLP, until,
+				orDash(strings.Join(srcs, ",")), orDash(strings.Join(a.Collections, ",")))
 		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return c.status(answers)
+}
+
+// status is the lookup's exit status under --fail-unknown.
+func (c *LookupCmd) status(answers []api.LookupAnswer) error {
+	if !c.FailUnknown {
+		return nil
+	}
+	unknown := 0
+	for _, a := range answers {
+		if !a.Known {
+			unknown++
+		}
+	}
+	if unknown > 0 {
+		return exitError{3, fmt.Sprintf("%d of %d values unknown or invalid", unknown, len(answers))}
+	}
+	return nil
 }
 
 func orDash(s string) string {

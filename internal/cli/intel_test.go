@@ -61,6 +61,18 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, known.Value) || !strings.Contains(out, "yes") || !strings.Contains(out, "example.invalid") {
 		t.Errorf("lookup from stdin: %d %s", code, out)
 	}
+	// --fail-unknown: status 3 when a value is unknown or invalid, 0 when all are known.
+	if _, _, code = cli(t, dir, "", "lookup", "--fail-unknown", known.Value, "192.0.2.77"); code != 3 {
+		t.Errorf("lookup --fail-unknown with an unknown value: exit %d", code)
+	}
+	if _, _, code = cli(t, dir, "", "lookup", "--fail-unknown", known.Value); code != 0 {
+		t.Errorf("lookup --fail-unknown with known values: exit %d", code)
+	}
+	out, _, _ = cli(t, dir, "", "lookup", "not a value at all")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], "WHY INVALID") ||
+		strings.Count(lines[1], " - ") < 5 {
+		t.Errorf("an invalid value's reason is not in its own column:\n%s", out)
+	}
 
 	// vuln search.
 	out, errs, code = cli(t, dir, "", "--json", "vuln", "search", "--min-cvss3", "7", "--sort=-cvss3")
