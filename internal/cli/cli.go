@@ -26,7 +26,7 @@ type Globals struct {
 	DataDir  string           `name:"data-dir" env:"FLINT_DATA_DIR" help:"Data directory (default: the user's data directory)." type:"path"`
 	DB       string           `name:"db" env:"FLINT_DB" help:"Database: a postgres:// DSN, or a SQLite file (default: flint.db in the data directory)."`
 	JSON     bool             `help:"Print JSON instead of text."`
-	LogLevel string           `name:"log-level" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (default: info for serve, demo and sim; warn for the other commands, so that logs do not interleave with their output)."`
+	LogLevel string           `name:"log-level" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (default: info for serve and sim; warn for the other commands, demo included, so that logs do not interleave with their output)."`
 	Version  kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -95,7 +95,7 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	switch cmd, _, _ := strings.Cut(kctx.Command(), " "); {
 	case r.LogLevel != "":
 		level.UnmarshalText([]byte(r.LogLevel)) //nolint:errcheck // the enum lets through only valid levels
-	case cmd == "serve" || cmd == "demo" || cmd == "sim":
+	case cmd == "serve" || cmd == "sim":
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -275,4 +278,42 @@ func TestEveryFlagHasHelp(t *testing.T) {
 		}
 	}
 	walk(parser.Model.Node)
+}
+
+// The example requests of README.md answer with results against the data
+// of flint demo.
+func TestReadmeExamplesAgainstTheDemo(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := regexp.MustCompile(`-d '(\{"values": \[[^']*\]\})'`).FindSubmatch(readme)
+	vulnURL := regexp.MustCompile(`'http://127\.0\.0\.1:8080/api/v1/vulnerabilities\?([^']*)'`).FindSubmatch(readme)
+	if values == nil || vulnURL == nil {
+		t.Fatal("README.md no longer has the lookup and vulnerability examples this test reads")
+	}
+	var body struct{ Values []string }
+	if err := json.Unmarshal(values[1], &body); err != nil || len(body.Values) == 0 {
+		t.Fatalf("README's lookup body %s: %v", values[1], err)
+	}
+	dir := t.TempDir()
+	if _, errs, code := cli(t, dir, "", "demo", "--once"); code != 0 {
+		t.Fatalf("demo: %s", errs)
+	}
+	if out, errs, code := cli(t, dir, "", append([]string{"lookup", "--fail-unknown"}, body.Values...)...); code != 0 {
+		t.Errorf("README's lookup values are not all known to the demo (exit %d):\n%s%s", code, out, errs)
+	}
+	q, err := url.ParseQuery(string(vulnURL[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--json", "vuln", "search"}
+	for k, vs := range q {
+		args = append(args, "--"+strings.ReplaceAll(k, "_", "-")+"="+vs[0])
+	}
+	out, errs, code := cli(t, dir, "", args...)
+	var res struct{ Objects []json.RawMessage }
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Objects) == 0 {
+		t.Errorf("README's vulnerability search %s finds nothing in the demo's data: %d %s %s", vulnURL[1], code, out, errs)
+	}
 }

@@ -175,7 +175,11 @@ func demoSummary(e *env, a *App) error {
 		return err
 	}
 	for _, o := range res.Objects {
-		fmt.Fprintf(e.stdout, "  critical: %s (CVSS v3 %.1f) %s\n", o.Value, o.Vulnerability.CVSSv3.Score, o.Name)
+		line := fmt.Sprintf("  critical: %s (CVSS v3 %.1f)", o.Value, o.Vulnerability.CVSSv3.Score)
+		if o.Name != o.Value {
+			line += " " + o.Name
+		}
+		fmt.Fprintln(e.stdout, line)
 	}
 	return nil
 }
