@@ -21,9 +21,11 @@ func (s *Server) instance(r *http.Request) (feed.Instance, error) {
 	if err != nil {
 		return feed.Instance{}, err
 	}
-	id, numeric := strconv.ParseInt(ref, 10, 64)
+	// All digits is an id, never a name (names may not be all digits).
+	id, err := strconv.ParseInt(ref, 10, 64)
+	numeric := err == nil && strings.Trim(ref, "0123456789") == ""
 	for _, in := range ins {
-		if (numeric == nil && in.ID == id) || strings.EqualFold(in.Name, ref) {
+		if (numeric && in.ID == id) || (!numeric && strings.EqualFold(in.Name, ref)) {
 			return in, nil
 		}
 	}
@@ -354,6 +356,10 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.P
 	next := ch.Settings // a given list (tags, filter lists) replaces the old one; objects merge field by field
 	if err := strictUnmarshal(body, &next); err != nil {
 		return err
+	}
+	if next.TLP != ch.Settings.TLP && !p.MayMark() {
+		return intel.Errorf(intel.EFORBIDDEN, "the key %q is capped at TLP %s: only a key without a cap may change a channel's TLP (it marks what the channel brings)",
+			p.Name, p.MaxTLP)
 	}
 	now := s.now().UTC()
 	before := ch.Settings

@@ -38,7 +38,9 @@ type CreatedKey struct {
 
 // CreateKey validates and stores a new key for createdBy and returns it
 // with its token (shared by the API and the CLI).
-func CreateKey(ctx context.Context, st *store.Store, name, role, maxTLP, createdBy string) (CreatedKey, error) {
+// by, when not nil, is the principal creating it, which may grant no more
+// than it holds.
+func CreateKey(ctx context.Context, st *store.Store, name, role, maxTLP string, by *auth.Principal, createdBy string) (CreatedKey, error) {
 	k := auth.Key{Name: name, Role: auth.Role(role), CreatedBy: createdBy}
 	if maxTLP != "" {
 		t, err := intel.ParseTLP(maxTLP)
@@ -51,6 +53,12 @@ func CreateKey(ctx context.Context, st *store.Store, name, role, maxTLP, created
 		if rl, err := auth.ParseRole(role); err == nil {
 			k.Role = rl
 		}
+	}
+	if err := k.Validate(); err != nil {
+		return CreatedKey{}, err
+	}
+	if err := by.Grants(k); err != nil {
+		return CreatedKey{}, err
 	}
 	token, prefix, hash := auth.NewToken()
 	k.Prefix = prefix
@@ -66,7 +74,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err := decode(r, &q); err != nil {
 		return err
 	}
-	k, err := CreateKey(r.Context(), s.Store, q.Name, q.Role, q.MaxTLP, p.Actor())
+	k, err := CreateKey(r.Context(), s.Store, q.Name, q.Role, q.MaxTLP, p, p.Actor())
 	if err != nil {
 		return err
 	}

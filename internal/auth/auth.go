@@ -100,6 +100,9 @@ func (k *Key) Validate() error {
 	if n := utf8.RuneCountInString(k.Name); n < 1 || n > MaxKeyNameLen || strings.TrimSpace(k.Name) != k.Name {
 		bad = append(bad, intel.FieldError{Field: "name",
 			Message: fmt.Sprintf("key name %q must be 1–%d characters without leading or trailing spaces", k.Name, MaxKeyNameLen)})
+	} else if intel.HasControl(k.Name) {
+		bad = append(bad, intel.FieldError{Field: "name",
+			Message: fmt.Sprintf("key name %q contains a control or bidirectional formatting character", k.Name)})
 	}
 	if _, err := ParseRole(string(k.Role)); err != nil {
 		bad = append(bad, intel.FieldError{Field: "role", Message: intel.ErrorMessage(err)})
@@ -160,6 +163,36 @@ func (p *Principal) Cap() intel.TLP {
 	}
 	return p.MaxTLP
 }
+
+// Grants checks that the principal may create a key k: k may hold no
+// permission the principal lacks, and no wider TLP cap (a capped principal
+// creates only keys capped at or below its own cap). A nil principal (the
+// operator at the command line) grants anything.
+func (p *Principal) Grants(k Key) error {
+	if p == nil {
+		return nil
+	}
+	for _, perm := range k.Role.Permissions() {
+		if !p.Can(perm) {
+			return intel.Errorf(intel.EFORBIDDEN, "the key %q (role %s) may not create a key with role %s: that role has the %s permission, which %q lacks",
+				p.Name, p.Role, k.Role, perm, p.Name)
+		}
+	}
+	if p.MaxTLP != "" && (k.MaxTLP == "" || k.MaxTLP.Rank() > p.MaxTLP.Rank()) {
+		cap := string(k.MaxTLP)
+		if cap == "" {
+			cap = "no cap"
+		}
+		return intel.Errorf(intel.EFORBIDDEN, "the key %q is capped at TLP %s: it may create keys capped at %s or below, not %s",
+			p.Name, p.MaxTLP, p.MaxTLP, cap)
+	}
+	return nil
+}
+
+// MayMark reports whether the principal may set the TLP that marks
+// intelligence (a channel's TLP): only a principal without a cap, since a
+// capped one could re-mark what it may not see into what it may.
+func (p *Principal) MayMark() bool { return p == nil || p.MaxTLP == "" }
 
 // Actor names the principal in the audit trail.
 func (p *Principal) Actor() string {

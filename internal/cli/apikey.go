@@ -32,7 +32,7 @@ func (c *ApikeyCreateCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	k, err := api.CreateKey(e.ctx, a.Store, c.Name, c.Role, c.MaxTLP, actor())
+	k, err := api.CreateKey(e.ctx, a.Store, c.Name, c.Role, c.MaxTLP, nil, actor())
 	if err != nil {
 		return err
 	}

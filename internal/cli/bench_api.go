@@ -82,7 +82,7 @@ func (c *BenchAPICmd) Run(e *env) error {
 			return err
 		}
 	}
-	key, err := api.CreateKey(e.ctx, s, "bench", string(auth.Analyst), "", "bench")
+	key, err := api.CreateKey(e.ctx, s, "bench", string(auth.Analyst), "", nil, "bench")
 	s.Close()
 	if err != nil {
 		return err

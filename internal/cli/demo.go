@@ -199,7 +199,7 @@ func demoKey(e *env, a *App) (string, error) {
 			}
 		}
 	}
-	k, err := api.CreateKey(e.ctx, a.Store, "demo", string(auth.Admin), "", "demo")
+	k, err := api.CreateKey(e.ctx, a.Store, "demo", string(auth.Admin), "", nil, "demo")
 	if err != nil {
 		return "", err
 	}

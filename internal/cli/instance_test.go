@@ -101,6 +101,12 @@ func TestInstanceAndChannelCommands(t *testing.T) {
 		t.Errorf("test: %d %s", code, out)
 	}
 
+	// The stored token never follows the base URL to another host.
+	elsewhere := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	if _, errs, code = cli(t, dir, "", "instance", "update", "prod", "--base-url", elsewhere); code == 0 || !strings.Contains(errs, "give the token again") {
+		t.Errorf("a new host without the token: %d %s", code, errs)
+	}
+
 	// A wrong token: every channel in connection_error 401, exit status 1.
 	if _, errs, code = cli(t, dir, "wrong-token\n", "instance", "update", "prod", "--new-token"); code != 0 {
 		t.Fatalf("update token: %s", errs)

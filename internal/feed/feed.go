@@ -78,18 +78,43 @@ func TokenHint(token string) string {
 	return "…" + string(r[len(r)-4:])
 }
 
-// ValidateName checks an instance name: 1–64 characters, printable.
+// ValidateName checks an instance name: 1–64 printable characters, not
+// all digits (an id is all digits: a name must never be read as another
+// instance's id).
 func ValidateName(name string) error {
 	n := utf8.RuneCountInString(name)
 	if strings.TrimSpace(name) != name || n < 1 || n > 64 {
 		return intel.Errorf(intel.EINVALID, "instance name %q must be 1–64 characters without leading or trailing spaces", name)
 	}
 	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return intel.Errorf(intel.EINVALID, "instance name %q contains a control character", name)
+		if !unicode.IsPrint(r) || intel.HasControl(string(r)) {
+			return intel.Errorf(intel.EINVALID, "instance name %q contains a control or bidirectional formatting character", name)
 		}
 	}
+	if strings.Trim(name, "0123456789") == "" {
+		return intel.Errorf(intel.EINVALID, "instance name %q is all digits, which is how ids are written; add a letter (e.g. %q)", name, "fp-"+name)
+	}
 	return nil
+}
+
+// SameOrigin reports whether two base URLs reach the same server: the same
+// scheme, host and port (a default port written or not).
+func SameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "http") {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub)
 }
 
 // ValidateBaseURL checks and normalises a base URL: absolute http(s), no

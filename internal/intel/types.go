@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Type is the kind of an object. Indicator types name what the value is; the
@@ -83,6 +84,15 @@ const (
 )
 
 var tlpOrder = []TLP{TLPNone, TLPClear, TLPGreen, TLPAmber, TLPAmberStrict, TLPRed}
+
+// HasControl reports whether s holds a control character or a Unicode
+// bidirectional formatting character (which can make a name print as
+// another, or carry terminal escape sequences into a listing).
+func HasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
+	})
+}
 
 // TimeForms says which forms ParseTime takes, for messages.
 const TimeForms = "an RFC 3339 time (2026-11-20T08:00:00Z) or a date (2026-11-20, midnight UTC)"

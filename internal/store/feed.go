@@ -130,7 +130,8 @@ func (s *Store) InstanceToken(ctx context.Context, id int64) ([]byte, error) {
 }
 
 // UpdateInstance changes an instance's name, base URL and TLS verification,
-// and its token when token is not empty. Its channels, collections, cursors
+// and its token when token is not empty; a base URL with another scheme,
+// host or port needs the token (EINVALID on the field token). Its channels, collections, cursors
 // and history stay (a legacy migration is this call).
 func (s *Store) UpdateInstance(ctx context.Context, in feed.Instance, token string, seal Sealer) (feed.Instance, error) {
 	now := s.now().UTC().UnixMicro()
@@ -139,6 +140,19 @@ func (s *Store) UpdateInstance(ctx context.Context, in feed.Instance, token stri
 		return in, fmt.Errorf("store: update instance: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
+	// The stored token goes only to the server it was given for: a new
+	// scheme, host or port needs the token again.
+	var oldURL string
+	if err := tx.QueryRowContext(ctx, `SELECT base_url FROM instances WHERE id = $1`, in.ID).Scan(&oldURL); errors.Is(err, sql.ErrNoRows) {
+		return in, intel.Errorf(intel.ENOTFOUND, "no instance %d", in.ID)
+	} else if err != nil {
+		return in, fmt.Errorf("store: update instance %q: %w", in.Name, err)
+	}
+	if token == "" && !feed.SameOrigin(oldURL, in.BaseURL) {
+		return in, intel.Invalid([]intel.FieldError{{Field: "token", Message: fmt.Sprintf(
+			"the base URL moves from %s to %s (another scheme, host or port): give the token again, since the stored one is never sent to another server",
+			oldURL, in.BaseURL)}})
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE instances SET name = $1, name_key = $2, base_url = $3, verify_tls = $4, updated_at = $5 WHERE id = $6`,
 		in.Name, strings.ToLower(in.Name), in.BaseURL, boolInt(in.VerifyTLS), now, in.ID)
 	if err != nil {

@@ -100,3 +100,39 @@ func TestInstancesAndChannels(t *testing.T) {
 		}
 	})
 }
+
+// The stored token never follows a base URL to another server: another
+// scheme, host or port needs the token again; the same server keeps it.
+func TestUpdateInstanceKeepsTheTokenWithItsHost(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		in, err := s.CreateInstance(ctx, feed.Instance{Name: "Prod", BaseURL: "https://api.flashpoint.io", VerifyTLS: true},
+			"secret-token-abcd", fakeSeal, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, moved := range []string{"https://evil.example", "http://api.flashpoint.io", "https://api.flashpoint.io:8443"} {
+			next := in
+			next.BaseURL = moved
+			_, err := s.UpdateInstance(ctx, next, "", fakeSeal)
+			if f := intel.Fields(err); len(f) != 1 || f[0].Field != "token" {
+				t.Errorf("base URL %s without the token: %v", moved, err)
+			}
+		}
+		if got, _ := s.Instance(ctx, "Prod"); got.BaseURL != "https://api.flashpoint.io" {
+			t.Fatalf("a refused change moved the base URL to %s", got.BaseURL)
+		}
+		for _, same := range []string{"https://api.flashpoint.io:443", "https://API.flashpoint.io/v2"} {
+			next := in
+			next.BaseURL = same
+			if _, err := s.UpdateInstance(ctx, next, "", fakeSeal); err != nil {
+				t.Errorf("the same server %s: %v", same, err)
+			}
+		}
+		next := in
+		next.BaseURL = "https://evil.example"
+		if got, err := s.UpdateInstance(ctx, next, "new-token-wxyz", fakeSeal); err != nil || got.BaseURL != next.BaseURL || got.TokenHint != "…wxyz" {
+			t.Errorf("a new server with a new token: %+v %v", got, err)
+		}
+	})
+}
