@@ -132,3 +132,29 @@ func TestBaseURLChangeNeedsTheToken(t *testing.T) {
 		t.Errorf("a new host with the token: %d %s", r.status, r.body)
 	}
 }
+
+// /healthz without a key says whether each channel is healthy and nothing
+// else; a key that may view feed sources gets the details.
+func TestHealthzWithoutAKeyRevealsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.addInstance("Secret Ops Tenant", "wrong-token")
+	ch, _ := e.store.Channel(context.Background(), "Secret Ops Tenant", feed.Indicators)
+	e.sched.Test(context.Background(), ch) // 401: the channel is in connection_error with a message
+	r := e.do("GET", "/healthz", "", nil)
+	body := string(r.body)
+	if r.status != http.StatusOK || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, `"healthy":false`) {
+		t.Fatalf("public healthz: %d %s", r.status, body)
+	}
+	for _, leak := range []string{"Secret Ops", "indicators", "401", "unauthorized", "version", "message"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("public healthz shows %q: %s", leak, body)
+		}
+	}
+	r = e.do("GET", "/healthz", e.key("viewer", auth.Analyst, ""), nil)
+	if body := string(r.body); !strings.Contains(body, "Secret Ops Tenant") || !strings.Contains(body, `"error_code":"401"`) {
+		t.Errorf("healthz with a view_feed_source key: %s", body)
+	}
+	if r := e.do("GET", "/healthz", "flint_notakeynotakeynotakey", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("healthz with a bad key: %d", r.status)
+	}
+}

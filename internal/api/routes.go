@@ -65,9 +65,21 @@ func (s *Server) routes() []route {
 	}
 }
 
-// healthz answers whether the process serves, with each channel's health
-// (no secret, no settings): what a monitor polls.
+// healthz answers whether the process serves and whether each channel is
+// healthy (not in connection error, no error code). Without a key that is
+// all it says: no instance names, error messages or version, since it is
+// public. A key with view_feed_source gets each channel's instance, kind,
+// settings switch and health, and the version.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	var detailed bool
+	if r.Header.Get("Authorization") != "" {
+		p, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
+			return err
+		}
+		detailed = p.Can(auth.ViewFeedSource)
+	}
 	chs, err := s.Store.Channels(r.Context(), "")
 	if err != nil {
 		s.log().Warn("api: health check cannot read the channels", "error", err)
@@ -75,18 +87,30 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 		return nil
 	}
 	type health struct {
-		Instance string      `json:"instance"`
-		Channel  feed.Kind   `json:"channel"`
-		Enabled  bool        `json:"enabled"`
-		Health   feed.Health `json:"health"`
+		ID       int64        `json:"id"`
+		Healthy  bool         `json:"healthy"`
+		Instance string       `json:"instance,omitempty"`
+		Channel  feed.Kind    `json:"channel,omitempty"`
+		Enabled  *bool        `json:"enabled,omitempty"`
+		Health   *feed.Health `json:"health,omitempty"`
 	}
 	out := struct {
 		Status   string   `json:"status"`
 		Version  string   `json:"version,omitempty"`
 		Channels []health `json:"channels"`
-	}{Status: "ok", Version: s.Version, Channels: []health{}}
+	}{Status: "ok", Channels: []health{}}
+	if detailed {
+		out.Version = s.Version
+	}
 	for _, ch := range chs {
-		out.Channels = append(out.Channels, health{ch.Instance, ch.Kind, ch.Settings.Enabled, ch.Health})
+		h := health{ID: ch.ID, Healthy: ch.Health.ErrorCode == "" && ch.Health.Status != feed.ConnectionError}
+		if !h.Healthy {
+			out.Status = "degraded"
+		}
+		if detailed {
+			h.Instance, h.Channel, h.Enabled, h.Health = ch.Instance, ch.Kind, &ch.Settings.Enabled, &ch.Health
+		}
+		out.Channels = append(out.Channels, h)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/time/rate"
@@ -47,6 +49,7 @@ type Options struct {
 type Client struct {
 	base    *url.URL
 	token   string
+	secret  *regexp.Regexp // the token in upstream text, any case, escaped or not
 	opts    Options
 	http    *http.Client
 	limiter *rate.Limiter
@@ -119,7 +122,9 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		base:  base,
 		token: opts.Token,
-		opts:  opts,
+		secret: regexp.MustCompile(`(?i)` + regexp.QuoteMeta(opts.Token) + `|` + regexp.QuoteMeta(url.QueryEscape(opts.Token)) +
+			`|` + regexp.QuoteMeta(url.PathEscape(opts.Token))),
+		opts: opts,
 		http: &http.Client{
 			Transport: tr,
 			// Never follow a redirect to another host with the token.
@@ -200,6 +205,9 @@ func get[T any](ctx context.Context, c *Client, endpoint string, u *url.URL, dec
 		backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		var zero T
+		if e, ok := errors.AsType[*Error](err); ok {
+			c.cleanError(e)
+		}
 		if ctx.Err() != nil && ErrorClass(err) == "" {
 			return zero, fmt.Errorf("ignite: %s: %w", endpoint, context.Cause(ctx))
 		}
@@ -281,7 +289,7 @@ func (c *Client) netError(ctx context.Context, endpoint string, err error) *Erro
 		// The caller cancelled: not a network fault.
 		return &Error{Class: ClassNetwork, Net: kind, Endpoint: endpoint, Message: "cancelled: " + ctx.Err().Error(), cause: ctx.Err()}
 	}
-	return &Error{Class: ClassNetwork, Net: kind, Endpoint: endpoint, Message: c.redact(unwrapURLError(err)), cause: err}
+	return &Error{Class: ClassNetwork, Net: kind, Endpoint: endpoint, Message: c.clean(unwrapURLError(err), maxMessageRunes), cause: err}
 }
 
 // unwrapURLError drops the "Get \"url\": " prefix: the URL is in the endpoint name.
@@ -329,17 +337,17 @@ func (c *Client) statusError(endpoint string, r *response) *Error {
 				if json.Unmarshal(fe.Input, &s) != nil {
 					s = string(fe.Input)
 				}
-				f.Input = truncate(s, 128)
+				f.Input = truncate(s, 4*maxInputRunes)
 			}
 			e.Fields = append(e.Fields, f)
 		}
 	} else {
-		e.Message = strings.TrimSpace(truncate(string(r.body), 200))
+		e.Message = strings.TrimSpace(truncate(string(r.body), 2*maxMessageRunes))
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(r.status)
 	}
-	e.Message = c.redact(e.Message)
+	c.cleanError(e)
 	if r.status == 429 || r.status == 503 {
 		if d, ok := parseRetryAfter(r.header.Get("Retry-After"), time.Now()); ok {
 			e.retry = min(d, c.opts.RetryAfterCap)
@@ -372,11 +380,60 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// Bounds of the upstream text an Error keeps.
+const (
+	maxMessageRunes = 300
+	maxFieldRunes   = 200
+	maxInputRunes   = 64
+	maxFields       = 10
+)
+
+// redact removes the bearer token from s, in any case and URL-escaped too:
+// an upstream that echoes the token (in an error message, a non-JSON body,
+// a link) must not carry it into a log, the store or a page.
 func (c *Client) redact(s string) string {
-	if c.token == "" {
+	if c.secret == nil {
 		return s
 	}
-	return strings.ReplaceAll(s, c.token, "[REDACTED]")
+	return c.secret.ReplaceAllLiteralString(s, "[REDACTED]")
+}
+
+// clean makes a text from upstream safe to keep and show: the token
+// redacted, control and bidirectional formatting characters replaced by
+// spaces, at most n runes.
+func (c *Client) clean(s string, n int) string {
+	s = c.redact(strings.ToValidUTF8(s, "?"))
+	var b strings.Builder
+	runes := 0
+	for _, r := range s {
+		if runes == n {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+		runes++
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// cleanError bounds and redacts every upstream text of e; every Error the
+// client returns passes through it.
+func (c *Client) cleanError(e *Error) *Error {
+	e.Message = c.clean(e.Message, maxMessageRunes)
+	if len(e.Fields) > maxFields {
+		e.Fields = e.Fields[:maxFields]
+	}
+	for i := range e.Fields {
+		f := &e.Fields[i]
+		f.Msg, f.Input = c.clean(f.Msg, maxFieldRunes), c.clean(f.Input, maxInputRunes)
+		for j := range f.Loc {
+			f.Loc[j] = c.clean(f.Loc[j], maxInputRunes)
+		}
+	}
+	return e
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -402,11 +459,11 @@ func (c *Client) endpointURL(path string, q url.Values) *url.URL {
 func (c *Client) rebase(link, path string) (*url.URL, error) {
 	l, err := url.Parse(link)
 	if err != nil {
-		return nil, fmt.Errorf("next link %q is not a URL", truncate(link, 200))
+		return nil, fmt.Errorf("next link %q is not a URL", c.clean(link, 200))
 	}
 	want := strings.TrimRight(c.base.Path, "/") + path
 	if l.Path != want && l.Path != path {
-		return nil, fmt.Errorf("next link path %q is not %q", truncate(l.Path, 200), path)
+		return nil, fmt.Errorf("next link path %q is not %q", c.clean(l.Path, 200), path)
 	}
 	u := *c.base
 	u.Path = want
