@@ -310,6 +310,16 @@ func TestVulnerabilities(t *testing.T) {
 	if len(sorted) == 0 {
 		t.Error("no vulnerability with CVSS v3 ≥ 7")
 	}
+	// Ascending: lowest first, each object once across pages.
+	asc := e.all("/api/v1/vulnerabilities?min_cvss3=7&sort=cvss3&limit=7", analyst)
+	for i, v := range asc {
+		if i > 0 && v.Vulnerability.CVSSv3.Score < asc[i-1].Vulnerability.CVSSv3.Score {
+			t.Fatalf("sorted by cvss3: %v after %v", v.Vulnerability.CVSSv3.Score, asc[i-1].Vulnerability.CVSSv3.Score)
+		}
+	}
+	if len(asc) != len(sorted) {
+		t.Errorf("ascending: %d vulnerabilities, descending %d", len(asc), len(sorted))
+	}
 	for _, v := range e.all("/api/v1/vulnerabilities?has_cve=false", analyst) {
 		if strings.HasPrefix(v.Value, "CVE-") {
 			t.Errorf("has_cve=false gave %s", v.Value)
@@ -320,7 +330,7 @@ func TestVulnerabilities(t *testing.T) {
 			t.Errorf("severity/EPSS filter gave %s %s %v", v.Value, sev, *v.Vulnerability.EPSS)
 		}
 	}
-	for _, q := range []string{"min_cvss3=11", "min_cvss3=high", "min_cvss2=8&max_cvss2=3", "severity=bad", "sort=cvss3", "min_epss=2", "has_cve=perhaps"} {
+	for _, q := range []string{"min_cvss3=11", "min_cvss3=high", "min_cvss2=8&max_cvss2=3", "severity=bad", "sort=cvss", "min_epss=2", "has_cve=perhaps"} {
 		if r := e.do("GET", "/api/v1/vulnerabilities?"+q, analyst, nil); r.status != http.StatusUnprocessableEntity {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
