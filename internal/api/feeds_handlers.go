@@ -49,6 +49,7 @@ func (s *Server) channel(r *http.Request) (feed.Channel, error) {
 type instanceView struct {
 	feed.Instance
 	Channels []feed.Channel `json:"channels"`
+	Warnings []string       `json:"warnings,omitempty"`
 }
 
 func (s *Server) view(r *http.Request, in feed.Instance) (instanceView, error) {
@@ -56,7 +57,16 @@ func (s *Server) view(r *http.Request, in feed.Instance) (instanceView, error) {
 	if chs == nil {
 		chs = []feed.Channel{}
 	}
-	return instanceView{in, chs}, err
+	return instanceView{Instance: in, Channels: chs}, err
+}
+
+// tlsWarnings are the warnings of a create or update whose result has TLS
+// verification off while the request said so.
+func tlsWarnings(q instanceRequest, in feed.Instance) []string {
+	if q.VerifyTLS != nil && !in.VerifyTLS {
+		return []string{feed.NoVerifyTLSWarning}
+	}
+	return nil
 }
 
 func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
@@ -153,6 +163,7 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
+	v.Warnings = tlsWarnings(q, in)
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d", in.ID))
 	writeJSON(w, http.StatusCreated, v)
 	return nil
@@ -180,6 +191,7 @@ func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
+	v.Warnings = tlsWarnings(q, in)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

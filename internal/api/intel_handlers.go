@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/cmdb"
@@ -26,12 +28,41 @@ func (p *params) fail(name, format string, args ...any) {
 	p.bad = append(p.bad, intel.FieldError{Field: name, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p *params) str(name string) string { return strings.TrimSpace(p.v.Get(name)) }
+// maxParamLen bounds one query parameter's value.
+const maxParamLen = 2048
+
+// str reads a parameter. A value with invalid UTF-8 or a control character
+// (a NUL byte, say, which no database takes in text) or longer than
+// maxParamLen is refused, naming the parameter.
+func (p *params) str(name string) string {
+	v := strings.TrimSpace(p.v.Get(name))
+	if p.check(name, v) {
+		return v
+	}
+	return ""
+}
+
+func (p *params) check(name, v string) bool {
+	switch {
+	case len(v) > maxParamLen:
+		p.fail(name, "%s is %d bytes long; at most %d allowed", name, len(v), maxParamLen)
+	case !utf8.ValidString(v):
+		p.fail(name, "%s is not valid UTF-8", name)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		p.fail(name, "%s contains a control character (such as a NUL byte); give plain text", name)
+	default:
+		return true
+	}
+	return false
+}
 
 // list reads a parameter given several times or comma-separated.
 func (p *params) list(name string) []string {
 	var out []string
 	for _, v := range p.v[name] {
+		if !p.check(name, v) {
+			continue
+		}
 		for _, part := range strings.Split(v, ",") {
 			if part = strings.TrimSpace(part); part != "" {
 				out = append(out, part)

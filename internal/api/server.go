@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,8 +46,13 @@ type Server struct {
 	RateBurst int        // default 100
 	MaxBody   int64      // bytes; default 16 MiB (a 10,000-value lookup or a large CMDB fits)
 
+	AuthFails     int           // failed authentications allowed at once per client address; default 60
+	AuthFailEvery time.Duration // and then one per this; default a second
+
 	limiters sync.Map // key id → *rate.Limiter
 	touched  sync.Map // key id → time.Time of the last recorded use
+	failed   sync.Map // client address → *rate.Limiter of failed authentications
+	failedN  atomic.Int64
 }
 
 // Defaults.
@@ -133,8 +140,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		if rt.Perm != "" {
 			var err error
 			if p, err = s.authenticate(r); err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
-				writeError(w, r, s.log(), err)
+				s.authFailed(w, r, err)
 				return
 			}
 			if !p.Can(rt.Perm) {
@@ -155,8 +161,69 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
-// authenticate finds the key of the request's bearer token.
+// Failed authentications are limited per client address (Server.AuthFails
+// at once, then one per Server.AuthFailEvery); beyond that the address gets
+// 429 without a key being looked up. At most failAddrs addresses are tracked.
+const (
+	DefaultAuthFails     = 60
+	DefaultAuthFailEvery = time.Second
+	failAddrs            = 10000
+)
+
+// authFailed answers a request whose authentication failed, logs it
+// (never with the key presented) and counts it against the client's address.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	addr := clientAddr(r)
+	s.log().Warn("api: authentication failed", "remote", addr, "method", r.Method, "path", r.URL.Path, "reason", intel.ErrorMessage(err))
+	if r.Header.Get("Authorization") != "" { // a key was tried (a missing one guesses nothing)
+		s.failures(addr).Allow() // counted; the next request is judged by it
+	}
+	var he *httpError
+	if !errors.As(err, &he) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
+	}
+	writeError(w, r, s.log(), err)
+}
+
+// failures returns the failed-authentication limiter of an address.
+func (s *Server) failures(addr string) *rate.Limiter {
+	if l, ok := s.failed.Load(addr); ok {
+		return l.(*rate.Limiter)
+	}
+	if s.failedN.Add(1) > failAddrs { // forget them all rather than grow without bound
+		s.failed.Clear()
+		s.failedN.Store(1)
+	}
+	burst, every := s.AuthFails, s.AuthFailEvery
+	if burst <= 0 {
+		burst = DefaultAuthFails
+	}
+	if every <= 0 {
+		every = DefaultAuthFailEvery
+	}
+	l, _ := s.failed.LoadOrStore(addr, rate.NewLimiter(rate.Every(every), burst))
+	return l.(*rate.Limiter)
+}
+
+// clientAddr is the request's remote IP address (no port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate finds the key of the request's bearer token. An address with
+// too many failed attempts is refused before any look-up.
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	if l, ok := s.failed.Load(clientAddr(r)); ok && l.(*rate.Limiter).Tokens() < 1 {
+		return nil, &httpError{http.StatusTooManyRequests, "rate_limited",
+			"too many failed authentications from this address; wait before trying again"}
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		return nil, &httpError{http.StatusBadRequest, "bad_request", "the request has more than one Authorization header; send one"}
+	}
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {

@@ -53,12 +53,19 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 	if dsn == "" {
 		dsn = filepath.Join(dataDir, "flint.db")
 	}
-	box, err := secret.Load(os.Getenv(secret.KeyEnv), dataDir)
+	st, err := store.Open(ctx, store.Options{DSN: dsn, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Options{DSN: dsn, Logger: log})
+	// A new key is created only when no stored token needs the old one.
+	sealed, err := st.SealedTokens(ctx)
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	box, err := secret.Load(os.Getenv(secret.KeyEnv), dataDir, !sealed)
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log}

@@ -317,3 +317,42 @@ func TestReadmeExamplesAgainstTheDemo(t *testing.T) {
 		t.Errorf("README's vulnerability search %s finds nothing in the demo's data: %d %s %s", vulnURL[1], code, out, errs)
 	}
 }
+
+// Flint refuses to start over sealed tokens whose key file is gone, and its
+// database files are its owner's alone.
+func TestKeyFileAndDatabaseModes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil { // an existing, open directory
+		t.Fatal(err)
+	}
+	if _, errs, code := cli(t, dir, "some-token\n", "instance", "add", "Prod", "--base-url", "http://127.0.0.1:9"); code != 0 {
+		t.Fatal(errs)
+	}
+	a, err := Open(t.Context(), dir, "", nil) // the -wal and -shm files exist while the store is open
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Store.Instances(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"flint.db", "flint.db-wal", "flint.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v; want it readable by its owner only", name, fi.Mode().Perm())
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "secret.key")); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := cli(t, dir, "", "instance", "list")
+	if code == 0 || !strings.Contains(errs, "Restore the file from a backup") {
+		t.Errorf("start without the key over sealed tokens: %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret.key")); err == nil {
+		t.Error("a new key file was created over the sealed tokens")
+	}
+}

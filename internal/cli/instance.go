@@ -106,7 +106,7 @@ func (c *InstanceAddCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "instance %s added (%s, token %s); its channels are disabled: enable one with\n  %s channel set %q reports|vulnerabilities|indicators --enable\n",
 		in.Name, in.BaseURL, in.TokenHint, selfCommand(), in.Name)
 	if c.NoVerifyTLS {
-		fmt.Fprintln(e.stderr, "warning: TLS verification is off for this instance: an expired or forged certificate would go unnoticed")
+		fmt.Fprintln(e.stderr, "warning: "+feed.NoVerifyTLSWarning)
 	}
 	return nil
 }
@@ -221,6 +221,9 @@ func (c *InstanceUpdateCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
 	fmt.Fprintf(e.stdout, "instance %s updated (%s, verify TLS %v, token %s)\n", in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint)
+	if !in.VerifyTLS && before.VerifyTLS != in.VerifyTLS || c.VerifyTLS != nil && !*c.VerifyTLS {
+		fmt.Fprintln(e.stderr, "warning: "+feed.NoVerifyTLSWarning)
+	}
 	return nil
 }
 

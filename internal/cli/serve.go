@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 
 	"golang.org/x/time/rate"
 
@@ -33,6 +34,9 @@ func (c *ServeCmd) Run(e *env) error {
 		return fmt.Errorf("serve: listen on %s: %w", c.Listen, err)
 	}
 	fmt.Fprintf(e.stdout, "flint serving on http://%s (database %s)\n", ln.Addr(), a.Where())
+	for _, w := range serveWarnings(ln.Addr(), a.DataDir) {
+		e.log.Warn(w)
+	}
 	errc := make(chan error, 1)
 	srv := a.HTTPServer(e.ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
 	go func() { errc <- serveWith(e.ctx, ln, srv) }()
@@ -40,6 +44,22 @@ func (c *ServeCmd) Run(e *env) error {
 		return err
 	}
 	return <-errc
+}
+
+// serveWarnings names what makes a daemon easy to attack: plain HTTP on an
+// address other machines reach (API keys travel in the clear), and a data
+// directory other users may read (the database, the key file's directory).
+func serveWarnings(addr net.Addr, dataDir string) []string {
+	var out []string
+	if ta, ok := addr.(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+		out = append(out, fmt.Sprintf("serve: listening on %s without TLS: API keys and intelligence cross the network in the clear; "+
+			"put a TLS-terminating proxy in front, or listen on 127.0.0.1", addr))
+	}
+	if fi, err := os.Stat(dataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		out = append(out, fmt.Sprintf("serve: the data directory %s has mode %v: other users of this machine may read it; chmod 700 it",
+			dataDir, fi.Mode().Perm()))
+	}
+	return out
 }
 
 // HTTPServer returns the daemon's HTTP server: the REST API with the

@@ -66,6 +66,16 @@ var columns = []string{"asset", "vendor", "product", "version", "cpe"}
 
 // ParseCSV reads a CMDB export: a header row naming any of asset, vendor,
 // product, version and cpe, then one asset per row.
+// csvError is EINVALID for what is wrong in the CSV, and the reader's own
+// error, wrapped, when reading failed (a body over its limit, say).
+func csvError(where string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return intel.Errorf(intel.EINVALID, "%s: %v", where, err)
+	}
+	return fmt.Errorf("cmdb: %s: %w", where, err)
+}
+
 func ParseCSV(r io.Reader) ([]Asset, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -75,7 +85,7 @@ func ParseCSV(r io.Reader) ([]Asset, error) {
 		return nil, intel.Errorf(intel.EINVALID, "the CSV is empty: it needs a header row naming any of %s", strings.Join(columns, ", "))
 	}
 	if err != nil {
-		return nil, intel.Errorf(intel.EINVALID, "the CSV header cannot be read: %v", err)
+		return nil, csvError("the CSV header cannot be read", err)
 	}
 	at := map[string]int{}
 	for i, h := range header {
@@ -97,7 +107,7 @@ func ParseCSV(r io.Reader) ([]Asset, error) {
 			break
 		}
 		if err != nil {
-			return nil, intel.Errorf(intel.EINVALID, "CSV line %d: %v", line, err)
+			return nil, csvError(fmt.Sprintf("CSV line %d", line), err)
 		}
 		get := func(col string) string {
 			if i, ok := at[col]; ok && i < len(rec) {

@@ -97,6 +97,11 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// NoVerifyTLSWarning is said whenever an instance's TLS verification is
+// turned off.
+const NoVerifyTLSWarning = "TLS verification is off for this instance: an expired or forged certificate would go unnoticed, " +
+	"and the bearer token would be sent to whoever answers"
+
 // SameOrigin reports whether two base URLs reach the same server: the same
 // scheme, host and port (a default port written or not).
 func SameOrigin(a, b string) bool {

@@ -46,11 +46,17 @@ func New(key []byte) (*Box, error) {
 	return b, nil
 }
 
+// ErrKeyLost means the key file is missing while tokens sealed with a key
+// are stored: a new key would not open them.
+var ErrKeyLost = errors.New("secret: the key file is missing")
+
 // Load returns the Box for this installation: the key from env (the value of
 // FLINT_SECRET_KEY, when not empty), else from dataDir/secret.key, which is
-// created with a random key and mode 0600 when missing. A key file readable
-// by others is refused.
-func Load(env string, dataDir string) (*Box, error) {
+// created with a random key and mode 0600 when missing and create is true.
+// When create is false (tokens sealed with a key are stored), a missing key
+// file is ErrKeyLost, with how to restore it. A key file readable by others
+// is refused.
+func Load(env string, dataDir string, create bool) (*Box, error) {
 	if env = strings.TrimSpace(env); env != "" {
 		key, err := decodeKey(env)
 		if err != nil {
@@ -60,6 +66,12 @@ func Load(env string, dataDir string) (*Box, error) {
 	}
 	path := filepath.Join(dataDir, KeyFile)
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%w: %s is missing, and the store holds Flashpoint tokens sealed with the key it held, which a new key "+
+			"would not open. Restore the file from a backup (or give the key in %s) and start again; Flint will not create a new key "+
+			"over them. If the key is lost for good, remove the instances (flint instance remove NAME --yes) and add them again with their tokens",
+			ErrKeyLost, path, KeyEnv)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, chacha20poly1305.KeySize)
 		if _, err := rand.Read(key); err != nil {

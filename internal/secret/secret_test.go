@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestSealOpen(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	a, err := Load("", dir)
+	a, err := Load("", dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestLoad(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
-	b, err := Load("", dir) // the same key next start
+	b, err := Load("", dir, true) // the same key next start
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +64,11 @@ func TestLoad(t *testing.T) {
 		t.Errorf("a reloaded key does not open what the first sealed: %v", err)
 	}
 	os.Chmod(filepath.Join(dir, KeyFile), 0o644)
-	if _, err := Load("", dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := Load("", dir, true); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable key file: %v", err)
 	}
 	key := bytes.Repeat([]byte{1}, 32)
-	e, err := Load(hex.EncodeToString(key), t.TempDir())
+	e, err := Load(hex.EncodeToString(key), t.TempDir(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,20 @@ func TestLoad(t *testing.T) {
 	if _, err := e.Open(sealed, nil); err != nil {
 		t.Errorf("hex key from the environment: %v", err)
 	}
-	if _, err := Load("too-short", t.TempDir()); err == nil || !strings.Contains(err.Error(), "32 bytes") {
+	if _, err := Load("too-short", t.TempDir(), true); err == nil || !strings.Contains(err.Error(), "32 bytes") {
 		t.Errorf("bad env key: %v", err)
+	}
+}
+
+// With stored tokens to open, a missing key file is an error saying how to
+// restore it, never a new key.
+func TestLoadRefusesANewKeyOverSealedTokens(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load("", dir, false)
+	if !errors.Is(err, ErrKeyLost) || !strings.Contains(err.Error(), "Restore the file from a backup") {
+		t.Fatalf("missing key with sealed tokens: %v", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, KeyFile)); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("a key file was created anyway: %v", statErr)
 	}
 }

@@ -116,6 +116,17 @@ func (s *Store) Instances(ctx context.Context) ([]feed.Instance, error) {
 	return out, rows.Err()
 }
 
+// SealedTokens reports whether any instance holds a sealed token (and so
+// needs the key that sealed it).
+func (s *Store) SealedTokens(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM instances WHERE token_sealed IS NOT NULL LIMIT 1) t`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: look for sealed tokens: %w", err)
+	}
+	return n > 0, nil
+}
+
 // InstanceToken returns an instance's sealed token.
 func (s *Store) InstanceToken(ctx context.Context, id int64) ([]byte, error) {
 	var sealed []byte

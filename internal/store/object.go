@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -267,6 +270,26 @@ type Query struct {
 	After string // the Next of the previous result
 }
 
+// checkText refuses text no database takes (invalid UTF-8, control
+// characters such as NUL) in any of the query's strings, naming the field.
+func (q *Query) checkText() error {
+	var bad []intel.FieldError
+	check := func(field, v string) {
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			bad = append(bad, intel.FieldError{Field: field, Message: fmt.Sprintf("%s holds invalid UTF-8 or a control character (such as NUL)", field)})
+		}
+	}
+	for field, v := range map[string]string{"value": q.Value, "value_prefix": q.ValuePrefix, "value_contains": q.ValueContains,
+		"q": q.Text, "collection": q.Collection, "instance": q.Instance, "product": q.Product, "vendor": q.Vendor} {
+		check(field, v)
+	}
+	for _, t := range q.Tags {
+		check("tag", t)
+	}
+	slices.SortFunc(bad, func(a, b intel.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return intel.Invalid(bad)
+}
+
 // vulnSorts maps each Query.Sort to its column and direction.
 var vulnSorts = map[string]struct {
 	col  string
@@ -453,6 +476,9 @@ func (s *Store) contains(hay, needleRef string) string {
 }
 
 func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
+	if err := q.checkText(); err != nil {
+		return nil, err
+	}
 	w := &whereBuilder{}
 	types := q.Types
 	if q.Product != "" || q.Vendor != "" || q.CVSSv2.Set() || q.CVSSv3.Set() || q.CVSSv4.Set() || q.EPSS.Set() ||

@@ -531,3 +531,19 @@ func TestBulkLookupInOrder(t *testing.T) {
 		}
 	})
 }
+
+// Text no database takes is refused by name before it reaches one (on
+// PostgreSQL a NUL byte in text is an error; in FTS5 it ends the query).
+func TestSearchRefusesControlCharacters(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		for _, q := range []Query{{Text: "a\x00b"}, {ValueContains: "\xff"}, {Product: "x\x00"}, {Tags: []string{"\x01"}}} {
+			_, err := s.Search(context.Background(), q)
+			if intel.ErrorCode(err) != intel.EINVALID || len(intel.Fields(err)) != 1 {
+				t.Errorf("%+v: %v, want EINVALID naming the field", q, err)
+			}
+		}
+		if _, err := s.Search(context.Background(), Query{Text: `" OR NEAR( *`}); err != nil {
+			t.Errorf("FTS syntax as plain text: %v", err)
+		}
+	})
+}

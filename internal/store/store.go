@@ -137,6 +137,13 @@ func openSQLite(dsn string, readOnly bool) (*sql.DB, error) {
 			return nil, err
 		}
 	}
+	// Created readable by its owner only, whatever the umask and the
+	// directory: SQLite gives its -wal and -shm files the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, fmt.Errorf("bad SQLite options %q: %w", query, err)
