@@ -228,13 +228,14 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	return nil
 }
 
-// TestResult is a channel's connectivity test.
+// TestResult is a channel's connectivity test: its working status and
+// error code, never what the upstream answered (so that a base URL pointed
+// at an internal service shows nothing of it here).
 type TestResult struct {
 	Channel   feed.Kind   `json:"channel"`
 	OK        bool        `json:"ok"`
 	Status    feed.Status `json:"status"`
 	ErrorCode string      `json:"error_code,omitempty"`
-	Error     string      `json:"error,omitempty"`
 }
 
 func (s *Server) test(r *http.Request, ch feed.Channel) TestResult {
@@ -243,11 +244,11 @@ func (s *Server) test(r *http.Request, ch feed.Channel) TestResult {
 	if fresh, ferr := s.Store.ChannelByID(r.Context(), ch.ID); ferr == nil {
 		res.Status = fresh.Health.Status
 		if err != nil {
-			res.ErrorCode, res.Error = fresh.Health.ErrorCode, fresh.Health.ErrorMessage
+			res.ErrorCode = fresh.Health.ErrorCode
 		}
 	}
-	if err != nil && res.Error == "" {
-		res.Error = intel.ErrorMessage(err)
+	if err != nil && res.ErrorCode == "" {
+		res.ErrorCode = intel.ErrorCode(err)
 	}
 	return res
 }

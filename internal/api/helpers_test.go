@@ -64,7 +64,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := &scheduler.Scheduler{Store: st, Box: box, Holder: "api-test", Now: s.Clock, Version: "test", PageSize: 100,
+	sched := &scheduler.Scheduler{Store: st, Box: box, Holder: "api-test", Now: s.Clock, Version: "test", PageSize: 100, Addresses: &ignite.AddrPolicy{AllowLoopback: true},
 		Client: func(o *ignite.Options) {
 			o.RetryBase, o.RetryMax, o.RetryAfterCap, o.RateLimit = time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, -1
 		}}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/store"
@@ -93,4 +94,28 @@ func (a *App) Run(ctx context.Context) error { return a.Scheduler.Run(ctx) }
 func (a *App) Close() error { return a.Store.Close() }
 
 // open is Open for a command, from the global flags.
-func (e *env) open() (*App, error) { return Open(e.ctx, e.g.DataDir, e.g.DB, e.log) }
+func (e *env) open() (*App, error) {
+	policy, err := e.g.addresses()
+	if err != nil {
+		return nil, err
+	}
+	a, err := Open(e.ctx, e.g.DataDir, e.g.DB, e.log)
+	if err != nil {
+		return nil, err
+	}
+	a.Scheduler.Addresses = policy
+	return a, nil
+}
+
+// addresses is the upstream address policy the global flags set.
+func (g *Globals) addresses() (*ignite.AddrPolicy, error) {
+	p := &ignite.AddrPolicy{AllowLoopback: g.UpstreamLoopback}
+	var err error
+	if p.Allow, err = ignite.ParsePrefixes(g.UpstreamAllow); err != nil {
+		return nil, fmt.Errorf("%w: --upstream-allow: %v", errUsage, err)
+	}
+	if p.Deny, err = ignite.ParsePrefixes(g.UpstreamDeny); err != nil {
+		return nil, fmt.Errorf("%w: --upstream-deny: %v", errUsage, err)
+	}
+	return p, nil
+}

@@ -80,6 +80,7 @@ func (c *BenchIngestCmd) Run(e *env) error {
 		return err
 	}
 	a.Scheduler.PageSize = c.PageSize
+	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true} // the simulator it starts is on loopback
 	a.Scheduler.Client = func(o *ignite.Options) { o.RateLimit = -1 }
 	stopProfile, err := startProfile(c.CPUProfile)
 	if err != nil {

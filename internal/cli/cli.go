@@ -28,6 +28,10 @@ type Globals struct {
 	JSON     bool             `help:"Print JSON instead of text."`
 	LogLevel string           `name:"log-level" enum:",debug,info,warn,error" default:"" help:"Log level: debug, info, warn, error (default: info for serve and sim; warn for the other commands, demo included, so that logs do not interleave with their output)."`
 	Version  kong.VersionFlag `help:"Print the version and exit."`
+
+	UpstreamLoopback bool   `name:"upstream-loopback" env:"FLINT_UPSTREAM_LOOPBACK" help:"Let instances reach loopback addresses (a local simulator). Off by default: a base URL that resolves to 127.0.0.1 or ::1 is refused when connecting."`
+	UpstreamAllow    string `name:"upstream-allow" env:"FLINT_UPSTREAM_ALLOW" help:"Comma-separated CIDR ranges: instances may reach only these addresses (default: any but the refused ones)."`
+	UpstreamDeny     string `name:"upstream-deny" env:"FLINT_UPSTREAM_DENY" help:"Comma-separated CIDR ranges instances may never reach, besides link-local, cloud metadata, multicast and unspecified addresses, which are always refused."`
 }
 
 // root is the command tree.

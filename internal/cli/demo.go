@@ -10,6 +10,7 @@ import (
 	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
@@ -63,6 +64,7 @@ func (c *DemoCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
+	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true} // the demo's simulator is on loopback
 	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (%s; database %s)\n", base, dataDir, kept, a.Where())
 
 	// The demo instance: created on first run, pointed at this run's simulator after.

@@ -20,7 +20,8 @@ import (
 func cli(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := RunIO(context.Background(), append([]string{"--data-dir", dir, "--log-level", "warn"}, args...), strings.NewReader(stdin), &out, &errb)
+	code := RunIO(context.Background(), append([]string{"--data-dir", dir, "--log-level", "warn", "--upstream-loopback"}, args...),
+		strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }
 

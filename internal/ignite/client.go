@@ -42,6 +42,9 @@ type Options struct {
 	MaxBodyBytes       int64         // largest response body read, default 512 MiB
 	Transport          http.RoundTripper
 	Logger             *slog.Logger
+	// Addresses, when set, decides which addresses may be dialled (checked
+	// after resolution, on every connection); nil checks nothing.
+	Addresses *AddrPolicy
 }
 
 // Client calls one Flashpoint Ignite instance. It is safe for concurrent use;
@@ -112,6 +115,10 @@ func New(opts Options) (*Client, error) {
 	tr := opts.Transport
 	if tr == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.Addresses != nil {
+			d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: opts.Addresses.control}
+			t.DialContext = d.DialContext
+		}
 		t.MaxIdleConnsPerHost = 8
 		t.ResponseHeaderTimeout = opts.Timeout
 		if opts.InsecureSkipVerify {

@@ -33,11 +33,12 @@ const (
 
 // Network failure kinds, used as health codes for ClassNetwork.
 const (
-	NetTimeout = "timeout"
-	NetDNS     = "dns"
-	NetTLS     = "tls"
-	NetRefused = "refused"
-	NetReset   = "reset"
+	NetTimeout        = "timeout"
+	NetDNS            = "dns"
+	NetTLS            = "tls"
+	NetRefused        = "refused"
+	NetReset          = "reset"
+	NetRefusedAddress = "address_refused" // the address policy refused the address dialled
 )
 
 // FieldError is one validation error reported by the server (422 errors[]).
@@ -191,7 +192,10 @@ func classifyNet(err error) string {
 	var recordErr tls.RecordHeaderError
 	var alert tls.AlertError
 	var netErr net.Error
+	var refused *refusedError
 	switch {
+	case errors.As(err, &refused):
+		return NetRefusedAddress
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsTimeout {
 			return NetTimeout

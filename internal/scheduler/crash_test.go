@@ -64,7 +64,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	// The default holder (host:pid): each child takes over the lease of the
 	// one killed before it without waiting for it to lapse.
-	s := &Scheduler{Store: st, Box: box, Version: "test", PageSize: 1000,
+	s := &Scheduler{Store: st, Box: box, Version: "test", PageSize: 1000, Addresses: loopback,
 		Client: func(o *ignite.Options) { o.RateLimit = -1 }}
 	if at := os.Getenv(envAt); at != "" {
 		name, n, _ := strings.Cut(at, ":")

@@ -13,6 +13,7 @@ import (
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/store/storetest"
 )
 
 // dieMidPoll leaves a channel as a process that died during a poll leaves
@@ -142,7 +143,7 @@ func TestResumeTakesOverADeadProcessOfThisHost(t *testing.T) {
 		dieMidPoll(t, e, liveCh, hostPrefix()+strconv.Itoa(os.Getppid()), 1) // the test's parent lives on
 		dead := dieMidPoll(t, e, deadCh, hostPrefix()+strconv.Itoa(gone.Process.Pid), 1)
 
-		restarted := &Scheduler{Store: e.store, Box: e.box, Now: e.sim.Clock, Version: "test", PageSize: 200}
+		restarted := &Scheduler{Store: e.store, Box: e.box, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: loopback}
 		if err := restarted.RunDue(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -161,4 +162,20 @@ func TestResumeTakesOverADeadProcessOfThisHost(t *testing.T) {
 			t.Errorf("after the resumed poll: %d stored, %d in ground truth", len(got), len(want))
 		}
 	})
+}
+
+// By default the scheduler reaches no loopback address: an instance whose
+// base URL leads to one is in connection_error with the code saying why.
+func TestDefaultAddressPolicyRefusesLoopback(t *testing.T) {
+	e := newEnv(t, storetest.Dialects[0], smallSim())
+	e.addInstance(t, "prod", "good")
+	s := e.scheduler("test")
+	s.Addresses = nil // the default policy
+	ch := e.channel(t, "prod", feed.Indicators)
+	if err := s.Test(context.Background(), ch); err == nil {
+		t.Fatal("the default policy let a loopback base URL through")
+	}
+	if h := e.channel(t, "prod", feed.Indicators).Health; h.Status != feed.ConnectionError || h.ErrorCode != "address_refused" {
+		t.Errorf("health %+v", h)
+	}
 }

@@ -52,6 +52,9 @@ type Scheduler struct {
 	OnEnd func(run feed.PollRun)
 	// PageSize overrides the connector's page size (tests).
 	PageSize int
+	// Addresses decides which upstream addresses may be reached; nil is
+	// the default policy (no loopback, no link-local or metadata address).
+	Addresses *ignite.AddrPolicy
 
 	mu      sync.Mutex
 	running map[int64]bool // channels RunDue is working on
@@ -136,8 +139,12 @@ func (s *Scheduler) connector(ctx context.Context, ch feed.Channel) (*flashpoint
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: instance %q: %w (was FLINT_SECRET_KEY or the key file changed?)", in.Name, err)
 	}
+	policy := s.Addresses
+	if policy == nil {
+		policy = &ignite.AddrPolicy{}
+	}
 	opts := ignite.Options{BaseURL: in.BaseURL, Token: string(token), InsecureSkipVerify: !in.VerifyTLS, Version: s.Version,
-		Logger: s.log().With("instance", in.Name)}
+		Logger: s.log().With("instance", in.Name), Addresses: policy}
 	if s.Client != nil {
 		s.Client(&opts)
 	}

@@ -67,7 +67,7 @@ func newEnvAt(t *testing.T, dialect string, cfg sim.Config) *env {
 // scheduler returns a scheduler on the environment's store and clock, as a
 // process named holder would run it.
 func (e *env) scheduler(holder string) *Scheduler {
-	return &Scheduler{Store: e.store, Box: e.box, Holder: holder, Now: e.sim.Clock, Version: "test", PageSize: 200,
+	return &Scheduler{Store: e.store, Box: e.box, Holder: holder, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: loopback,
 		Client: func(o *ignite.Options) {
 			o.RetryBase, o.RetryMax, o.RetryAfterCap, o.RateLimit = time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, -1
 		}}
@@ -371,3 +371,6 @@ func TestIncrementalAndNoData(t *testing.T) {
 		}
 	})
 }
+
+// loopback is the address policy of the tests: the simulator is local.
+var loopback = &ignite.AddrPolicy{AllowLoopback: true}
