@@ -282,6 +282,9 @@ type lookupRequest struct {
 	Values []string `json:"values"`
 }
 
+// MaxLookupValue is the longest value a lookup takes (a long URL fits).
+const MaxLookupValue = 8 << 10
+
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, pr *auth.Principal) error {
 	var q lookupRequest
 	if err := decode(r, &q); err != nil {
@@ -293,6 +296,12 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, pr *auth.Princip
 	case len(q.Values) > store.MaxLookup:
 		return intel.Invalid([]intel.FieldError{{Field: "values",
 			Message: fmt.Sprintf("%d values; at most %d in one lookup", len(q.Values), store.MaxLookup)}})
+	}
+	for i, v := range q.Values {
+		if len(v) > MaxLookupValue {
+			return intel.Invalid([]intel.FieldError{{Field: fmt.Sprintf("values[%d]", i),
+				Message: fmt.Sprintf("values[%d] is %d bytes; a value to look up is at most %d bytes", i, len(v), MaxLookupValue)}})
+		}
 	}
 	res, err := s.Store.Lookup(r.Context(), q.Values)
 	if err != nil {

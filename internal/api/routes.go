@@ -51,12 +51,12 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/instances/{id}/channels/{channel}/runs", auth.ViewFeedSource, s.listRuns},
 		{"GET", "/api/v1/collections", auth.ViewAPIFeed, s.listCollections},
 
-		{"GET", "/api/v1/objects", auth.ReadIntel, s.searchObjects},
+		{"GET", "/api/v1/objects", auth.ReadIntel, s.budget(s.searchObjects)},
 		{"GET", "/api/v1/objects/{id}", auth.ReadIntel, s.getObject},
-		{"POST", "/api/v1/lookup", auth.ReadIntel, s.lookup},
-		{"GET", "/api/v1/vulnerabilities", auth.ReadIntel, s.searchVulnerabilities},
+		{"POST", "/api/v1/lookup", auth.ReadIntel, s.heavy(s.lookup)},
+		{"GET", "/api/v1/vulnerabilities", auth.ReadIntel, s.budget(s.searchVulnerabilities)},
 		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
-		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.cmdbMatch},
+		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.heavy(s.cmdbMatch)},
 
 		{"GET", "/api/v1/keys", auth.ManageKeys, s.listKeys},
 		{"POST", "/api/v1/keys", auth.ManageKeys, s.createKey},

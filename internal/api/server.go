@@ -49,6 +49,13 @@ type Server struct {
 	AuthFails     int           // failed authentications allowed at once per client address; default 60
 	AuthFailEvery time.Duration // and then one per this; default a second
 
+	QueryBudget time.Duration // how long a search, lookup or CMDB match may run; default 10 s
+	MaxHeavy    int           // lookups and CMDB matches running at once server-wide; default GOMAXPROCS (at least 2)
+
+	heavyOnce  sync.Once
+	heavySlots chan struct{}
+	heavyWait  chan struct{}
+
 	limiters sync.Map // key id → *rate.Limiter
 	touched  sync.Map // key id → time.Time of the last recorded use
 	failed   sync.Map // client address → *rate.Limiter of failed authentications
@@ -310,6 +317,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &mbe):
 		status, body.Error.Code = http.StatusRequestEntityTooLarge, "too_large"
 		body.Error.Message = fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit)
+	case isBudget(err):
+		status, body.Error.Code, body.Error.Message = http.StatusServiceUnavailable, "timeout", err.Error()
 	case errors.Is(err, scheduler.ErrBusy):
 		status, body.Error.Code, body.Error.Message = http.StatusConflict, intel.ECONFLICT, err.Error()
 	default:
