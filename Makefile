@@ -13,10 +13,12 @@ vet:
 # go vet, then every test under the race detector, with a throwaway
 # PostgreSQL when the server binaries are installed (scripts/with-postgres.sh).
 # The crash-safety test kills a polling process ten times during a 200,000-indicator
-# poll; it runs without the race detector, which would make it take many minutes.
+# poll, and the memory test measures a server's peak RSS under 64 concurrent 15 MiB
+# lookups; they run without the race detector, which would make the first take many
+# minutes and multiplies the memory the second measures.
 test: vet
 	./scripts/with-postgres.sh sh -c '$(GO) test $(GOFLAGS_TEST) -json ./... > test-output.json; a=$$?; \
-	  $(GO) test -count=1 -timeout 20m -json -run "^TestCrash" ./internal/scheduler >> test-output.json; b=$$?; \
+	  $(GO) test -count=1 -timeout 20m -json -run "^TestCrash|^TestServeMemory" ./internal/scheduler ./internal/cli >> test-output.json; b=$$?; \
 	  [ $$a -eq 0 ] && [ $$b -eq 0 ]'; \
 	  status=$$?; \
 	  $(GO) run ./scripts/testsummary < test-output.json; \

@@ -58,14 +58,7 @@ func (s *Server) budget(h handler) handler {
 func (s *Server) heavy(h handler) handler {
 	h = s.budget(h)
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		s.heavyOnce.Do(func() {
-			n := s.MaxHeavy
-			if n <= 0 {
-				n = max(2, runtime.GOMAXPROCS(0))
-			}
-			s.heavySlots = make(chan struct{}, n)
-			s.heavyWait = make(chan struct{}, n*heavyQueue)
-		})
+		s.initHeavy()
 		select {
 		case s.heavySlots <- struct{}{}:
 		default:
@@ -87,6 +80,17 @@ func (s *Server) heavy(h handler) handler {
 		defer func() { <-s.heavySlots }()
 		return h(w, r, p)
 	}
+}
+
+func (s *Server) initHeavy() {
+	s.heavyOnce.Do(func() {
+		n := s.MaxHeavy
+		if n <= 0 {
+			n = max(2, runtime.GOMAXPROCS(0))
+		}
+		s.heavySlots = make(chan struct{}, n)
+		s.heavyWait = make(chan struct{}, n*heavyQueue)
+	})
 }
 
 // isBudget reports whether err is a request that outran its budget.
