@@ -5,6 +5,7 @@ import (
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/store"
 )
 
 // route is one API route and the permission it needs ("" : public).
@@ -116,11 +117,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 	return nil
 }
 
-// readyz answers 200 when the database answers.
+// readyz answers 200 when the database answers a query, and 503 when it
+// does not or says its file is damaged.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	if err := s.Store.DB().PingContext(r.Context()); err != nil {
-		s.log().Warn("api: not ready", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+	if err := s.Store.Ready(r.Context()); err != nil {
+		s.log().Error("api: not ready", "error", err)
+		status := "database unavailable"
+		if store.Damaged(err) {
+			status = "database damaged: run flint check"
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": status})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -295,6 +295,7 @@ var statusOf = map[string]int{
 	intel.EUNAUTHORIZED: http.StatusUnauthorized,
 	intel.EFORBIDDEN:    http.StatusForbidden,
 	intel.EINTERNAL:     http.StatusInternalServerError,
+	store.EDAMAGED:      http.StatusServiceUnavailable,
 }
 
 // ErrorBody is the JSON of every error response.
@@ -324,6 +325,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	default:
 		code := intel.ErrorCode(err)
 		status, body.Error.Code, body.Error.Message = statusOf[code], code, intel.ErrorMessage(err)
+		if status == 0 { // a code the table lacks is a server fault, never status 0
+			status = http.StatusInternalServerError
+		}
 		body.Error.Fields = intel.Fields(err)
 		if code == intel.EINTERNAL {
 			log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -48,6 +48,7 @@ type root struct {
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`
 	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
 	Bench    BenchCmd    `cmd:"" help:"Measure Flint's speed."`
+	Check    CheckCmd    `cmd:"" help:"Check the database's integrity, every page (slow on a large store; startup does a quick check)."`
 }
 
 // env is what commands get besides their flags.

@@ -345,6 +345,9 @@ func TestKeyFileAndDatabaseModes(t *testing.T) {
 			t.Errorf("%s has mode %v; want it readable by its owner only", name, fi.Mode().Perm())
 		}
 	}
+	if out, errs, code := cli(t, dir, "", "check"); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("check of a sound store: %d %s %s", code, out, errs)
+	}
 	if err := os.Remove(filepath.Join(dir, "secret.key")); err != nil {
 		t.Fatal(err)
 	}

@@ -99,9 +99,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("store: connect to %s: %w", s.dialect, redactDSN(err, opts.DSN))
+		return nil, s.damaged(fmt.Errorf("store: connect to %s: %w", s.dialect, redactDSN(err, opts.DSN)))
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, s.damaged(err)
+	}
+	if err := s.QuickCheck(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
