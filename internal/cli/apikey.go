@@ -71,7 +71,7 @@ func (c *ApikeyListCmd) Run(e *env) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tROLE\tMAX TLP\tPREFIX\tCREATED\tLAST USED\tREVOKED")
 	for _, k := range keys {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, orDash(string(k.MaxTLP)), k.Prefix,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, printable(k.Name), k.Role, orDash(string(k.MaxTLP)), k.Prefix,
 			k.Created.Format(time.DateOnly), when(k.LastUsed), when(k.Revoked))
 	}
 	return w.Flush()

@@ -359,3 +359,27 @@ func TestKeyFileAndDatabaseModes(t *testing.T) {
 		t.Error("a new key file was created over the sealed tokens")
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	if got := printable("ops\x1b[31m\u202eevil"); got != `ops\u001b[31m\u202eevil` {
+		t.Errorf("printable = %q", got)
+	}
+	if got := printable("siem-1"); got != "siem-1" {
+		t.Errorf("printable changed a plain name: %q", got)
+	}
+}
+
+// serve warns of plain HTTP off loopback and of a data directory others
+// can read, and of nothing on loopback with a private directory.
+func TestServeWarnings(t *testing.T) {
+	private, open := t.TempDir(), t.TempDir()
+	os.Chmod(private, 0o700)
+	os.Chmod(open, 0o755)
+	if w := serveWarnings(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, private); len(w) != 0 {
+		t.Errorf("loopback, private directory: %q", w)
+	}
+	w := serveWarnings(&net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 8080}, open)
+	if len(w) != 2 || !strings.Contains(w[0], "without TLS") || !strings.Contains(w[1], "chmod 700") {
+		t.Errorf("all addresses, open directory: %q", w)
+	}
+}

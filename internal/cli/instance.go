@@ -221,7 +221,7 @@ func (c *InstanceUpdateCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
 	fmt.Fprintf(e.stdout, "instance %s updated (%s, verify TLS %v, token %s)\n", in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint)
-	if !in.VerifyTLS && before.VerifyTLS != in.VerifyTLS || c.VerifyTLS != nil && !*c.VerifyTLS {
+	if c.VerifyTLS != nil && !*c.VerifyTLS {
 		fmt.Fprintln(e.stderr, "warning: "+feed.NoVerifyTLSWarning)
 	}
 	return nil

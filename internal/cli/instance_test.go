@@ -102,6 +102,14 @@ func TestInstanceAndChannelCommands(t *testing.T) {
 		t.Errorf("test: %d %s", code, out)
 	}
 
+	// Turning TLS verification off warns, as adding an instance without it does.
+	if _, errs, code = cli(t, dir, "", "instance", "update", "prod", "--no-verify-tls"); code != 0 || !strings.Contains(errs, "TLS verification is off") {
+		t.Errorf("update --no-verify-tls: %d %s", code, errs)
+	}
+	if _, errs, _ = cli(t, dir, "", "instance", "update", "prod", "--verify-tls"); strings.Contains(errs, "TLS verification is off") {
+		t.Errorf("update --verify-tls warns: %s", errs)
+	}
+
 	// The stored token never follows the base URL to another host.
 	elsewhere := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	if _, errs, code = cli(t, dir, "", "instance", "update", "prod", "--base-url", elsewhere); code == 0 || !strings.Contains(errs, "give the token again") {

@@ -107,6 +107,24 @@ func orDash(s string) string {
 	return s
 }
 
+// printable shows a stored name on a terminal: control and bidirectional
+// formatting characters (an escape sequence, a right-to-left override in a
+// name stored before names refused them) are shown as their code.
+func printable(s string) string {
+	if !intel.HasControl(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if intel.HasControl(string(r)) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // timeOrEmpty formats t as RFC 3339, or "" when it is not set.
 func timeOrEmpty(t time.Time) string {
 	if t.IsZero() {
