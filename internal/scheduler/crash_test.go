@@ -22,7 +22,6 @@ import (
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/ignite/sim"
-	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/store/storetest"
@@ -95,19 +94,7 @@ func TestCrashChild(t *testing.T) {
 // show that the crash test catches such a loss.
 func brokenPoll(t *testing.T, s *Scheduler, ch feed.Channel) {
 	ctx := context.Background()
-	lease, run, err := s.begin(ctx, ch, feed.TriggerManual)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.connector(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poll, err := conn.Poll(ch.Kind, ch.Settings, lease.Cursor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
+	lease, run, poll, src := startPoll(t, s, ch)
 	for poll.More() {
 		b, err := poll.Next(ctx)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flintcti/flint/internal/connector/flashpoint"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
@@ -22,20 +23,7 @@ import (
 func dieMidPoll(t *testing.T, e *env, ch feed.Channel, holder string, pages int) feed.PollRun {
 	t.Helper()
 	ctx := context.Background()
-	s := e.scheduler(holder)
-	lease, run, err := s.lease(ctx, ch, feed.TriggerManual)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := s.connector(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poll, err := conn.Poll(ch.Kind, ch.Settings, lease.Cursor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
+	lease, run, poll, src := startPoll(t, e.scheduler(holder), ch)
 	for range pages {
 		b, err := poll.Next(ctx)
 		if err != nil {
@@ -62,6 +50,26 @@ func dieMidPoll(t *testing.T, e *env, ch feed.Channel, holder string, pages int)
 		t.Fatal("the poll ended; the test needs one cut short")
 	}
 	return run
+}
+
+// startPoll takes a channel's lease, records a poll and opens its pages,
+// as Poll does before its write path.
+func startPoll(t *testing.T, s *Scheduler, ch feed.Channel) (store.Lease, feed.PollRun, *flashpoint.Poll, intel.Provenance) {
+	t.Helper()
+	ctx := context.Background()
+	lease, run, err := s.lease(ctx, ch, feed.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.connector(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll, err := conn.Poll(ch.Kind, ch.Settings, lease.Cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lease, run, poll, intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)}
 }
 
 func manualIndicators(t *testing.T, e *env, instance string) feed.Channel {
