@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,9 +27,12 @@ func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token stri
 		return in, fmt.Errorf("store: create instance: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO instances (name, name_key, base_url, verify_tls, token_hint, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name_key) DO NOTHING RETURNING id`,
+	id, err := s.newID(ctx, tx, "instances")
+	if err != nil {
+		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO instances (`+s.idCol(id)+`name, name_key, base_url, verify_tls, token_hint, created_at, updated_at)
+		VALUES (`+s.idArg(id)+`$1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name_key) DO NOTHING RETURNING id`,
 		in.Name, strings.ToLower(in.Name), in.BaseURL, boolInt(in.VerifyTLS), feed.TokenHint(token), now.UnixMicro()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, intel.Errorf(intel.ECONFLICT, "an instance named %q already exists (names are unique regardless of case)", in.Name)
@@ -54,8 +58,12 @@ func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token stri
 		}
 		sj, _ := json.Marshal(st)
 		hj, _ := json.Marshal(h)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (instance_id, kind, settings, health, next_run_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, NULL, $5, $5)`, id, string(k), string(sj), string(hj), now.UnixMicro()); err != nil {
+		chID, err := s.newID(ctx, tx, "channels")
+		if err != nil {
+			return in, fmt.Errorf("store: create channel %s of %q: %w", k, in.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (`+s.idCol(chID)+`instance_id, kind, settings, health, next_run_at, created_at, updated_at)
+			VALUES (`+s.idArg(chID)+`$1, $2, $3, $4, NULL, $5, $5)`, id, string(k), string(sj), string(hj), now.UnixMicro()); err != nil {
 			return in, fmt.Errorf("store: create channel %s of %q: %w", k, in.Name, err)
 		}
 	}
@@ -63,6 +71,35 @@ func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token stri
 		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
 	}
 	return s.Instance(ctx, in.Name)
+}
+
+// newID returns the id of a new row of table (instances or channels) on
+// SQLite, from id_sequences, so that no id is ever given twice (SQLite would
+// give a removed newest row's id again, and with it the removed channel's
+// provenance); 0 on PostgreSQL, whose sequences never repeat.
+func (s *Store) newID(ctx context.Context, tx *sql.Tx, table string) (int64, error) {
+	if s.dialect != SQLite {
+		return 0, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `UPDATE id_sequences SET last = last + 1 WHERE name = $1 RETURNING last`, table).Scan(&id)
+	return id, err
+}
+
+// idCol and idArg add an explicit id (from newID) to an INSERT; the id is
+// a number the store made, never user input.
+func (s *Store) idCol(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return "id, "
+}
+
+func (s *Store) idArg(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10) + ", "
 }
 
 func boolInt(b bool) int64 {
@@ -193,13 +230,27 @@ func (s *Store) UpdateInstance(ctx context.Context, in feed.Instance, token stri
 
 // DeleteInstance removes an instance, its channels and their poll history.
 // The intelligence it brought stays, with its provenance.
+// Its channels' cursors and leases go with them: a new instance starts
+// afresh.
 func (s *Store) DeleteInstance(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM instances WHERE name_key = $1`, strings.ToLower(name))
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: delete instance %q: %w", name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel_id IN
+		(SELECT c.id FROM channels c JOIN instances i ON i.id = c.instance_id WHERE i.name_key = $1)`, strings.ToLower(name)); err != nil {
+		return fmt.Errorf("store: delete instance %q: %w", name, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE name_key = $1`, strings.ToLower(name))
 	if err != nil {
 		return fmt.Errorf("store: delete instance %q: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return intel.Errorf(intel.ENOTFOUND, "no instance named %q", name)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: delete instance %q: %w", name, err)
 	}
 	return nil
 }

@@ -136,3 +136,44 @@ func TestUpdateInstanceKeepsTheTokenWithItsHost(t *testing.T) {
 		}
 	})
 }
+
+// A removed instance leaves nothing a new one could inherit: re-added
+// under the same name, its channels have new ids, empty cursors and no
+// provenance of the removed ones.
+func TestRemoveThenAddStartsAfresh(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		add := func() feed.Channel {
+			if _, err := s.CreateInstance(ctx, feed.Instance{Name: "Prod", BaseURL: feed.DefaultBaseURL, VerifyTLS: true}, "tok-1234", fakeSeal, nil); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := s.Channel(ctx, "Prod", feed.Indicators)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ch
+		}
+		old := add()
+		l, err := s.AcquireLease(ctx, old.ID, "test", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		MustApply(t, s, l, ipv4Page(intel.Provenance{ChannelID: old.ID, Instance: "Prod", Channel: "indicators"}, 0, 5, epoch, "old-cursor"))
+		if err := s.DeleteInstance(ctx, "Prod"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := add()
+		if fresh.ID == old.ID || fresh.Cursor != "" {
+			t.Errorf("re-added channel: id %d (removed one %d), cursor %q", fresh.ID, old.ID, fresh.Cursor)
+		}
+		if cur, _ := s.Cursor(ctx, old.ID); cur != "" {
+			t.Errorf("the removed channel's cursor stays: %q", cur)
+		}
+		if n := count(t, s, Query{ChannelID: fresh.ID}); n != 0 {
+			t.Errorf("the new channel holds %d objects of the removed one", n)
+		}
+		if n := count(t, s, Query{}); n != 5 {
+			t.Errorf("%d objects after the removal; the intelligence stays", n)
+		}
+	})
+}
