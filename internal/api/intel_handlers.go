@@ -322,7 +322,7 @@ func vulnQuery(p *params) store.Query {
 	q.Severities = p.list("severity")
 	for _, sev := range q.Severities {
 		if !validSeverity(sev) {
-			p.fail("severity", "severity %q is not known; allowed: critical, high, medium, low, none", sev)
+			p.fail("severity", "severity %q is not known; allowed: critical, high, medium, low, informational, none", sev)
 		}
 	}
 	q.ExploitMaturities = p.list("exploit_maturity")
@@ -350,7 +350,7 @@ func vulnQuery(p *params) store.Query {
 
 func validSeverity(s string) bool {
 	switch strings.ToLower(s) {
-	case "critical", "high", "medium", "low", "none":
+	case "critical", "high", "medium", "low", "informational", "none":
 		return true
 	}
 	return false

@@ -325,6 +325,16 @@ func TestVulnerabilities(t *testing.T) {
 			t.Errorf("has_cve=false gave %s", v.Value)
 		}
 	}
+	// informational is a severity Flashpoint gives; it filters like the others.
+	informational := e.all("/api/v1/vulnerabilities?severity=informational", analyst)
+	for _, v := range informational {
+		if v.Vulnerability.Severity != "informational" {
+			t.Errorf("severity=informational gave %s %s", v.Value, v.Vulnerability.Severity)
+		}
+	}
+	if len(informational) == 0 {
+		t.Error("severity=informational found nothing; the simulator gives that severity")
+	}
 	for _, v := range e.all("/api/v1/vulnerabilities?severity=critical,high&min_epss=0.1", analyst) {
 		if sev := v.Vulnerability.Severity; (sev != "critical" && sev != "high") || *v.Vulnerability.EPSS < 0.1 {
 			t.Errorf("severity/EPSS filter gave %s %s %v", v.Value, sev, *v.Vulnerability.EPSS)

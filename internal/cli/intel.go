@@ -256,7 +256,7 @@ type VulnSearchCmd struct {
 	MinCVSS4        string   `name:"min-cvss4" help:"Lowest CVSS v4 score (0–10)."`
 	MaxCVSS4        string   `name:"max-cvss4" help:"Highest CVSS v4 score (0–10)."`
 	MinEPSS         string   `name:"min-epss" help:"Lowest EPSS probability (0–1)."`
-	Severity        []string `help:"critical, high, medium, low, none (repeat or comma-separate)."`
+	Severity        []string `help:"critical, high, medium, low, informational, none (repeat or comma-separate)."`
 	ExploitMaturity []string `name:"exploit-maturity" help:"high, functional, proof-of-concept, unproven, not-defined."`
 	HasCVE          string   `name:"has-cve" help:"true or false."`
 	Sort            string   `help:"Order: id (default), cvss3, cvss2, cvss4, epss, published; a leading - for highest or newest first. Write --sort=-cvss3 (with =: a bare -cvss3 reads as a flag)."`

@@ -79,7 +79,7 @@ type VulnerabilityDetail struct {
 	CVSSv2          *CVSS             `json:"cvss_v2,omitempty"`
 	CVSSv3          *CVSS             `json:"cvss_v3,omitempty"`
 	CVSSv4          *CVSS             `json:"cvss_v4,omitempty"`
-	Severity        string            `json:"severity,omitempty"` // critical, high, medium, low, none
+	Severity        string            `json:"severity,omitempty"` // critical, high, medium, low, informational, none
 	EPSS            *float64          `json:"epss,omitempty"`
 	RansomwareScore string            `json:"ransomware_score,omitempty"`
 	ExploitMaturity string            `json:"exploit_maturity,omitempty"` // CVSS v3 E: high, functional, proof-of-concept, unproven, not-defined

@@ -256,7 +256,7 @@ type Query struct {
 	Product, Vendor        string // partial, case-insensitive
 	CVSSv2, CVSSv3, CVSSv4 Range
 	EPSS                   Range
-	Severities             []string // critical, high, medium, low, none
+	Severities             []string // critical, high, medium, low, informational, none
 	ExploitMaturities      []string
 	FlashpointID           int64
 	HasCVE                 *bool // valued by a CVE id (true) or by a title (false)
