@@ -160,3 +160,26 @@ func TestFirstPollReachesBackAtMost15Days(t *testing.T) {
 		t.Errorf("from a cursor: %+v %v", p.cur, err)
 	}
 }
+
+// The exploit maturity is the strongest signal: CVSS v4's ATTACKED
+// outranks CVSS v3's Unproven, and a published exploit is at least a proof
+// of concept.
+func TestExploitMaturityTakesTheStrongestSignal(t *testing.T) {
+	for _, tc := range []struct {
+		json, want string
+	}{
+		{`{"id":1,"cvss_v3s":[{"score":9.8,"exploit_code_maturity":"U"}],"cvss_v4s":[{"score":9.3,"exploit_maturity":"ATTACKED"}]}`, "high"},
+		{`{"id":2,"cvss_v3s":[{"score":9.8,"exploit_code_maturity":"F"}],"cvss_v4s":[{"score":9.3,"exploit_maturity":"UNREPORTED"}]}`, "functional"},
+		{`{"id":3,"cvss_v3s":[{"score":5,"exploit_code_maturity":"U"}],"exploits":[{"type":"Exploit Database","value":"https://x.example/1"}]}`, "proof-of-concept"},
+		{`{"id":4,"cvss_v4s":[{"score":7,"exploit_maturity":"A"}]}`, "high"},
+		{`{"id":5,"cvss_v3s":[{"score":5,"exploit_code_maturity":"X"}]}`, "not-defined"},
+	} {
+		var v ignite.Vulnerability
+		if err := json.Unmarshal([]byte(tc.json), &v); err != nil {
+			t.Fatal(err)
+		}
+		if got := vulnDetail(&v).ExploitMaturity; got != tc.want {
+			t.Errorf("%s: exploit maturity %q, want %q", tc.json, got, tc.want)
+		}
+	}
+}

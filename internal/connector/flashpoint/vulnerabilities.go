@@ -242,19 +242,22 @@ func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 		}
 		d.CVSSv3 = &intel.CVSS{Version: ver, Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
 		if c.ExploitCodeMaturity != nil {
-			d.ExploitMaturity = maturity(*c.ExploitCodeMaturity)
+			d.ExploitMaturity = strongest(d.ExploitMaturity, maturity(*c.ExploitCodeMaturity))
 		}
 	} else if s := v.Scores.CVSSv3Score.Ptr(); s != nil {
 		d.CVSSv3 = &intel.CVSS{Version: "3.1", Score: *s}
 	}
 	if c := pickV4(v.CVSSv4s); c != nil {
 		d.CVSSv4 = &intel.CVSS{Version: "4.0", Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
-		if d.ExploitMaturity == "" && c.ExploitMaturity != "" {
-			d.ExploitMaturity = maturity(c.ExploitMaturity)
+		if c.ExploitMaturity != "" {
+			d.ExploitMaturity = strongest(d.ExploitMaturity, maturity(c.ExploitMaturity))
 		}
 	}
 	for _, e := range v.Exploits {
 		d.Exploits = append(d.Exploits, intel.Exploit{Type: e.Type, URL: e.Value})
+	}
+	if len(d.Exploits) > 0 { // a published exploit is at least a proof of concept
+		d.ExploitMaturity = strongest(d.ExploitMaturity, "proof-of-concept")
 	}
 	d.Timelines = timelines(&v.Timelines)
 	for _, c := range v.Classifications {
@@ -313,10 +316,24 @@ func notAffected(s string) bool {
 	return strings.HasPrefix(s, "not") || s == "unaffected" || s == "fixed" || s == "false"
 }
 
-// maturity names CVSS exploit code maturity the way searches use it.
+// maturityRank orders exploit maturities, weakest first.
+var maturityRank = map[string]int{"": 0, "not-defined": 1, "unproven": 2, "proof-of-concept": 3, "functional": 4, "high": 5}
+
+// strongest returns the stronger of two exploit maturities: a vulnerability
+// is as exploitable as its strongest signal says (CVSS v4's ATTACKED
+// outranks CVSS v3's Unproven, say).
+func strongest(a, b string) string {
+	if maturityRank[b] > maturityRank[a] {
+		return b
+	}
+	return a
+}
+
+// maturity names CVSS exploit code maturity (v3) or exploit maturity (v4)
+// the way searches use it.
 func maturity(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "h", "high", "attacked":
+	case "h", "high", "a", "attacked":
 		return "high"
 	case "f", "functional":
 		return "functional"
