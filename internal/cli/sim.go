@@ -25,6 +25,7 @@ type SimCmd struct {
 	NonPremiumDetail string        `default:"thin" enum:"thin,forbidden" help:"Vulnerability detail for tokens without premium: thin or forbidden."`
 	ReportBodyKB     int           `name:"report-body-kb" help:"Pad report bodies to this many KiB."`
 	Window           time.Duration `help:"Spread each dataset over this period before the clock (default: 60 days for indicators, 365 for the others)."`
+	MaxPage          int           `name:"max-page" help:"Answer at most this many items per list page whatever the size asked, with a next link to the rest (0: off; change at run time with PUT /_sim/modes)."`
 }
 
 // Run starts the simulator.
@@ -53,6 +54,10 @@ func (c *SimCmd) build(e *env) (*sim.Server, error) {
 		Seed: c.Seed, Reports: c.Reports, Vulnerabilities: c.Vulnerabilities, Indicators: c.Indicators,
 		Now: c.Now, NonPremiumDetail: c.NonPremiumDetail, ReportBodyBytes: c.ReportBodyKB << 10, Logger: e.log,
 		IndicatorWindow: c.Window, VulnWindow: c.Window, ReportWindow: c.Window,
+		Modes: sim.Modes{MaxPage: c.MaxPage},
+	}
+	if c.MaxPage < 0 {
+		return nil, fmt.Errorf("%w: --max-page %d: want 0 (off) or more", errUsage, c.MaxPage)
 	}
 	for _, spec := range c.Token {
 		t, err := sim.ParseToken(spec)

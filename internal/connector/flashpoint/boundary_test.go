@@ -56,8 +56,14 @@ func (f *fakeIndicators) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"score": map[string]any{"value": "malicious"}, "modified_at": t, "created_at": t, "last_seen_at": t, "sightings": []any{}})
 	}
 	f.mu.Unlock()
+	var next any // as the API: a link while more follow, null on the last page
+	if from+size < len(ids) {
+		nq := r.URL.Query()
+		nq.Set("from", strconv.Itoa(from+size))
+		next = "http://" + r.Host + r.URL.Path + "?" + nq.Encode()
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"items": out, "total": len(ids), "pagination": map[string]any{"next": nil}})
+	json.NewEncoder(w).Encode(map[string]any{"items": out, "total": len(ids), "pagination": map[string]any{"next": next}})
 }
 
 // An item committed at the boundary timestamp that is updated between two

@@ -217,7 +217,7 @@ func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Pa
 	if page, err = fetch(from); err != nil {
 		return nil, false, err
 	}
-	more = page.Count() >= size
+	more = hasMore(page, size)
 	if !overlap {
 		return page, more, nil
 	}
@@ -231,7 +231,24 @@ func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Pa
 	if page, err = fetch(0); err != nil {
 		return nil, false, err
 	}
-	return page, page.Count() >= size, nil
+	return page, hasMore(page, size), nil
+}
+
+// hasMore reports whether a page of a query is followed by another. A
+// server may answer fewer items than asked and still have more: a page is
+// the last only when its next link is there and null (or empty), when no
+// link is sent and the total is reached, or, with neither, when it is
+// shorter than asked.
+func hasMore[T any](page *ignite.Page[T], size int) bool {
+	switch {
+	case page.Count() == 0:
+		return false
+	case page.Next.Present:
+		return !page.Next.Null && page.Next.Value != ""
+	case page.Total >= 0:
+		return page.Offset+page.Count() < page.Total
+	}
+	return page.Count() >= size
 }
 
 // advance moves the cursor past a page of items read in ascending update

@@ -46,7 +46,7 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 	}
 	p.cur.Skip += page.Count()
 	p.cur.AfterID = last
-	if page.Count() < q.Size { // the poll is over: the next one reads what changed since this one began
+	if !hasMore(page, q.Size) { // the poll is over: the next one reads what changed since this one began
 		p.done = true
 		p.cur = Cursor{Since: p.cur.Started}
 	}

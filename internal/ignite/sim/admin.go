@@ -15,6 +15,7 @@ type State struct {
 	Faults           map[string]Fault  `json:"faults"`
 	Requests         map[string]int    `json:"requests"`
 	NonPremiumDetail string            `json:"non_premium_detail"`
+	Modes            Modes             `json:"modes"`
 	Tokens           map[string]string `json:"tokens"`
 }
 
@@ -38,6 +39,7 @@ func (s *Server) State() State {
 		st.Faults[k] = *f
 	}
 	st.NonPremiumDetail = s.nonPremium
+	st.Modes = s.modes
 	s.mu.RUnlock()
 	for _, t := range s.cfg.Tokens {
 		st.Tokens[t.Value] = t.String()
@@ -127,6 +129,22 @@ func (s *Server) adminNonPremium(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, req)
+}
+
+// PUT /_sim/modes with the modes as JSON ({"max_page": 3}).
+func (s *Server) adminModes(w http.ResponseWriter, r *http.Request) {
+	var m Modes
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<12))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
+		return
+	}
+	if err := s.SetModes(m); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"detail": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 // Truth is the ground-truth answer: every id a query matches, in the

@@ -623,7 +623,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, _ Token,
 	}
 	key := queryKey(EPIndicators, ver, q, "from", "size")
 	build := func() cursor { return s.indicatorCursor(iq, clock) }
-	idx, more := s.resume.page(key, iq.from, iq.size, build)
+	idx, more := s.resume.page(key, iq.from, s.pageLen(iq.size), build)
 	base := baseURL(r)
 	items := make([]*wireIndicator, len(idx))
 	for k, i := range idx {

@@ -181,7 +181,7 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request, _ Token, f 
 	}
 	key := queryKey(EPReports, ver, q, "limit", "skip")
 	build := func() cursor { return s.reportCursor(rq, clock) }
-	idx, _ := s.resume.page(key, rq.skip, rq.limit, build)
+	idx, _ := s.resume.page(key, rq.skip, s.pageLen(rq.limit), build)
 	total := s.counts.get(key, build)
 	data := make([]map[string]any, len(idx))
 	base := baseURL(r)

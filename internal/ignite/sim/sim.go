@@ -94,6 +94,17 @@ type Config struct {
 	NonPremiumDetail string
 	ReportBodyBytes  int // pad report bodies to at least this many bytes
 	Logger           *slog.Logger
+	// Modes make the simulator behave in ways the real API may (docs/flashpoint-api.md
+	// does not rule them out), so that tests prove the connector right either way.
+	Modes Modes
+}
+
+// Modes are behaviours of the API that public sources leave open.
+type Modes struct {
+	// MaxPage, when above 0, caps every list page at this many items
+	// whatever the size asked, with a next link (where the endpoint sends
+	// links) to the rest: a short page is not the last.
+	MaxPage int `json:"max_page,omitempty"`
 }
 
 // DefaultToken is the token used when none is configured.
@@ -111,6 +122,7 @@ type Server struct {
 	tokens      map[string]Token
 	faults      map[string]*Fault
 	nonPremium  string
+	modes       Modes
 	requests    map[string]int // "endpoint status" → count
 	reportsTL   timeline
 	vulnsTL     timeline
@@ -166,6 +178,7 @@ func New(cfg Config) *Server {
 		tokens:     map[string]Token{},
 		faults:     map[string]*Fault{},
 		nonPremium: cfg.NonPremiumDetail,
+		modes:      cfg.Modes,
 		requests:   map[string]int{},
 		reportsTL:  newTimeline(seed, dsReports, cfg.Reports, cfg.ReportWindow, cfg.Now, 20),
 		vulnsTL:    newTimeline(seed, dsVulns, cfg.Vulnerabilities, cfg.VulnWindow, cfg.Now, 15),
@@ -219,6 +232,28 @@ func (s *Server) SetNonPremiumDetail(mode string) error {
 	s.nonPremium = mode
 	s.mu.Unlock()
 	return nil
+}
+
+// SetModes changes the simulator's modes.
+func (s *Server) SetModes(m Modes) error {
+	if m.MaxPage < 0 {
+		return fmt.Errorf("max_page %d: want 0 (off) or more", m.MaxPage)
+	}
+	s.mu.Lock()
+	s.modes = m
+	s.mu.Unlock()
+	return nil
+}
+
+// pageLen is how many items a list page answers for size asked.
+func (s *Server) pageLen(size int) int {
+	s.mu.RLock()
+	mp := s.modes.MaxPage
+	s.mu.RUnlock()
+	if mp > 0 && mp < size {
+		return mp
+	}
+	return size
 }
 
 // Requests returns how many requests each endpoint answered with each status,
@@ -277,6 +312,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /_sim/faults", s.adminClearFaults)
 	mux.HandleFunc("DELETE /_sim/faults/{endpoint}", s.adminClearFaults)
 	mux.HandleFunc("PUT /_sim/non-premium-detail", s.adminNonPremium)
+	mux.HandleFunc("PUT /_sim/modes", s.adminModes)
 	mux.HandleFunc("GET /_sim/truth/{dataset}", s.adminTruth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, problem(404))

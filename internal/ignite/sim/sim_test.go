@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,5 +128,47 @@ func TestParseDate(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && !got.Equal(tc.want)) {
 			t.Errorf("parseDate(%q, strict=%v) = %v, %v", tc.in, tc.strict, got, err)
 		}
+	}
+}
+
+// max_page caps every list page, with a next link to the rest, and is set
+// at run time through the admin API.
+func TestMaxPageMode(t *testing.T) {
+	s := New(Config{Seed: 3, Indicators: 50, Vulnerabilities: 20, Reports: 10})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest("PUT", srv.URL+"/_sim/modes", strings.NewReader(`{"max_page": 3}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("set modes: %v %v", err, res)
+	}
+	res.Body.Close()
+	get := func(path string) map[string]any {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+DefaultToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return m
+	}
+	ind := get("/technical-intelligence/v2/indicators?size=20&sort=modified_at:asc")
+	if items := ind["items"].([]any); len(items) != 3 || ind["pagination"].(map[string]any)["next"] == nil {
+		t.Errorf("indicators with max_page 3: %d items, next %v", len(items), ind["pagination"])
+	}
+	vul := get("/vulnerability-intelligence/v1/vulnerabilities?size=20")
+	if results := vul["results"].([]any); len(results) != 3 || vul["next"] == nil {
+		t.Errorf("vulnerabilities with max_page 3: %d results, next %v", len(results), vul["next"])
+	}
+	rep := get("/finished-intelligence/v1/reports?limit=20")
+	if data := rep["data"].([]any); len(data) != 3 || rep["total"].(float64) <= 3 {
+		t.Errorf("reports with max_page 3: %d, total %v", len(data), rep["total"])
+	}
+	req, _ = http.NewRequest("PUT", srv.URL+"/_sim/modes", strings.NewReader(`{"max_page": -1}`))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 400 {
+		t.Errorf("a negative max_page: %v %v", err, res)
 	}
 }

@@ -672,7 +672,7 @@ func (s *Server) listVulnerabilities(w http.ResponseWriter, r *http.Request, _ T
 	}
 	key := queryKey(EPVulnerabilities, ver, q, "from", "size")
 	build := func() cursor { return s.vulnCursor(vq, clock, key) }
-	idx, more := s.resume.page(key, vq.from, vq.size, build)
+	idx, more := s.resume.page(key, vq.from, s.pageLen(vq.size), build)
 	total := s.counts.get(key, build)
 	results := make([]any, len(idx))
 	for k, i := range idx {
