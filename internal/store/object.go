@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -94,10 +95,14 @@ type LookupResult struct {
 	Error  string        `json:"error,omitempty"` // why the value could not be read
 }
 
+// cveID is a CVE identifier, as a lookup takes it (upper-cased).
+var cveID = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+
 // MaxLookup is the most values one Lookup takes.
 const MaxLookup = 10000
 
-// Lookup answers "is this a known indicator?" for each value: the value's
+// Lookup answers "is this a known indicator?" for each value (a CVE id or a
+// vulnerability's title finds the vulnerability): the value's
 // type is detected and the value normalised (defanged input is accepted);
 // a hash finds the file stored under any of its hashes. Results come back in
 // the order of values, each with the object's sources and collections.
@@ -139,11 +144,21 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 	out := make([]LookupResult, len(values))
 	var keys []refKey
 	var hashes []string
+	var titles []int // values that are no indicator, tried as vulnerability titles
 	for i, v := range values {
 		out[i].Query = v
+		if id := strings.ToUpper(strings.TrimSpace(v)); cveID.MatchString(id) {
+			out[i].Type, out[i].Value = intel.Vulnerability, id
+			keys = append(keys, keyOf(intel.Vulnerability, id))
+			continue
+		}
 		t, nv, err := indicator.Detect(v)
 		if err != nil {
 			out[i].Error = intel.ErrorMessage(err)
+			if title := strings.TrimSpace(v); title != "" {
+				titles = append(titles, i)
+				keys = append(keys, keyOf(intel.Vulnerability, title))
+			}
 			continue
 		}
 		out[i].Type, out[i].Value = t, nv
@@ -152,6 +167,15 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 	found, err := s.loadByKeys(ctx, nil, keys, false)
 	if err != nil {
 		return nil, err
+	}
+	// A value that is no indicator may be a vulnerability's title (the seed's
+	// playbooks look vulnerabilities up by CVE id or by title).
+	for _, i := range titles {
+		if title := strings.TrimSpace(out[i].Query); found[keyOf(intel.Vulnerability, title)] != nil {
+			out[i].Type, out[i].Value, out[i].Error = intel.Vulnerability, title, ""
+		} else {
+			out[i].Error += ", nor a known vulnerability title"
+		}
 	}
 	// A hash that is no file's own value may be another hash of one (a
 	// file stored under its SHA-256, asked for by its MD5).

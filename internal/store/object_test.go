@@ -547,3 +547,33 @@ func TestSearchRefusesControlCharacters(t *testing.T) {
 		}
 	})
 }
+
+// A lookup finds a vulnerability by its CVE id (any case) or, when it has
+// none, by its title; other text stays invalid, saying it is neither.
+func TestLookupVulnerabilities(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		titled := vuln("Acme Portal login.php SQL Injection", 5, 6, 6, 0.1, "medium", "unproven")
+		titled.Name, titled.Vulnerability.CVEIDs = titled.Value, nil
+		MustApply(t, s, MustLease(t, s, 3), Page{Source: prodVulns, Collection: "prod Vulnerabilities", Cursor: "v",
+			Objects: []intel.Object{vuln("CVE-2024-0001", 7.5, 9.8, 9.3, 0.97, "critical", "high"), titled}})
+		res, err := s.Lookup(context.Background(), []string{"cve-2024-0001", " CVE-2024-0001 ", "Acme Portal login.php SQL Injection",
+			"CVE-2024-9999", "no such vulnerability title"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{true, true, true, false, false} {
+			if res[i].Found != want {
+				t.Errorf("%q: found %v, want %v (%+v)", res[i].Query, res[i].Found, want, res[i])
+			}
+		}
+		if res[0].Type != intel.Vulnerability || res[0].Value != "CVE-2024-0001" || res[2].Object == nil || res[2].Object.Value != titled.Value {
+			t.Errorf("answers %+v / %+v", res[0], res[2])
+		}
+		if res[3].Type != intel.Vulnerability || res[3].Error != "" {
+			t.Errorf("an unknown CVE id is a vulnerability not found, not an invalid value: %+v", res[3])
+		}
+		if !strings.Contains(res[4].Error, "nor a known vulnerability title") {
+			t.Errorf("free text: %+v", res[4])
+		}
+	})
+}
