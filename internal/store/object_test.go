@@ -577,3 +577,23 @@ func TestLookupVulnerabilities(t *testing.T) {
 		}
 	})
 }
+
+// A hash carried by an object that is no file (an extracted config, say)
+// finds that object in a lookup.
+func TestLookupHashesOfOtherObjects(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		md5, sha1 := strings.Repeat("e1", 16), strings.Repeat("f2", 20)
+		cfg := intel.Object{Type: intel.ExtractedConfig, Value: `{"c2":"evil.example"}`, TLP: intel.TLPAmber, Confidence: 80, Reported: epoch,
+			Details: intel.Details{Hashes: map[intel.HashAlgo]string{intel.MD5: md5, intel.SHA1: strings.ToUpper(sha1)}}}
+		MustApply(t, s, MustLease(t, s, 1), Page{Source: prodIndicators, Collection: "prod Indicators", Objects: []intel.Object{cfg}, Cursor: "x"})
+		res, err := s.Lookup(context.Background(), []string{md5, sha1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if !r.Found || r.Object.Type != intel.ExtractedConfig {
+				t.Errorf("%s: %+v", r.Query, r)
+			}
+		}
+	})
+}

@@ -765,7 +765,7 @@ func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pend
 }
 
 // upsertSideTables keeps the searchable columns of vulnerabilities and
-// software, and the hash index of files.
+// software, and the hash index of every object that carries hashes.
 func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pending) error {
 	var vulns, soft, hashes []any
 	for _, pd := range writes {
@@ -784,14 +784,21 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 				vendor, product = sw.Vendor, sw.Product
 			}
 			soft = append(soft, o.ID, vendor, product, strings.ToLower(vendor), strings.ToLower(product))
-		case o.Type == intel.File:
-			// The file's other hashes; its own value is found through objects.
-			seen := map[string]bool{o.Value: true}
-			for algo, h := range o.Hashes {
-				if h = strings.ToLower(h); h != "" && !seen[h] {
-					seen[h] = true
-					hashes = append(hashes, h, o.ID, string(algo))
-				}
+		}
+		// Every hash an object carries (a file's other hashes, those of an
+		// extracted config, ...) finds it in a lookup; a file's own value
+		// is found through objects.
+		if len(o.Hashes) == 0 {
+			continue
+		}
+		seen := make(map[string]bool, len(o.Hashes)+1)
+		if o.Type == intel.File {
+			seen[o.Value] = true
+		}
+		for algo, h := range o.Hashes {
+			if h = strings.ToLower(h); h != "" && !seen[h] {
+				seen[h] = true
+				hashes = append(hashes, h, o.ID, string(algo))
 			}
 		}
 	}
