@@ -51,15 +51,19 @@ func (o *Object) Ref() Ref { return Ref{Type: o.Type, Value: o.Value} }
 // Details are the type-specific parts of an object. They are stored as one
 // JSON document, so adding a field needs no migration.
 type Details struct {
-	Hashes         map[HashAlgo]string  `json:"hashes,omitempty"`          // file
-	Config         json.RawMessage      `json:"config,omitempty"`          // extracted_config
-	AttackPatterns []string             `json:"attack_patterns,omitempty"` // MITRE ids seen with an indicator
-	MalwareNames   []string             `json:"malware,omitempty"`
-	ActorNames     []string             `json:"actors,omitempty"`
-	PlatformURL    string               `json:"platform_url,omitempty"`
-	Vulnerability  *VulnerabilityDetail `json:"vulnerability,omitempty"`
-	Report         *ReportDetail        `json:"report,omitempty"`
-	Software       *SoftwareDetail      `json:"software,omitempty"`
+	Hashes         map[HashAlgo]string `json:"hashes,omitempty"`          // file
+	Config         json.RawMessage     `json:"config,omitempty"`          // extracted_config
+	AttackPatterns []string            `json:"attack_patterns,omitempty"` // MITRE ids seen with an indicator
+	MalwareNames   []string            `json:"malware,omitempty"`
+	ActorNames     []string            `json:"actors,omitempty"`
+	PlatformURL    string              `json:"platform_url,omitempty"`
+	// FullTags are tags the tag list could not hold whole, in full: longer
+	// than MaxTagLen (the list has them clipped, ending in "…") or beyond
+	// MaxTags. No tag a source gives is lost.
+	FullTags      []string             `json:"full_tags,omitempty"`
+	Vulnerability *VulnerabilityDetail `json:"vulnerability,omitempty"`
+	Report        *ReportDetail        `json:"report,omitempty"`
+	Software      *SoftwareDetail      `json:"software,omitempty"`
 }
 
 // CVSS is one CVSS assessment.
@@ -180,7 +184,7 @@ type Collection struct {
 // Limits on object fields.
 const (
 	MaxValueLen = 8192
-	MaxTagLen   = 64
+	MaxTagLen   = 256 // runes: Flashpoint's long tags (a 72-character aes_key:…) fit whole
 	MaxTags     = 200
 )
 

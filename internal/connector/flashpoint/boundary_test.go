@@ -15,6 +15,7 @@ import (
 
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/intel"
 )
 
 // fakeIndicators serves indicators v2 from a list the test can change
@@ -187,5 +188,37 @@ func TestExploitMaturityTakesTheStrongestSignal(t *testing.T) {
 		if got := vulnDetail(&v).ExploitMaturity; got != tc.want {
 			t.Errorf("%s: exploit maturity %q, want %q", tc.json, got, tc.want)
 		}
+	}
+}
+
+// No tag is silently cut: a 72-character tag is kept whole, a tag over the
+// bound is clipped in the list and kept whole in the details, and tags past
+// the list's bound are kept whole there too.
+func TestTagsAreNeverLost(t *testing.T) {
+	aes := "aes_key:" + strings.Repeat("0123456789abcdef", 4)
+	long := strings.Repeat("x", intel.MaxTagLen+40)
+	tags := []string{aes, long}
+	for i := range intel.MaxTags + 5 {
+		tags = append(tags, fmt.Sprintf("tag-%03d", i))
+	}
+	out, full := cleanTags(tags)
+	if len(out) != intel.MaxTags || out[0] != aes {
+		t.Fatalf("%d tags kept, first %q", len(out), out[0])
+	}
+	if r := []rune(out[1]); len(r) != intel.MaxTagLen || !strings.HasSuffix(out[1], "…") {
+		t.Errorf("the long tag in the list: %d runes %q", len(r), out[1])
+	}
+	kept := map[string]bool{}
+	for _, t := range append(slices.Clone(out), full...) {
+		kept[t] = true
+	}
+	for _, tag := range tags {
+		if !kept[tag] {
+			t.Errorf("tag %.40q… is lost", tag)
+		}
+	}
+	o := intel.Object{Type: intel.Domain, Value: "x.example", TLP: intel.TLPAmber, Tags: out}
+	if err := o.Validate(); err != nil {
+		t.Errorf("the kept tags do not validate: %v", err)
 	}
 }

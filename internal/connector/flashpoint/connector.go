@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -292,27 +293,38 @@ func (p *Poll) base(t intel.Type, value string, reported time.Time, tags []strin
 	s := &p.settings
 	all := make([]string, 0, len(tags)+len(s.Tags))
 	all = append(append(all, tags...), s.Tags...)
-	return intel.Object{
+	o := intel.Object{
 		Type: t, Value: value, TLP: s.TLP, Confidence: s.Confidence, Relevance: s.Relevance, Severity: s.Severity,
-		Tags: cleanTags(all), Reported: reported.UTC(), ValidUntil: intel.Expiry(reported, s.DeprecateAfterDays, time.Time{}).UTC(),
+		Reported: reported.UTC(), ValidUntil: intel.Expiry(reported, s.DeprecateAfterDays, time.Time{}).UTC(),
 	}
+	o.Tags, o.FullTags = cleanTags(all)
+	return o
 }
 
-// cleanTags drops empty tags and clips long ones to what the store accepts.
-func cleanTags(tags []string) []string {
-	out := tags[:0]
+// cleanTags drops empty tags and returns the tag list the store holds: a
+// tag longer than intel.MaxTagLen is clipped (ending in "…"), and tags past
+// intel.MaxTags are left out; those go whole into full, so that none is
+// lost.
+func cleanTags(tags []string) (out, full []string) {
+	out = tags[:0]
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
 		if t == "" {
 			continue
 		}
 		if r := []rune(t); len(r) > intel.MaxTagLen {
-			t = string(r[:intel.MaxTagLen])
+			full = append(full, t)
+			t = string(r[:intel.MaxTagLen-1]) + "…"
 		}
 		out = append(out, t)
 	}
 	if len(out) > intel.MaxTags {
+		for _, t := range out[intel.MaxTags:] {
+			if !strings.HasSuffix(t, "…") || !slices.ContainsFunc(full, func(f string) bool { return strings.HasPrefix(f, strings.TrimSuffix(t, "…")) }) {
+				full = append(full, t)
+			}
+		}
 		out = out[:intel.MaxTags]
 	}
-	return out
+	return out, full
 }
