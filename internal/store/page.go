@@ -989,7 +989,7 @@ func marshal(v any) ([]byte, error) { return gojson.Marshal(v) }
 // emptyDetails reports whether d has nothing to store.
 func emptyDetails(d *intel.Details) bool {
 	return len(d.Hashes) == 0 && len(d.Config) == 0 && len(d.AttackPatterns) == 0 && len(d.MalwareNames) == 0 &&
-		len(d.ActorNames) == 0 && d.PlatformURL == "" && d.Vulnerability == nil && d.Report == nil && d.Software == nil
+		len(d.ActorNames) == 0 && d.PlatformURL == "" && len(d.FullTags) == 0 && d.Vulnerability == nil && d.Report == nil && d.Software == nil
 }
 
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
