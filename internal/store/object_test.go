@@ -597,3 +597,22 @@ func TestLookupHashesOfOtherObjects(t *testing.T) {
 		}
 	})
 }
+
+// A search by vendor finds a vulnerability through a vendor-only software
+// object (a vendor of the record that none of its products names).
+func TestVendorOnlySoftware(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		v := vuln("CVE-2026-0007", 5, 6, 6, 0.1, "medium", "unproven")
+		sw := intel.Object{Type: intel.Software, Value: "initech:", Name: "Initech", TLP: intel.TLPAmber, Confidence: 100, Reported: epoch,
+			Details: intel.Details{Software: &intel.SoftwareDetail{Vendor: "Initech"}}}
+		MustApply(t, s, MustLease(t, s, 3), Page{Source: prodVulns, Collection: "prod Vulnerabilities", Cursor: "v",
+			Objects: []intel.Object{v, sw}, Relationships: []intel.Relationship{{Source: v.Ref(), Type: intel.RelHas, Target: sw.Ref()}}})
+		res, err := s.Search(context.Background(), Query{Vendor: "initech"})
+		if err != nil || len(res.Objects) != 1 || res.Objects[0].Value != "CVE-2026-0007" {
+			t.Errorf("vendor search: %+v %v", res.Objects, err)
+		}
+		if res, err := s.Search(context.Background(), Query{Product: "initech"}); err != nil || len(res.Objects) != 0 {
+			t.Errorf("a vendor-only entry matched a product search: %+v %v", res.Objects, err)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -220,5 +221,44 @@ func TestTagsAreNeverLost(t *testing.T) {
 	o := intel.Object{Type: intel.Domain, Value: "x.example", TLP: intel.TLPAmber, Tags: out}
 	if err := o.Validate(); err != nil {
 		t.Errorf("the kept tags do not validate: %v", err)
+	}
+}
+
+// A list record carries vendors and products apart: each product gets its
+// vendor, and a vendor no product names still finds the vulnerability.
+func TestMultiVendorProducts(t *testing.T) {
+	var v ignite.Vulnerability
+	if err := json.Unmarshal([]byte(`{"id": 7, "title": "t", "cve_ids": ["CVE-2026-0007"],
+		"vendors": [{"id": 1, "name": "Contoso Software"}, {"id": 2, "name": "Acme"}, {"id": 3, "name": "Initech"}],
+		"products": [{"id": 10, "name": "Contoso Helpdesk Portal"}, {"id": 11, "name": "Acme Content Management"},
+		             {"id": 12, "name": "Widget", "vendor_id": 2}]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	p := &Poll{c: &Connector{}, kind: feed.Vulnerabilities, settings: feed.DefaultSettings("x", feed.Vulnerabilities, time.Now())}
+	objs, rels, ok := p.mapVulnerability(&v)
+	if !ok {
+		t.Fatal("dropped")
+	}
+	vendors := map[string]string{}
+	for _, o := range objs {
+		if o.Type == intel.Software {
+			vendors[o.Software.Product] = o.Software.Vendor
+		}
+	}
+	want := map[string]string{"Contoso Helpdesk Portal": "Contoso Software", "Acme Content Management": "Acme", "Widget": "Acme", "": "Initech"}
+	if !maps.Equal(vendors, want) {
+		t.Errorf("products by vendor %v, want %v", vendors, want)
+	}
+	if len(rels) != len(want) {
+		t.Errorf("%d relationships for %d software objects", len(rels), len(want))
+	}
+	for _, o := range objs {
+		if o.Type == intel.Vulnerability {
+			for _, pr := range o.Vulnerability.Products {
+				if pr.Vendor == "" {
+					t.Errorf("product %q in the details has no vendor", pr.Product)
+				}
+			}
+		}
 	}
 }

@@ -174,22 +174,49 @@ func (p *Poll) keepVulnerability(v *ignite.Vulnerability, d intel.VulnerabilityD
 	return match(f.Vendors, vendors) && match(f.Products, products)
 }
 
-// productObjects returns the software objects of a record's products.
-func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []intel.Object {
-	vendorOf := map[int64]string{}
-	for _, x := range v.Vendors {
-		vendorOf[x.ID.V] = x.Name
+// vendorOf returns the vendor of one of a record's products: its own
+// vendor (detail records), else the record's vendor of its vendor_id, else
+// the record's only vendor, else the one vendor whose first word starts the
+// product's name (list records carry vendors and products apart).
+func vendorOf(v *ignite.Vulnerability, pr *ignite.Product) string {
+	if vendor := strings.TrimSpace(pr.Vendor); vendor != "" {
+		return vendor
 	}
+	if pr.VendorID != nil {
+		for _, x := range v.Vendors {
+			if x.ID.V == pr.VendorID.V && x.Name != "" {
+				return x.Name
+			}
+		}
+	}
+	if len(v.Vendors) == 1 {
+		return v.Vendors[0].Name
+	}
+	match := ""
+	for _, x := range v.Vendors {
+		if first, _, _ := strings.Cut(strings.TrimSpace(x.Name), " "); first != "" &&
+			strings.HasPrefix(strings.ToLower(pr.Name), strings.ToLower(first)+" ") {
+			if match != "" {
+				return "" // two vendors could claim it: say none rather than guess
+			}
+			match = x.Name
+		}
+	}
+	return match
+}
+
+// productObjects returns the software objects of a record's products, and
+// one vendor-only software object (no product name) for each of the
+// record's vendors that none of its products names, so that a search by
+// vendor finds the vulnerability by any of its vendors.
+func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []intel.Object {
 	var out []intel.Object
 	seen := map[string]bool{}
-	for _, pr := range v.Products {
-		vendor := pr.Vendor
-		if vendor == "" && pr.VendorID != nil {
-			vendor = vendorOf[pr.VendorID.V]
-		}
-		if vendor == "" && len(v.Vendors) == 1 {
-			vendor = v.Vendors[0].Name
-		}
+	named := map[string]bool{}
+	for i := range v.Products {
+		pr := &v.Products[i]
+		vendor := vendorOf(v, pr)
+		named[strings.ToLower(vendor)] = true
 		name := strings.TrimSpace(pr.Name)
 		if name == "" {
 			continue
@@ -214,6 +241,19 @@ func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []inte
 			}
 		}
 		sw.Software = &sd
+		out = append(out, sw)
+	}
+	for _, x := range v.Vendors {
+		vendor := strings.TrimSpace(x.Name)
+		value := strings.ToLower(vendor) + ":"
+		if vendor == "" || named[strings.ToLower(vendor)] || seen[value] {
+			continue
+		}
+		seen[value] = true
+		sw := p.base(intel.Software, value, reported, nil)
+		sw.Tags = slices.Clone(p.settings.Tags)
+		sw.Name = vendor
+		sw.Software = &intel.SoftwareDetail{Vendor: vendor}
 		out = append(out, sw)
 	}
 	return out
@@ -282,8 +322,9 @@ func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 
 func productObjectsRefs(v *ignite.Vulnerability) []intel.ProductRef {
 	var out []intel.ProductRef
-	for _, pr := range v.Products {
-		r := intel.ProductRef{Vendor: pr.Vendor, Product: pr.Name}
+	for i := range v.Products {
+		pr := &v.Products[i]
+		r := intel.ProductRef{Vendor: vendorOf(v, pr), Product: pr.Name}
 		for _, ver := range pr.Versions {
 			if notAffected(ver.Affected) {
 				if ver.Name != "" {
