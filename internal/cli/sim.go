@@ -26,6 +26,9 @@ type SimCmd struct {
 	ReportBodyKB     int           `name:"report-body-kb" help:"Pad report bodies to this many KiB."`
 	Window           time.Duration `help:"Spread each dataset over this period before the clock (default: 60 days for indicators, 365 for the others)."`
 	MaxPage          int           `name:"max-page" help:"Answer at most this many items per list page whatever the size asked, with a next link to the rest (0: off; change at run time with PUT /_sim/modes)."`
+	IgnoreSort       bool          `name:"ignore-sort" help:"Answer every list in its default order, newest first, whatever sort is asked (PUT /_sim/modes ignore_sort)."`
+	NoTotal          bool          `name:"no-total" help:"Leave the total out of every list answer (PUT /_sim/modes no_total)."`
+	UnstableOrder    bool          `name:"unstable-order" help:"Answer vulnerabilities in an order that changes whenever the data does (PUT /_sim/modes unstable_order)."`
 }
 
 // Run starts the simulator.
@@ -54,7 +57,7 @@ func (c *SimCmd) build(e *env) (*sim.Server, error) {
 		Seed: c.Seed, Reports: c.Reports, Vulnerabilities: c.Vulnerabilities, Indicators: c.Indicators,
 		Now: c.Now, NonPremiumDetail: c.NonPremiumDetail, ReportBodyBytes: c.ReportBodyKB << 10, Logger: e.log,
 		IndicatorWindow: c.Window, VulnWindow: c.Window, ReportWindow: c.Window,
-		Modes: sim.Modes{MaxPage: c.MaxPage},
+		Modes: sim.Modes{MaxPage: c.MaxPage, IgnoreSort: c.IgnoreSort, NoTotal: c.NoTotal, UnstableOrder: c.UnstableOrder},
 	}
 	if c.MaxPage < 0 {
 		return nil, fmt.Errorf("%w: --max-page %d: want 0 (off) or more", errUsage, c.MaxPage)

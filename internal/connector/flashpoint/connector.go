@@ -27,18 +27,19 @@ import (
 // PageSize is how many items a page asks for.
 const PageSize = 500
 
-// Cursor is where a channel is. Items are read in ascending update order:
-// those updated at or after Since, skipping the Skip first ones, which were
-// updated exactly at Since and are already committed. Vulnerabilities, which
-// the API cannot sort by update time, are read in id order within a poll:
-// Started is when the poll began (the next poll's Since) and AfterID the
-// last id committed.
+// Cursor is where a channel is. Reports and indicators are read in
+// ascending update order: those updated at or after Since, skipping the Skip
+// first ones, which were updated exactly at Since and are already
+// committed. Vulnerabilities are read by window (see nextVulnerabilities):
+// updated after Since and up to Until, Skip places into the window, in
+// pass Pass, the window's total having been Total at the last page.
 type Cursor struct {
-	Since   time.Time `json:"since"`
-	Skip    int       `json:"skip,omitempty"`
-	Last    string    `json:"last,omitempty"` // id of the last item committed at Since (checks the boundary)
-	Started time.Time `json:"started,omitzero"`
-	AfterID int64     `json:"after_id,omitempty"`
+	Since time.Time `json:"since"`
+	Skip  int       `json:"skip,omitempty"`
+	Last  string    `json:"last,omitempty"` // id of the last item committed at Since (checks the boundary)
+	Until time.Time `json:"until,omitzero"`
+	Total int       `json:"total,omitempty"`
+	Pass  int       `json:"pass,omitempty"`
 }
 
 // ParseCursor reads a stored cursor; an empty one starts at startAt.
@@ -134,6 +135,8 @@ type Poll struct {
 	done     bool
 	// vulnerabilities
 	noPremium bool
+	seen      map[int64]bool // records read in this poll's window
+	invalid   int            // records of this pass that could not be read
 }
 
 // Poll starts reading channel kind with its settings from a stored cursor.
@@ -146,11 +149,6 @@ func (c *Connector) Poll(kind feed.Kind, s feed.Settings, cursor string) (*Poll,
 	// time was set (feed.Channel.Update warns of it).
 	if oldest := c.now().UTC().Add(-feed.MaxStartAge); cursor == "" && cur.Since.Before(oldest) {
 		cur.Since = oldest
-	}
-	if kind == feed.Vulnerabilities && cur.Started.IsZero() {
-		// Margin for clock skew between Flint and Flashpoint: re-reading a
-		// few minutes costs nothing, missing an update would.
-		cur.Started = c.now().UTC().Add(-10 * time.Minute)
 	}
 	return &Poll{c: c, kind: kind, settings: s, cur: cur}, nil
 }
@@ -225,7 +223,8 @@ func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Pa
 	if len(page.Items) > 0 {
 		if st := stampOf(&page.Items[0]); st.ok && st.id == cur.Last && st.at.Equal(cur.Since) {
 			page.Items, page.Offset = page.Items[1:], page.Offset+1
-			return page, more, nil
+			// The re-read item alone came back: nothing follows it.
+			return page, more && page.Count() > 0, nil
 		}
 	}
 	cur.Skip, cur.Last = 0, ""
@@ -237,9 +236,10 @@ func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Pa
 
 // hasMore reports whether a page of a query is followed by another. A
 // server may answer fewer items than asked and still have more: a page is
-// the last only when its next link is there and null (or empty), when no
-// link is sent and the total is reached, or, with neither, when it is
-// shorter than asked.
+// the last only when it is empty, when its next link is there and null (or
+// empty), or when no link is sent and the total is reached. With neither a
+// link nor a total, only an empty page ends the query (one request more
+// than a short page would, and nothing lost to a server that caps pages).
 func hasMore[T any](page *ignite.Page[T], size int) bool {
 	switch {
 	case page.Count() == 0:
@@ -249,7 +249,7 @@ func hasMore[T any](page *ignite.Page[T], size int) bool {
 	case page.Total >= 0:
 		return page.Offset+page.Count() < page.Total
 	}
-	return page.Count() >= size
+	return size > 0
 }
 
 // advance moves the cursor past a page of items read in ascending update

@@ -250,6 +250,9 @@ func (s *Server) parseIndicatorQuery(q url.Values, clock time.Time, paging bool)
 			iq.sortField, iq.desc = f, d == "desc"
 		}
 	}
+	if s.mode().IgnoreSort {
+		iq.sortField, iq.desc = "last_seen_at", true
+	}
 	iq.modAfter = v.dateParam(q, "modified_after", clock)
 	iq.modBefore = v.dateParam(q, "modified_before", clock)
 	iq.seenAfter = v.dateParam(q, "last_seen_after", clock)
@@ -641,7 +644,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, _ Token,
 		prev = nextLink(r, max(iq.from-iq.size, 0), iq.size)
 	}
 	var total any
-	if iq.totalCount {
+	if iq.totalCount && !s.mode().NoTotal {
 		total = s.counts.get(key, build)
 	}
 	body, err := json.Marshal(map[string]any{"items": items, "total": total, "pagination": map[string]any{"next": next, "prev": prev}})

@@ -147,6 +147,9 @@ func (s *Server) parseReportQuery(q url.Values, clock time.Time, paging bool) (*
 		}
 		rq.sortField, rq.desc = f, d == "desc"
 	}
+	if s.mode().IgnoreSort {
+		rq.sortField, rq.desc = "posted_at", true
+	}
 	rq.text = strings.ToLower(q.Get("query"))
 	return rq, ""
 }
@@ -182,7 +185,10 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request, _ Token, f 
 	key := queryKey(EPReports, ver, q, "limit", "skip")
 	build := func() cursor { return s.reportCursor(rq, clock) }
 	idx, _ := s.resume.page(key, rq.skip, s.pageLen(rq.limit), build)
-	total := s.counts.get(key, build)
+	var total any = s.counts.get(key, build)
+	if s.mode().NoTotal {
+		total = nil
+	}
 	data := make([]map[string]any, len(idx))
 	base := baseURL(r)
 	for k, i := range idx {

@@ -105,6 +105,15 @@ type Modes struct {
 	// whatever the size asked, with a next link (where the endpoint sends
 	// links) to the rest: a short page is not the last.
 	MaxPage int `json:"max_page,omitempty"`
+	// IgnoreSort answers every list in the endpoint's default order,
+	// newest first, whatever sort was asked.
+	IgnoreSort bool `json:"ignore_sort,omitempty"`
+	// NoTotal leaves the total out of every list answer.
+	NoTotal bool `json:"no_total,omitempty"`
+	// UnstableOrder answers vulnerabilities in an order that changes
+	// whenever the data does (each clock move): a poll whose data changes
+	// mid-way sees its later pages in another order than its first.
+	UnstableOrder bool `json:"unstable_order,omitempty"`
 }
 
 // DefaultToken is the token used when none is configured.
@@ -243,6 +252,13 @@ func (s *Server) SetModes(m Modes) error {
 	s.modes = m
 	s.mu.Unlock()
 	return nil
+}
+
+// mode returns the simulator's modes.
+func (s *Server) mode() Modes {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.modes
 }
 
 // pageLen is how many items a list page answers for size asked.

@@ -272,6 +272,9 @@ func (s *Server) parseVulnQuery(q url.Values, clock time.Time, paging bool) (*vu
 		}
 		vq.sortField, vq.desc = f, d == "desc"
 	}
+	if s.mode().IgnoreSort {
+		vq.sortField, vq.desc = "id", true
+	}
 	vq.severity = lowerSet(v.enumList(q, "severity", severities))
 	vq.ransom = lowerSet(v.enumList(q, "ransomware_score", ransomwareScores))
 	vq.tags = list(q, "tags")
@@ -393,8 +396,10 @@ func (s *Server) vulnCursor(vq *vulnQuery, clock time.Time, key string) cursor {
 		first = max(first, tl.pos(vq.pubAfter))
 	}
 	pred := func(i int) bool { return s.vulnMatches(vq, i, clock) }
-	switch vq.sortField {
-	case "id", "published_at":
+	unstable := s.mode().UnstableOrder
+	switch {
+	case unstable:
+	case vq.sortField == "id", vq.sortField == "published_at":
 		return &filterCursor{c: newIndexCursor(first, last, vq.desc), pred: pred}
 	}
 	// Other sorts need the matches materialised; keep them per query.
@@ -414,8 +419,12 @@ func (s *Server) vulnCursor(vq *vulnQuery, clock time.Time, key string) cursor {
 	for _, i := range idx {
 		cores[i] = s.vulnCore(i, clock)
 	}
+	_, ver := s.snapshot()
 	less := func(a, b int) bool {
 		ca, cb := cores[idx[a]], cores[idx[b]]
+		if unstable { // an order of this clock's data alone
+			return h(s.seed, uint64(ver), idx[a], 0x0d) < h(s.seed, uint64(ver), idx[b], 0x0d)
+		}
 		switch vq.sortField {
 		case "severity":
 			if ca.v3 != cb.v3 {
@@ -673,7 +682,10 @@ func (s *Server) listVulnerabilities(w http.ResponseWriter, r *http.Request, _ T
 	key := queryKey(EPVulnerabilities, ver, q, "from", "size")
 	build := func() cursor { return s.vulnCursor(vq, clock, key) }
 	idx, more := s.resume.page(key, vq.from, s.pageLen(vq.size), build)
-	total := s.counts.get(key, build)
+	var total any = s.counts.get(key, build)
+	if s.mode().NoTotal {
+		total = nil
+	}
 	results := make([]any, len(idx))
 	for k, i := range idx {
 		results[k] = s.vulnerability(i, clock, false)
