@@ -17,32 +17,7 @@ import (
 // storedOriginals returns the distinct Flashpoint ids of the objects of type
 // typ a channel stored, in order.
 func storedOriginals(t *testing.T, st *store.Store, channel int64, typ intel.Type) []string {
-	t.Helper()
-	seen := map[string]bool{}
-	q := store.Query{ChannelID: channel, Types: []intel.Type{typ}, Limit: 1000}
-	for {
-		res, err := st.Search(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range res.Objects {
-			for _, p := range o.Sources {
-				if p.ChannelID == channel {
-					seen[p.OriginalID] = true
-				}
-			}
-		}
-		if res.Next == "" {
-			break
-		}
-		q.After = res.Next
-	}
-	out := make([]string, 0, len(seen))
-	for id := range seen {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Compact(originals(t, st, store.Query{ChannelID: channel, Types: []intel.Type{typ}}))
 }
 
 // A channel, with what the simulator's ground truth for it is asked by.

@@ -22,11 +22,18 @@ func truthIDs(t *testing.T, s *sim.Server, since time.Time) []string {
 	return ids
 }
 
-// storedIDs returns the Flashpoint ids of everything a channel stored, in order.
+// storedIDs returns the Flashpoint ids of everything a channel stored, in
+// order, an id once per object that carries it.
 func storedIDs(t *testing.T, st *store.Store, channel int64) []string {
+	return originals(t, st, store.Query{ChannelID: channel})
+}
+
+// originals returns the Flashpoint ids the channel of q gave the objects q
+// finds, sorted, an id once per object.
+func originals(t *testing.T, st *store.Store, q store.Query) []string {
 	t.Helper()
 	var ids []string
-	q := store.Query{ChannelID: channel, Limit: 1000}
+	q.Limit = 1000
 	for {
 		res, err := st.Search(context.Background(), q)
 		if err != nil {
@@ -34,7 +41,7 @@ func storedIDs(t *testing.T, st *store.Store, channel int64) []string {
 		}
 		for _, o := range res.Objects {
 			for _, p := range o.Sources {
-				if p.ChannelID == channel {
+				if p.ChannelID == q.ChannelID {
 					ids = append(ids, p.OriginalID)
 				}
 			}
