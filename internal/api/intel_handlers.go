@@ -381,7 +381,13 @@ type VulnerabilityView struct {
 	CVSSv4          *intel.CVSS        `json:"cvss_v4,omitempty"`
 	ExploitMaturity string             `json:"exploit_maturity,omitempty"` // CVSS v3 exploit code maturity (E)
 	EPSS            *float64           `json:"epss,omitempty"`
+	EPSSv1          *float64           `json:"epss_v1,omitempty"`
 	RansomwareScore string             `json:"ransomware_score,omitempty"`
+	RansomwareProb  *float64           `json:"ransomware_probability,omitempty"`
+	Keywords        string             `json:"keywords,omitempty"`
+	Technical       string             `json:"technical_description,omitempty"`
+	Changelog       []intel.Change     `json:"changelog,omitempty"`
+	Creditees       []string           `json:"creditees,omitempty"`
 	Exploits        []intel.Exploit    `json:"exploits"`
 	Timelines       map[string]string  `json:"timelines"`
 	CVEIDs          []string           `json:"cve_ids,omitempty"`
@@ -418,7 +424,9 @@ func (s *Server) getVulnerability(w http.ResponseWriter, r *http.Request, pr *au
 		ID: v.ID, Value: v.Value, Title: v.Name, Description: v.Description, Solution: d.Solution, TLP: v.TLP,
 		CustomScores: CustomScores{v.Confidence, v.Relevance, v.Severity},
 		Severity:     d.Severity, CVSSv2: d.CVSSv2, CVSSv3: d.CVSSv3, CVSSv4: d.CVSSv4, ExploitMaturity: d.ExploitMaturity,
-		EPSS: d.EPSS, RansomwareScore: d.RansomwareScore, Exploits: d.Exploits, Timelines: d.Timelines,
+		EPSS: d.EPSS, EPSSv1: d.EPSSv1, RansomwareScore: d.RansomwareScore, RansomwareProb: d.RansomwareProbability,
+		Keywords: d.Keywords, Technical: d.TechnicalDescription, Changelog: d.Changelog, Creditees: d.Creditees,
+		Exploits: d.Exploits, Timelines: d.Timelines,
 		CVEIDs: d.CVEIDs, CWEs: d.CWEs, Products: d.Products, References: d.References, Related: v.Related,
 		Sources: v.Sources, Collections: v.Collections, PublishedAt: d.PublishedAt, Modified: v.Modified,
 	}

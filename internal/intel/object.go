@@ -72,30 +72,48 @@ type CVSS struct {
 	Score   float64 `json:"score"`
 	Vector  string  `json:"vector,omitempty"`
 	Source  string  `json:"source,omitempty"`
+	// Temporal is CVSS v3's temporal score or CVSS v4's threat score: the
+	// base score adjusted for exploit maturity and remediation.
+	Temporal *float64 `json:"temporal_score,omitempty"`
 }
 
 // VulnerabilityDetail keeps every field of docs/domain.md §5 that has no column of
 // its own in Object.
 type VulnerabilityDetail struct {
-	FlashpointID    int64             `json:"flashpoint_id,omitempty"`
-	CVEIDs          []string          `json:"cve_ids,omitempty"`
-	Solution        string            `json:"solution,omitempty"`
-	CVSSv2          *CVSS             `json:"cvss_v2,omitempty"`
-	CVSSv3          *CVSS             `json:"cvss_v3,omitempty"`
-	CVSSv4          *CVSS             `json:"cvss_v4,omitempty"`
-	Severity        string            `json:"severity,omitempty"` // critical, high, medium, low, informational, none
-	EPSS            *float64          `json:"epss,omitempty"`
-	RansomwareScore string            `json:"ransomware_score,omitempty"`
-	ExploitMaturity string            `json:"exploit_maturity,omitempty"` // CVSS v3 E: high, functional, proof-of-concept, unproven, not-defined
-	Exploits        []Exploit         `json:"exploits,omitempty"`
-	Timelines       map[string]string `json:"timelines,omitempty"` // name → RFC 3339 time or duration text
-	Classifications []string          `json:"classifications,omitempty"`
-	CWEs            []string          `json:"cwes,omitempty"` // "CWE-79"
-	References      []Reference       `json:"references,omitempty"`
-	Vendors         []string          `json:"vendors,omitempty"`
-	Products        []ProductRef      `json:"products,omitempty"`
-	Status          string            `json:"status,omitempty"`
-	PublishedAt     time.Time         `json:"published_at,omitzero"`
+	FlashpointID int64    `json:"flashpoint_id,omitempty"`
+	CVEIDs       []string `json:"cve_ids,omitempty"`
+	Solution     string   `json:"solution,omitempty"`
+	CVSSv2       *CVSS    `json:"cvss_v2,omitempty"`
+	CVSSv3       *CVSS    `json:"cvss_v3,omitempty"`
+	CVSSv4       *CVSS    `json:"cvss_v4,omitempty"`
+	Severity     string   `json:"severity,omitempty"` // critical, high, medium, low, informational, none
+	EPSS         *float64 `json:"epss,omitempty"`
+	EPSSv1       *float64 `json:"epss_v1,omitempty"`
+	// RansomwareScore is Flashpoint's ransomware likelihood as a category in
+	// lower case (critical, high, medium, low; "none" when Flashpoint says
+	// None), or RansomwareProbability when it gives a number.
+	RansomwareScore       string            `json:"ransomware_score,omitempty"`
+	RansomwareProbability *float64          `json:"ransomware_probability,omitempty"`
+	Keywords              string            `json:"keywords,omitempty"`
+	TechnicalDescription  string            `json:"technical_description,omitempty"`
+	Changelog             []Change          `json:"changelog,omitempty"`
+	Creditees             []string          `json:"creditees,omitempty"`
+	ExploitMaturity       string            `json:"exploit_maturity,omitempty"` // CVSS v3 E: high, functional, proof-of-concept, unproven, not-defined
+	Exploits              []Exploit         `json:"exploits,omitempty"`
+	Timelines             map[string]string `json:"timelines,omitempty"` // name → RFC 3339 time or duration text
+	Classifications       []string          `json:"classifications,omitempty"`
+	CWEs                  []string          `json:"cwes,omitempty"` // "CWE-79"
+	References            []Reference       `json:"references,omitempty"`
+	Vendors               []string          `json:"vendors,omitempty"`
+	Products              []ProductRef      `json:"products,omitempty"`
+	Status                string            `json:"status,omitempty"`
+	PublishedAt           time.Time         `json:"published_at,omitzero"`
+}
+
+// Change is one line of a vulnerability's changelog.
+type Change struct {
+	At          time.Time `json:"at,omitzero"`
+	Description string    `json:"description"`
 }
 
 // Exploit is one known exploit of a vulnerability.

@@ -262,3 +262,38 @@ func TestMultiVendorProducts(t *testing.T) {
 		}
 	}
 }
+
+// A vulnerability keeps its keywords, temporal scores, EPSS v1, technical
+// description, changelog and creditees, and its ransomware score as a
+// category in lower case or as a number, never the string "None".
+func TestVulnerabilityFieldsKept(t *testing.T) {
+	var v ignite.Vulnerability
+	if err := json.Unmarshal([]byte(`{"id": 9, "keywords": "rce, upload", "technical_description": "A crafted upload ...",
+		"scores": {"epss_score": 0.5, "epss_v1_score": 0.25, "ransomware_score": "None"},
+		"cvss_v3s": [{"score": 9.8, "temporal_score": 8.9}], "cvss_v4s": [{"score": 9.3, "threat_score": 8.1}],
+		"changelog": [{"created_at": "2026-11-01T10:00:00Z", "description": "Product X version 1.5.0: Affected"}],
+		"creditees": [{"name": "A. Researcher"}, {"name": "Not Available"}]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	d := vulnDetail(&v)
+	if d.Keywords != "rce, upload" || d.TechnicalDescription == "" || d.EPSSv1 == nil || *d.EPSSv1 != 0.25 ||
+		d.CVSSv3.Temporal == nil || *d.CVSSv3.Temporal != 8.9 || d.CVSSv4.Temporal == nil || *d.CVSSv4.Temporal != 8.1 ||
+		len(d.Changelog) != 1 || d.Changelog[0].At.IsZero() || !slices.Equal(d.Creditees, []string{"A. Researcher"}) {
+		t.Errorf("detail %+v", d)
+	}
+	if d.RansomwareScore != "none" || d.RansomwareProbability != nil {
+		t.Errorf("ransomware None: %q %v", d.RansomwareScore, d.RansomwareProbability)
+	}
+	for raw, want := range map[string]float64{`0.45`: 0.45, `"0.7"`: 0.7} {
+		var w ignite.Vulnerability
+		json.Unmarshal([]byte(`{"id": 1, "scores": {"ransomware_score": `+raw+`}}`), &w)
+		if d := vulnDetail(&w); d.RansomwareProbability == nil || *d.RansomwareProbability != want || d.RansomwareScore != "" {
+			t.Errorf("ransomware %s: %q %v", raw, d.RansomwareScore, d.RansomwareProbability)
+		}
+	}
+	var h ignite.Vulnerability
+	json.Unmarshal([]byte(`{"id": 1, "scores": {"ransomware_score": "High"}}`), &h)
+	if d := vulnDetail(&h); d.RansomwareScore != "high" {
+		t.Errorf("ransomware High: %q", d.RansomwareScore)
+	}
+}

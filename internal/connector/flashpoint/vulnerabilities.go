@@ -322,11 +322,40 @@ func productObjects(p *Poll, v *ignite.Vulnerability, reported time.Time) []inte
 	return out
 }
 
+// ransomware reads Flashpoint's ransomware score, a category ("High", "None")
+// or a number (0.45, or "0.45"): the category in lower case, or the number.
+func ransomware(sc ignite.Scalar) (string, *float64) {
+	switch {
+	case !sc.Valid:
+		return "", nil
+	case sc.IsNum:
+		n := sc.Num
+		return "", &n
+	}
+	text := strings.TrimSpace(sc.Str)
+	if n, err := strconv.ParseFloat(text, 64); err == nil {
+		return "", &n
+	}
+	return strings.ToLower(text), nil
+}
+
 // vulnDetail keeps what docs/domain.md §5 lists.
 func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 	d := intel.VulnerabilityDetail{FlashpointID: v.ID.V, Solution: v.Solution, Status: v.VulnStatus,
-		Severity: strings.ToLower(v.Scores.Severity), RansomwareScore: v.Scores.RansomwareScore.Str,
-		PublishedAt: v.Timelines.PublishedAt.Time.UTC()}
+		Severity: strings.ToLower(v.Scores.Severity), PublishedAt: v.Timelines.PublishedAt.Time.UTC(),
+		Keywords: strings.TrimSpace(v.Keywords), TechnicalDescription: strings.TrimSpace(v.TechnicalDescription),
+		EPSSv1: v.Scores.EPSSv1Score.Ptr()}
+	d.RansomwareScore, d.RansomwareProbability = ransomware(v.Scores.RansomwareScore)
+	for _, c := range v.Changelog {
+		if desc := strings.TrimSpace(c.Description); desc != "" {
+			d.Changelog = append(d.Changelog, intel.Change{At: c.CreatedAt.Time.UTC(), Description: desc})
+		}
+	}
+	for _, c := range v.Creditees {
+		if name := strings.TrimSpace(c.Name); name != "" && !strings.EqualFold(name, "Not Available") {
+			d.Creditees = append(d.Creditees, name)
+		}
+	}
 	for _, c := range v.CVEIDs {
 		if c = strings.ToUpper(strings.TrimSpace(c)); cveRE.MatchString(c) && !slices.Contains(d.CVEIDs, c) {
 			d.CVEIDs = append(d.CVEIDs, c)
@@ -343,7 +372,7 @@ func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 		if ver == "" {
 			ver = "3.1"
 		}
-		d.CVSSv3 = &intel.CVSS{Version: ver, Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
+		d.CVSSv3 = &intel.CVSS{Version: ver, Score: c.Score.V, Vector: c.VectorString, Source: c.Source, Temporal: c.TemporalScore.Ptr()}
 		if c.ExploitCodeMaturity != nil {
 			d.ExploitMaturity = strongest(d.ExploitMaturity, maturity(*c.ExploitCodeMaturity))
 		}
@@ -351,7 +380,7 @@ func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
 		d.CVSSv3 = &intel.CVSS{Version: "3.1", Score: *s}
 	}
 	if c := pickV4(v.CVSSv4s); c != nil {
-		d.CVSSv4 = &intel.CVSS{Version: "4.0", Score: c.Score.V, Vector: c.VectorString, Source: c.Source}
+		d.CVSSv4 = &intel.CVSS{Version: "4.0", Score: c.Score.V, Vector: c.VectorString, Source: c.Source, Temporal: c.ThreatScore.Ptr()}
 		if c.ExploitMaturity != "" {
 			d.ExploitMaturity = strongest(d.ExploitMaturity, maturity(c.ExploitMaturity))
 		}
