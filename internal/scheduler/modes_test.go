@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,4 +137,23 @@ func TestVulnerabilitiesUpdatedMidPoll(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Reports and indicators are read in the ascending update order they ask
+// for. A server that ignores it makes their polls fail, saying why, instead
+// of reporting success over items the cursor skipped.
+func TestIgnoredOrderFailsLoudly(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		cfg := smallSim()
+		cfg.Modes = sim.Modes{IgnoreSort: true}
+		e := newEnv(t, dialect, cfg)
+		e.addInstance(t, "prod", "good")
+		for _, k := range []feed.Kind{feed.Indicators, feed.Reports} {
+			run, err := e.sched.Poll(context.Background(), e.channel(t, "prod", k), feed.TriggerManual)
+			if err == nil || run.Outcome != feed.OutcomeFailed || run.ErrorCode != "bad_response" ||
+				!strings.Contains(run.ErrorMessage, "not in the ascending update order") {
+				t.Errorf("%s with the order ignored: %v, run %+v", k, err, run)
+			}
+		}
+	})
 }

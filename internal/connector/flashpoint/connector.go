@@ -252,6 +252,27 @@ func hasMore[T any](page *ignite.Page[T], size int) bool {
 	return size > 0
 }
 
+// inOrder checks that a page of items asked for in ascending update order
+// came in that order, from since on. The cursor of reports and indicators
+// rests on it: a server that ignored the order would make it skip items, so
+// the poll fails, saying why, instead of reporting success over a gap.
+func inOrder(stamps []stamp, since time.Time, endpoint string) error {
+	var last time.Time
+	for _, st := range stamps {
+		if !st.ok {
+			continue
+		}
+		if st.at.Before(since) || st.at.Before(last) {
+			return &ignite.Error{Class: ignite.ClassBadResponse, Endpoint: endpoint, Message: fmt.Sprintf(
+				"the answer is not in the ascending update order asked for (item %s updated %s after one updated %s, the cursor at %s): "+
+					"the cursor cannot move on it without skipping items", st.id, st.at.UTC().Format(time.RFC3339Nano),
+				last.UTC().Format(time.RFC3339Nano), since.UTC().Format(time.RFC3339Nano))}
+		}
+		last = st.at
+	}
+	return nil
+}
+
 // advance moves the cursor past a page of items read in ascending update
 // order. Invalid items have no reliable time and do not move Since; a page
 // of only invalid items is skipped by count.

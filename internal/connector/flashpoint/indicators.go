@@ -45,6 +45,9 @@ func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 			b.Objects = append(b.Objects, o)
 		}
 	}
+	if err := inOrder(stamps, p.cur.Since, "indicators"); err != nil {
+		return nil, err
+	}
 	p.cur.advance(stamps, page.Count())
 	p.done = !more
 	b.Cursor = p.cur.String()

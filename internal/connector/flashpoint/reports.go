@@ -36,6 +36,9 @@ func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 			return nil, err
 		}
 	}
+	if err := inOrder(stamps, p.cur.Since, "reports"); err != nil {
+		return nil, err
+	}
 	p.cur.advance(stamps, page.Count())
 	p.done = !more
 	b.Cursor = p.cur.String()
