@@ -404,10 +404,10 @@ func (s *Store) CloseLapsedPolls(ctx context.Context, now time.Time) (int64, err
 // process of this host, which the caller can tell dead or alive). These
 // polls are to be resumed from their cursor.
 func (s *Store) Interrupted(ctx context.Context, now time.Time, holderPrefix string) ([]feed.Channel, error) {
-	return s.queryChannels(ctx, `WHERE c.id IN (
-		SELECT p.channel_id FROM polls p
-		LEFT JOIN channel_state cs ON cs.channel_id = p.channel_id
-		WHERE p.id = (SELECT max(id) FROM polls WHERE channel_id = p.channel_id)
+	// One index probe per channel (its latest poll), whatever the history.
+	return s.queryChannels(ctx, `WHERE EXISTS (
+		SELECT 1 FROM polls p LEFT JOIN channel_state cs ON cs.channel_id = p.channel_id
+		WHERE p.id = (SELECT max(id) FROM polls WHERE channel_id = c.id)
 		  AND (p.error_code = 'interrupted' OR (p.outcome = 'running' AND (cs.lease_until IS NULL OR cs.lease_until <= $1
 		       OR ($2 <> '' AND substr(cs.lease_holder, 1, length($2)) = $2)))))`, now.UnixMicro(), holderPrefix)
 }
