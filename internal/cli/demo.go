@@ -47,7 +47,7 @@ func (c *DemoCmd) Run(e *env) error {
 	simErr := make(chan error, 1)
 	go func() { simErr <- serve(e.ctx, ln, s.Handler()) }()
 
-	dataDir, kept := e.g.DataDir, "kept"
+	dataDir, kept, removed := e.g.DataDir, "kept", false
 	if dataDir == "" {
 		if dataDir, err = os.MkdirTemp("", "flint-demo-"); err != nil {
 			return err
@@ -55,7 +55,7 @@ func (c *DemoCmd) Run(e *env) error {
 		if c.Keep {
 			kept = "temporary, kept on exit (--keep)"
 		} else {
-			kept = "temporary, removed on exit; --keep keeps it"
+			kept, removed = "temporary, removed on exit; --keep keeps it", true
 			defer os.RemoveAll(dataDir)
 		}
 	}
@@ -110,7 +110,7 @@ func (c *DemoCmd) Run(e *env) error {
 	if err := demoSummary(e, a); err != nil {
 		return err
 	}
-	if kept == "kept" || c.Keep || !c.Once {
+	if !removed || !c.Once { // the commands work while the data directory is there
 		flint := fmt.Sprintf("%s --data-dir %s", selfCommand(), dataDir)
 		when := "look around"
 		if !c.Once {

@@ -87,7 +87,7 @@ func ValidateName(name string) error {
 		return intel.Errorf(intel.EINVALID, "instance name %q must be 1–64 characters without leading or trailing spaces", name)
 	}
 	for _, r := range name {
-		if !unicode.IsPrint(r) || intel.HasControl(string(r)) {
+		if !unicode.IsPrint(r) { // control and format (bidirectional) characters are not printable
 			return intel.Errorf(intel.EINVALID, "instance name %q contains a control or bidirectional formatting character", name)
 		}
 	}

@@ -261,7 +261,7 @@ func (s *Scheduler) lease(ctx context.Context, ch feed.Channel, trigger feed.Tri
 	if intel.ErrorCode(err) == intel.ECONFLICT {
 		// A process of this host that died holding the lease need not be
 		// waited for.
-		if by, _, herr := s.Store.LeaseHolder(ctx, ch.ID); herr == nil && deadHere(by) {
+		if by, herr := s.Store.LeaseHolder(ctx, ch.ID); herr == nil && deadHere(by) {
 			s.log().Info("taking over the lease of a dead process", "channel", ch.Ref(), "holder", by)
 			lease, err = s.Store.TakeLease(ctx, ch.ID, by, s.holder(), s.ttl())
 		}

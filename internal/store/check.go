@@ -66,8 +66,7 @@ func (s *Store) QuickCheck(ctx context.Context) error {
 // Check runs the database's full integrity check and returns what it found
 // wrong (nothing when the database is sound). On SQLite that is PRAGMA
 // integrity_check over every page; on PostgreSQL, whose own checks need
-// the amcheck extension, it reads every table through and returns a note to
-// run pg_amcheck.
+// the amcheck extension (pg_amcheck), it reads every core table through.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	if s.dialect == Postgres {
 		for _, t := range coreTables {

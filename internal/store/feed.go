@@ -31,8 +31,9 @@ func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token stri
 	if err != nil {
 		return in, fmt.Errorf("store: create instance %q: %w", in.Name, err)
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO instances (`+s.idCol(id)+`name, name_key, base_url, verify_tls, token_hint, created_at, updated_at)
-		VALUES (`+s.idArg(id)+`$1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name_key) DO NOTHING RETURNING id`,
+	idCol, idArg := idColumn(id)
+	err = tx.QueryRowContext(ctx, `INSERT INTO instances (`+idCol+`name, name_key, base_url, verify_tls, token_hint, created_at, updated_at)
+		VALUES (`+idArg+`$1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name_key) DO NOTHING RETURNING id`,
 		in.Name, strings.ToLower(in.Name), in.BaseURL, boolInt(in.VerifyTLS), feed.TokenHint(token), now.UnixMicro()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, intel.Errorf(intel.ECONFLICT, "an instance named %q already exists (names are unique regardless of case)", in.Name)
@@ -62,8 +63,9 @@ func (s *Store) CreateInstance(ctx context.Context, in feed.Instance, token stri
 		if err != nil {
 			return in, fmt.Errorf("store: create channel %s of %q: %w", k, in.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (`+s.idCol(chID)+`instance_id, kind, settings, health, next_run_at, created_at, updated_at)
-			VALUES (`+s.idArg(chID)+`$1, $2, $3, $4, NULL, $5, $5)`, id, string(k), string(sj), string(hj), now.UnixMicro()); err != nil {
+		idCol, idArg := idColumn(chID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (`+idCol+`instance_id, kind, settings, health, next_run_at, created_at, updated_at)
+			VALUES (`+idArg+`$1, $2, $3, $4, NULL, $5, $5)`, id, string(k), string(sj), string(hj), now.UnixMicro()); err != nil {
 			return in, fmt.Errorf("store: create channel %s of %q: %w", k, in.Name, err)
 		}
 	}
@@ -86,20 +88,14 @@ func (s *Store) newID(ctx context.Context, tx *sql.Tx, table string) (int64, err
 	return id, err
 }
 
-// idCol and idArg add an explicit id (from newID) to an INSERT; the id is
-// a number the store made, never user input.
-func (s *Store) idCol(id int64) string {
+// idColumn returns the column and the value that add an explicit id (from
+// newID) to an INSERT, or nothing for id 0; the id is a number the store
+// made, never user input.
+func idColumn(id int64) (col, arg string) {
 	if id == 0 {
-		return ""
+		return "", ""
 	}
-	return "id, "
-}
-
-func (s *Store) idArg(id int64) string {
-	if id == 0 {
-		return ""
-	}
-	return strconv.FormatInt(id, 10) + ", "
+	return "id, ", strconv.FormatInt(id, 10) + ", "
 }
 
 func boolInt(b bool) int64 {

@@ -84,19 +84,18 @@ func (s *Store) ReleaseLease(ctx context.Context, l Lease) error {
 	return nil
 }
 
-// LeaseHolder returns who holds a channel's lease and until when ("" and
-// the zero time when nobody ever did).
-func (s *Store) LeaseHolder(ctx context.Context, channelID int64) (string, time.Time, error) {
+// LeaseHolder returns who holds (or last held) a channel's lease; "" when
+// nobody ever did.
+func (s *Store) LeaseHolder(ctx context.Context, channelID int64) (string, error) {
 	var by string
-	var until int64
-	err := s.db.QueryRowContext(ctx, `SELECT lease_holder, lease_until FROM channel_state WHERE channel_id = $1`, channelID).Scan(&by, &until)
+	err := s.db.QueryRowContext(ctx, `SELECT lease_holder FROM channel_state WHERE channel_id = $1`, channelID).Scan(&by)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", time.Time{}, nil
+		return "", nil
 	}
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("store: read lease of channel %d: %w", channelID, err)
+		return "", fmt.Errorf("store: read lease of channel %d: %w", channelID, err)
 	}
-	return by, time.UnixMicro(until).UTC(), nil
+	return by, nil
 }
 
 // TakeLease takes over a running lease from a holder known to be dead (a
