@@ -269,7 +269,12 @@ func TestPollAndRuns(t *testing.T) {
 	var runs struct{ Runs []feed.PollRun }
 	e.do("GET", "/api/v1/instances/main/channels/indicators/runs", e.admin, nil).json(t, &runs)
 	run := runs.Runs[0]
-	if run.ID != started.RunID || run.Outcome != feed.OutcomeOK || run.New != 400 || run.Trigger != feed.TriggerManual {
+	// 400 indicators, and the attack patterns of their techniques.
+	techniques, err := e.store.Count(context.Background(), store.Query{Types: []intel.Type{intel.AttackPattern}})
+	if err != nil || techniques == 0 {
+		t.Fatalf("%d attack patterns stored: %v", techniques, err)
+	}
+	if run.ID != started.RunID || run.Outcome != feed.OutcomeOK || run.New != 400+int(techniques) || run.Trigger != feed.TriggerManual {
 		t.Errorf("run %+v", run)
 	}
 	if r := e.do("GET", "/api/v1/instances/main/channels/indicators/runs?limit=0", e.admin, nil); r.status != http.StatusUnprocessableEntity {
@@ -279,7 +284,7 @@ func TestPollAndRuns(t *testing.T) {
 	r = e.do("GET", "/api/v1/collections", e.admin, nil)
 	var cols struct{ Collections []intel.Collection }
 	r.json(t, &cols)
-	if len(cols.Collections) != 1 || cols.Collections[0].Name != "main Indicators" || cols.Collections[0].Objects != 400 {
+	if len(cols.Collections) != 1 || cols.Collections[0].Name != "main Indicators" || cols.Collections[0].Objects != 400+techniques {
 		t.Errorf("collections %s", r.body)
 	}
 

@@ -161,6 +161,22 @@ func mergeDetails(primary, secondary Details) Details {
 	out.AttackPatterns = uniqueSorted(append(slices.Clone(primary.AttackPatterns), secondary.AttackPatterns...))
 	out.MalwareNames = uniqueSorted(append(slices.Clone(primary.MalwareNames), secondary.MalwareNames...))
 	out.ActorNames = uniqueSorted(append(slices.Clone(primary.ActorNames), secondary.ActorNames...))
+	out.Tactics = uniqueSorted(append(slices.Clone(primary.Tactics), secondary.Tactics...))
+	out.MalwareDescription = firstNonEmpty(primary.MalwareDescription, secondary.MalwareDescription)
+	out.ActorDescription = firstNonEmpty(primary.ActorDescription, secondary.ActorDescription)
+	out.Href = firstNonEmpty(primary.Href, secondary.Href)
+	if out.References == nil {
+		out.References = secondary.References
+	}
+	if out.RelatedIOCs == nil {
+		out.RelatedIOCs = secondary.RelatedIOCs
+	}
+	if out.Sightings == nil {
+		out.Sightings = secondary.Sightings
+	}
+	if out.LastScoredAt.IsZero() {
+		out.LastScoredAt = secondary.LastScoredAt
+	}
 	if out.Vulnerability == nil {
 		out.Vulnerability = secondary.Vulnerability
 	}
@@ -183,6 +199,7 @@ func normaliseDetails(d Details) Details {
 	d.AttackPatterns = uniqueSorted(d.AttackPatterns)
 	d.MalwareNames = uniqueSorted(d.MalwareNames)
 	d.ActorNames = uniqueSorted(d.ActorNames)
+	d.Tactics = uniqueSorted(d.Tactics)
 	if d.Software != nil {
 		s := *d.Software
 		s.Versions = uniqueSorted(s.Versions)

@@ -60,10 +60,37 @@ type Details struct {
 	// FullTags are tags the tag list could not hold whole, in full: longer
 	// than MaxTagLen (the list has them clipped, ending in "…") or beyond
 	// MaxTags. No tag a source gives is lost.
-	FullTags      []string             `json:"full_tags,omitempty"`
+	FullTags []string `json:"full_tags,omitempty"`
+	// Indicators (Flashpoint's embed): what the source says of the malware
+	// and the actor (HTML as the source gives it: escape it to show it),
+	// its external references, the IOCs it relates the indicator to, its
+	// sightings, when it last scored it, and its API link.
+	MalwareDescription string        `json:"malware_description,omitempty"`
+	ActorDescription   string        `json:"actor_description,omitempty"`
+	References         []Reference   `json:"references,omitempty"`
+	RelatedIOCs        []RelatedIOC  `json:"related_iocs,omitempty"`
+	Sightings          *SightingInfo `json:"sightings,omitempty"`
+	LastScoredAt       time.Time     `json:"last_scored_at,omitzero"`
+	Href               string        `json:"href,omitempty"`
+	// Tactics are an attack pattern's MITRE ATT&CK tactics.
+	Tactics       []string             `json:"tactics,omitempty"`
 	Vulnerability *VulnerabilityDetail `json:"vulnerability,omitempty"`
 	Report        *ReportDetail        `json:"report,omitempty"`
 	Software      *SoftwareDetail      `json:"software,omitempty"`
+}
+
+// RelatedIOC is an indicator the source relates to another.
+type RelatedIOC struct {
+	Type       Type   `json:"type"`
+	Value      string `json:"value"`
+	OriginalID string `json:"original_id,omitempty"`
+}
+
+// SightingInfo sums up a source's sightings of an indicator.
+type SightingInfo struct {
+	Count int       `json:"count"`
+	First time.Time `json:"first,omitzero"`
+	Last  time.Time `json:"last,omitzero"`
 }
 
 // CVSS is one CVSS assessment.
@@ -181,6 +208,10 @@ type Relationship struct {
 	Source Ref              `json:"source"`
 	Type   RelationshipType `json:"type"`
 	Target Ref              `json:"target"`
+	// IfStored (write side): the relationship is made only when both ends
+	// are in the page or stored already (a source's reference to an item
+	// it may not send), instead of failing the page.
+	IfStored bool `json:"-"`
 }
 
 // Related is an object reached through a relationship, with the relationship

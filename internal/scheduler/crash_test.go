@@ -22,6 +22,7 @@ import (
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/ignite/sim"
+	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/store/storetest"
@@ -119,7 +120,8 @@ func brokenPoll(t *testing.T, s *Scheduler, ch feed.Channel) {
 type crashResult struct {
 	stored, truth  int
 	missing, extra int
-	objects        int64 // objects the channel holds (one per indicator, or duplicates)
+	objects        int64 // indicators the channel holds (one per indicator, or duplicates)
+	techniques     int64 // attack patterns the indicators came with
 	stalled        []string
 	runs           []feed.PollRun
 }
@@ -179,7 +181,10 @@ func crashRun(t *testing.T, dialect string, cfg sim.Config, points []string, bro
 		}
 	}
 	var err error
-	if res.objects, err = e.store.Count(context.Background(), store.Query{ChannelID: ch.ID}); err != nil {
+	if res.objects, err = e.store.Count(context.Background(), store.Query{ChannelID: ch.ID, Types: intel.IndicatorTypes()}); err != nil {
+		t.Fatal(err)
+	}
+	if res.techniques, err = e.store.Count(context.Background(), store.Query{ChannelID: ch.ID, Types: []intel.Type{intel.AttackPattern}}); err != nil {
 		t.Fatal(err)
 	}
 	if res.runs, err = e.store.Polls(context.Background(), ch.ID, 100); err != nil {
@@ -231,8 +236,8 @@ func TestCrashSafety(t *testing.T) {
 		}
 		// Each record counts what its poll committed, killed or not: the new
 		// objects of all of them are the ground truth, each counted once.
-		if added != r.truth {
-			t.Errorf("the poll records count %d new objects in all; %d were stored", added, r.truth)
+		if added != r.truth+int(r.techniques) {
+			t.Errorf("the poll records count %d new objects in all; %d indicators and %d attack patterns were stored", added, r.truth, r.techniques)
 		}
 		t.Logf("%s: %d indicators, %d kills", dialect, r.truth, kills)
 	})

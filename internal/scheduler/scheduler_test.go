@@ -133,11 +133,8 @@ func TestPollEveryChannel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			objType := map[feed.Kind]intel.Type{feed.Indicators: "", feed.Vulnerabilities: intel.Vulnerability, feed.Reports: intel.Report}[tc.kind]
-			q := store.Query{ChannelID: ch.ID}
-			if objType != "" {
-				q.Types = []intel.Type{objType}
-			}
+			q := store.Query{ChannelID: ch.ID, Types: map[feed.Kind][]intel.Type{feed.Indicators: intel.IndicatorTypes(),
+				feed.Vulnerabilities: {intel.Vulnerability}, feed.Reports: {intel.Report}}[tc.kind]}
 			n, err := e.store.Count(ctx, q)
 			if err != nil {
 				t.Fatal(err)

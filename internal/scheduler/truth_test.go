@@ -41,7 +41,7 @@ func originals(t *testing.T, st *store.Store, q store.Query) []string {
 		}
 		for _, o := range res.Objects {
 			for _, p := range o.Sources {
-				if p.ChannelID == q.ChannelID {
+				if p.ChannelID == q.ChannelID && p.OriginalID != "" { // not the attack patterns indicators come with
 					ids = append(ids, p.OriginalID)
 				}
 			}

@@ -25,6 +25,11 @@ func TestEmptyDetailsCoversEveryField(t *testing.T) {
 			f.SetMapIndex(reflect.New(f.Type().Key()).Elem(), reflect.New(f.Type().Elem()).Elem())
 		case reflect.Pointer:
 			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Struct:
+			if f.Type() != reflect.TypeOf(time.Time{}) {
+				t.Fatalf("field %s is a struct: teach emptyDetails and this test about it", typ.Field(i).Name)
+			}
+			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
 		default:
 			t.Fatalf("field %s has kind %s: teach emptyDetails and this test about it", typ.Field(i).Name, f.Kind())
 		}

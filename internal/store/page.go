@@ -989,7 +989,10 @@ func marshal(v any) ([]byte, error) { return gojson.Marshal(v) }
 // emptyDetails reports whether d has nothing to store.
 func emptyDetails(d *intel.Details) bool {
 	return len(d.Hashes) == 0 && len(d.Config) == 0 && len(d.AttackPatterns) == 0 && len(d.MalwareNames) == 0 &&
-		len(d.ActorNames) == 0 && d.PlatformURL == "" && len(d.FullTags) == 0 && d.Vulnerability == nil && d.Report == nil && d.Software == nil
+		len(d.ActorNames) == 0 && d.PlatformURL == "" && len(d.FullTags) == 0 && d.MalwareDescription == "" &&
+		d.ActorDescription == "" && len(d.References) == 0 && len(d.RelatedIOCs) == 0 && d.Sightings == nil &&
+		d.LastScoredAt.IsZero() && d.Href == "" && len(d.Tactics) == 0 &&
+		d.Vulnerability == nil && d.Report == nil && d.Software == nil
 }
 
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
@@ -1104,6 +1107,9 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 	var args []any
 	for _, r := range rels {
 		src, dst := ids[keyOf(r.Source.Type, r.Source.Value)], ids[keyOf(r.Target.Type, r.Target.Value)]
+		if (src <= 0 || dst <= 0) && r.IfStored {
+			continue
+		}
 		if src <= 0 || dst <= 0 {
 			ref := r.Source
 			if src > 0 {

@@ -27,19 +27,19 @@ import (
 // PageSize is how many items a page asks for.
 const PageSize = 500
 
-// Cursor is where a channel is. Reports and indicators are read in
-// ascending update order: those updated at or after Since, skipping the Skip
-// first ones, which were updated exactly at Since and are already
-// committed. Vulnerabilities are read by window (see nextVulnerabilities):
-// updated after Since and up to Until, Skip places into the window, in
-// pass Pass, the window's total having been Total at the last page.
+// Cursor is where a channel is: in the window of items updated after Since
+// and up to Until (window.go), Skip places into it, in pass Pass; Last is
+// the id of the item before that place, Total the window's total at the
+// last page, and Moved says an item was not where it had been in this
+// pass. Between windows, only Since is set.
 type Cursor struct {
 	Since time.Time `json:"since"`
-	Skip  int       `json:"skip,omitempty"`
-	Last  string    `json:"last,omitempty"` // id of the last item committed at Since (checks the boundary)
 	Until time.Time `json:"until,omitzero"`
+	Skip  int       `json:"skip,omitempty"`
+	Last  string    `json:"last,omitempty"`
 	Total int       `json:"total,omitempty"`
 	Pass  int       `json:"pass,omitempty"`
+	Moved bool      `json:"moved,omitempty"`
 }
 
 // ParseCursor reads a stored cursor; an empty one starts at startAt.
@@ -133,10 +133,12 @@ type Poll struct {
 	settings feed.Settings
 	cur      Cursor
 	done     bool
+	began    time.Time
+	// window paging
+	seen    seenSet // items read in this poll's window
+	invalid int     // items of this pass that could not be read
 	// vulnerabilities
 	noPremium bool
-	seen      map[int64]bool // records read in this poll's window
-	invalid   int            // records of this pass that could not be read
 }
 
 // Poll starts reading channel kind with its settings from a stored cursor.
@@ -150,7 +152,7 @@ func (c *Connector) Poll(kind feed.Kind, s feed.Settings, cursor string) (*Poll,
 	if oldest := c.now().UTC().Add(-feed.MaxStartAge); cursor == "" && cur.Since.Before(oldest) {
 		cur.Since = oldest
 	}
-	return &Poll{c: c, kind: kind, settings: s, cur: cur}, nil
+	return &Poll{c: c, kind: kind, settings: s, cur: cur, began: c.now().UTC()}, nil
 }
 
 // More reports whether another page may follow.
@@ -191,49 +193,6 @@ func (c *Connector) Test(ctx context.Context, kind feed.Kind) error {
 	return err
 }
 
-// stamp is an item's identity and update time, as a cursor sees it.
-type stamp struct {
-	id string
-	at time.Time
-	ok bool // the time was readable
-}
-
-// boundaryPage fetches the next page of a channel read in ascending update
-// order. A (Since, Skip) cursor alone would skip an unseen item if one of
-// the Skip items at Since were updated between two requests (it moves past
-// the boundary and the rest shift back by one). So the request overlaps the
-// last committed item by one: when that item is still where it was, it is
-// dropped and reading goes on; when it is not, the boundary moved, and the
-// items at Since are read again from the first (re-reading is harmless).
-//
-// more reports whether the server returned a full page (so another may follow).
-func boundaryPage[T any](cur *Cursor, size int, fetch func(from int) (*ignite.Page[T], error), stampOf func(*T) stamp) (page *ignite.Page[T], more bool, err error) {
-	overlap := cur.Skip > 0 && cur.Last != ""
-	from := cur.Skip
-	if overlap {
-		from--
-	}
-	if page, err = fetch(from); err != nil {
-		return nil, false, err
-	}
-	more = hasMore(page, size)
-	if !overlap {
-		return page, more, nil
-	}
-	if len(page.Items) > 0 {
-		if st := stampOf(&page.Items[0]); st.ok && st.id == cur.Last && st.at.Equal(cur.Since) {
-			page.Items, page.Offset = page.Items[1:], page.Offset+1
-			// The re-read item alone came back: nothing follows it.
-			return page, more && page.Count() > 0, nil
-		}
-	}
-	cur.Skip, cur.Last = 0, ""
-	if page, err = fetch(0); err != nil {
-		return nil, false, err
-	}
-	return page, hasMore(page, size), nil
-}
-
 // hasMore reports whether a page of a query is followed by another. A
 // server may answer fewer items than asked and still have more: a page is
 // the last only when it is empty, when its next link is there and null (or
@@ -250,61 +209,6 @@ func hasMore[T any](page *ignite.Page[T], size int) bool {
 		return page.Offset+page.Count() < page.Total
 	}
 	return size > 0
-}
-
-// inOrder checks that a page of items asked for in ascending update order
-// came in that order, from since on. The cursor of reports and indicators
-// rests on it: a server that ignored the order would make it skip items, so
-// the poll fails, saying why, instead of reporting success over a gap.
-func inOrder(stamps []stamp, since time.Time, endpoint string) error {
-	var last time.Time
-	for _, st := range stamps {
-		if !st.ok {
-			continue
-		}
-		if st.at.Before(since) || st.at.Before(last) {
-			return &ignite.Error{Class: ignite.ClassBadResponse, Endpoint: endpoint, Message: fmt.Sprintf(
-				"the answer is not in the ascending update order asked for (item %s updated %s after one updated %s, the cursor at %s): "+
-					"the cursor cannot move on it without skipping items", st.id, st.at.UTC().Format(time.RFC3339Nano),
-				last.UTC().Format(time.RFC3339Nano), since.UTC().Format(time.RFC3339Nano))}
-		}
-		last = st.at
-	}
-	return nil
-}
-
-// advance moves the cursor past a page of items read in ascending update
-// order. Invalid items have no reliable time and do not move Since; a page
-// of only invalid items is skipped by count.
-func (c *Cursor) advance(stamps []stamp, pageLen int) {
-	if pageLen == 0 {
-		return
-	}
-	var last time.Time
-	lastID := ""
-	for _, st := range stamps {
-		if st.ok && !st.at.Before(last) {
-			last, lastID = st.at, st.id
-		}
-	}
-	if last.IsZero() {
-		c.Skip += pageLen
-		c.Last = ""
-		return
-	}
-	n := 0
-	for _, st := range stamps {
-		if st.ok && st.at.Equal(last) {
-			n++
-		}
-	}
-	switch {
-	case last.Equal(c.Since):
-		c.Skip += n
-		c.Last = lastID
-	case last.After(c.Since):
-		c.Since, c.Skip, c.Last = last.UTC(), n, lastID
-	}
 }
 
 // base returns an object with the channel's defaults applied: the item's

@@ -130,6 +130,19 @@ func diffIDs(t *testing.T, what string, want, got []string) {
 	}
 }
 
+// indicatorIDs returns the Flashpoint ids of the indicators among objs
+// (not the attack patterns they come with), sorted.
+func indicatorIDs(objs []intel.Object) []string {
+	var out []string
+	for _, o := range objs {
+		if o.Type.IsIndicator() {
+			out = append(out, o.OriginalID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func head(s []string) []string { return s[:min(3, len(s))] }
 
 func TestIndicators(t *testing.T) {
@@ -141,15 +154,18 @@ func TestIndicators(t *testing.T) {
 	rest, stats, cursor := f.drain(t, 1, feed.Indicators, s, 0)
 	all := append(first, rest...)
 	want := truthIDs(t, f.sim, sim.DatasetIndicators, url.Values{"modified_after": {s.StartAt.Format(time.RFC3339)}})
-	diffIDs(t, "indicators", want, originalIDs(all, ""))
+	diffIDs(t, "indicators", want, indicatorIDs(all))
 	if stats.Invalid != 0 || stats.Filtered != 0 {
 		t.Errorf("stats %+v", stats)
 	}
-	n, _ := f.store.Count(context.Background(), store.Query{Collection: s.Collection})
+	n, _ := f.store.Count(context.Background(), store.Query{Collection: s.Collection, Types: intel.IndicatorTypes()})
 	if int(n) != len(want) {
 		t.Errorf("%d objects stored in %q, want %d (one per indicator)", n, s.Collection, len(want))
 	}
 	for _, o := range all {
+		if o.Type == intel.AttackPattern {
+			continue
+		}
 		if o.TLP != intel.TLPGreen || o.Confidence != 80 || !slices.Contains(o.Tags, "feed:fp") ||
 			!o.ValidUntil.Equal(o.Reported.Add(30*24*time.Hour)) || o.FirstSeen.IsZero() || o.LastSeen.IsZero() {
 			t.Fatalf("mapped %+v", o)
@@ -187,7 +203,7 @@ func TestIndicators(t *testing.T) {
 	if len(wantNew) == 0 {
 		t.Fatal("the simulator produced nothing new in a day")
 	}
-	diffIDs(t, "indicators after a day", wantNew, originalIDs(next, ""))
+	diffIDs(t, "indicators after a day", wantNew, indicatorIDs(next))
 }
 
 func TestIndicatorFilters(t *testing.T) {
@@ -197,8 +213,11 @@ func TestIndicatorFilters(t *testing.T) {
 	objs, _, _ := f.drain(t, 1, feed.Indicators, s, 0)
 	want := truthIDs(t, f.sim, sim.DatasetIndicators, url.Values{"modified_after": {s.StartAt.Format(time.RFC3339)},
 		"ioc_types": {"ipv4,domain"}, "min_score": {"suspicious"}})
-	diffIDs(t, "filtered indicators", want, originalIDs(objs, ""))
+	diffIDs(t, "filtered indicators", want, indicatorIDs(objs))
 	for _, o := range objs {
+		if o.Type == intel.AttackPattern {
+			continue
+		}
 		if (o.Type != intel.IPv4 && o.Type != intel.Domain) || o.Score == intel.ScoreInformational {
 			t.Fatalf("filter let through %s %s score %s", o.Type, o.Value, o.Score)
 		}
@@ -372,7 +391,9 @@ func TestRereadIsUnchanged(t *testing.T) {
 				}
 				total.Add(c)
 			}
-			if total.New != 0 || total.Updated != 0 || total.Unchanged == 0 || total.Relationships != 0 {
+			// (An indicator's relationship to a related IOC is made when
+			// both are stored: a re-read makes those whose IOC came later.)
+			if total.New != 0 || total.Updated != 0 || total.Unchanged == 0 || (total.Relationships != 0 && k != feed.Indicators) {
 				t.Errorf("re-reading %s: %+v", k, total)
 			}
 			// Reports and vulnerabilities come with their totals: what
@@ -414,5 +435,86 @@ func TestVulnerabilitiesWithoutPremium(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An indicators poll asks for what embed brings and keeps it: MITRE ATT&CK
+// techniques as attack patterns the indicator indicates (with their names
+// and tactics), the malware and actor descriptions, external references,
+// related IOCs (as relationships once both are stored), sightings, when it
+// was last scored, and its API link.
+func TestIndicatorEmbedKept(t *testing.T) {
+	f := newFixture(t, sim.Config{Seed: 5, Indicators: 600, IndicatorWindow: 10 * 24 * time.Hour})
+	s := settings(feed.Indicators)
+	objs, _, _ := f.drain(t, 1, feed.Indicators, s, 0)
+	ctx := context.Background()
+	var aps, described, refs, related, sighted, scored, linked int
+	for _, o := range objs {
+		if o.Type == intel.AttackPattern {
+			if o.Name == "" || len(o.Tactics) == 0 || !strings.HasPrefix(o.Value, "T") {
+				t.Errorf("attack pattern without its name or tactic: %+v", o)
+			}
+			aps++
+			continue
+		}
+		if o.MalwareDescription != "" {
+			described++
+		}
+		if strings.EqualFold(o.ActorDescription, "N/A") {
+			t.Errorf("the source's N/A kept as an actor description: %s", o.Value)
+		}
+		if len(o.References) > 0 {
+			refs++
+		}
+		if len(o.RelatedIOCs) > 0 {
+			related++
+		}
+		if o.Sightings != nil && o.Sightings.Count > 0 && !o.Sightings.Last.IsZero() {
+			sighted++
+		}
+		if !o.LastScoredAt.IsZero() {
+			scored++
+		}
+		if strings.Contains(o.Href, "/technical-intelligence/v2/indicators/") {
+			linked++
+		}
+	}
+	n := len(indicatorIDs(objs))
+	t.Logf("%d indicators: %d attack patterns, %d described, %d with references, %d related, %d sighted, %d scored, %d linked",
+		n, aps, described, refs, related, sighted, scored, linked)
+	if aps == 0 || described < n/2 || refs < n/2 || related < n/2 || sighted != n || scored == 0 || linked != n {
+		t.Fatal("embedded parts were not kept")
+	}
+	// Stored: an indicator with a technique is related to its attack pattern.
+	res, err := f.store.Search(ctx, store.Query{Types: []intel.Type{intel.AttackPattern}, Limit: 1})
+	if err != nil || len(res.Objects) == 0 {
+		t.Fatalf("no attack pattern stored: %v", err)
+	}
+	rel, err := f.store.Related(ctx, res.Objects[0].ID, 10)
+	if err != nil || len(rel) == 0 {
+		t.Fatalf("attack pattern %s related to nothing: %v", res.Objects[0].Value, err)
+	}
+	// Related IOCs become relationships when both ends are stored.
+	relatedTo := 0
+	for _, o := range objs {
+		if len(o.RelatedIOCs) == 0 {
+			continue
+		}
+		res, err := f.store.Search(ctx, store.Query{Types: []intel.Type{o.Type}, Value: o.Value, Limit: 1})
+		if err != nil || len(res.Objects) == 0 {
+			t.Fatalf("%s not stored: %v", o.Value, err)
+		}
+		rel, err := f.store.Related(ctx, res.Objects[0].ID, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rel {
+			if r.Relationship == string(intel.RelRelatedTo) {
+				relatedTo++
+			}
+		}
+	}
+	if relatedTo == 0 {
+		t.Error("no related IOC became a relationship")
 	}
 }

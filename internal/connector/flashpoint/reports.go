@@ -13,35 +13,49 @@ import (
 // FeaturedTag marks Flashpoint's featured reports.
 const FeaturedTag = "Flashpoint Featured Report"
 
+// Reports are read window by window (window.go): the order they are asked
+// in is known only from one integrator's code, and a window does not rest
+// on it; a report window holds some hundreds of reports.
 func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 	size := min(p.c.size(), 100) // report pages are heavy: bodies can be megabytes
+	p.openWindow()
+	// No upper bound: the API has none for reports.
 	q := ignite.ReportQuery{Limit: size, UpdatedSince: p.cur.Since, Sort: "updated_at:asc"}
-	page, more, err := boundaryPage(&p.cur, size, func(from int) (*ignite.Page[ignite.Report], error) {
+	idOf := func(r *ignite.Report) string { return r.ID }
+	page, err := windowPage(p, idOf, func(from int) (*ignite.Page[ignite.Report], error) {
 		q.Skip = from
 		return p.c.Client.ListReports(ctx, q)
-	}, func(r *ignite.Report) stamp { return stamp{r.ID, r.UpdatedAt.Time, r.UpdatedAt.IsSet()} })
+	})
 	if err != nil {
 		return nil, err
 	}
+	b, err := p.reportBatch(ctx, page)
+	if err != nil {
+		return nil, err
+	}
+	windowAdvance(p, page, size, idOf)
+	b.Cursor = p.cur.String()
+	return b, nil
+}
+
+// reportBatch maps a page of reports with their events, leaving out those
+// read already in this poll.
+func (p *Poll) reportBatch(ctx context.Context, page *ignite.Page[ignite.Report]) (*Batch, error) {
 	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
-	stamps := make([]stamp, 0, len(page.Items))
 	for i := range page.Items {
 		r := &page.Items[i]
-		stamps = append(stamps, stamp{r.ID, r.UpdatedAt.Time, r.UpdatedAt.IsSet()})
 		if strings.TrimSpace(r.ID) == "" {
 			b.Stats.Invalid++
+			p.invalid++ // counted against the window's total
+			continue
+		}
+		if !p.seen.firstString(r.ID) {
 			continue
 		}
 		if err := p.mapReport(ctx, r, b); err != nil {
 			return nil, err
 		}
 	}
-	if err := inOrder(stamps, p.cur.Since, "reports"); err != nil {
-		return nil, err
-	}
-	p.cur.advance(stamps, page.Count())
-	p.done = !more
-	b.Cursor = p.cur.String()
 	return b, nil
 }
 

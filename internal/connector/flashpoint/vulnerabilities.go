@@ -17,61 +17,28 @@ import (
 
 var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
 
-// Vulnerabilities are read window by window, whatever order the server
-// answers in: a poll freezes its window (updated after the cursor's Since,
-// up to Until, the poll's start), pages through it by offset (From), skips
-// records it has already read in this poll, and moves Since forward (less
-// the clock-skew margin) only once the window is read through.
-//
-// Offset paging over a set that changes can skip a record: one updated
-// during the poll leaves the frozen window and every later one moves back a
-// place. The server's total tells: when it drops between two pages, the
-// poll steps back by as many places and reads them again. At the end of the
-// window, a poll that has not seen as many records as the total says (after
-// a restart mid-window, or an order that is not stable) reads the window
-// again, up to maxPasses times; without a total, it reads it twice.
-
-// Bounds of the window paging of vulnerabilities.
-const (
-	skewMargin = 10 * time.Minute // re-read before the last window's end: clocks differ
-	maxPasses  = 3
-)
-
+// Vulnerabilities are read window by window (window.go), whatever order the
+// server answers in: the API cannot sort them by update time.
 func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
-	if p.cur.Until.IsZero() { // a new window (or a cursor of the id-ordered scheme before it)
-		p.cur = Cursor{Since: p.cur.Since, Until: p.c.now().UTC()}
-	}
-	if p.seen == nil {
-		p.seen = map[int64]bool{}
-	}
+	p.openWindow()
 	// The bound a second past Until holds a record updated at Until however
 	// the server reads "before" (and whatever precision it keeps); the sort
 	// is asked for, never relied on.
 	q := ignite.VulnerabilityQuery{Size: p.c.size(), UpdatedAfter: p.cur.Since, UpdatedBefore: p.cur.Until.Add(time.Second), Sort: "id"}
-	var page *ignite.Page[ignite.Vulnerability]
-	for {
-		q.From = p.cur.Skip
-		var err error
-		if page, err = p.c.Client.ListVulnerabilities(ctx, q); err != nil {
-			return nil, err
-		}
-		// Records left the window since the last page: the ones after them
-		// moved back as many places. Read those places again.
-		if back := p.cur.Total - page.Total; page.Total >= 0 && p.cur.Total > 0 && back > 0 && p.cur.Skip > 0 {
-			p.cur.Skip, p.cur.Total = max(0, p.cur.Skip-back), page.Total
-			continue
-		}
-		break
+	idOf := func(v *ignite.Vulnerability) string { return idString(v.ID.V) }
+	page, err := windowPage(p, idOf, func(from int) (*ignite.Page[ignite.Vulnerability], error) {
+		q.From = from
+		return p.c.Client.ListVulnerabilities(ctx, q)
+	})
+	if err != nil {
+		return nil, err
 	}
 	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
-	p.invalid += len(page.Invalid)
 	for i := range page.Items {
 		v := &page.Items[i]
-		id := v.ID.V
-		if p.seen[id] { // read already in this poll (a re-read place, or an order that moved)
+		if !p.seen.first(uint64(v.ID.V)) { // read already in this poll (a re-read place, or an order that moved)
 			continue
 		}
-		p.seen[id] = true
 		full, err := p.detail(ctx, v)
 		if err != nil {
 			return nil, err
@@ -84,37 +51,9 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 		b.Objects = append(b.Objects, objs...)
 		b.Relationships = append(b.Relationships, rels...)
 	}
-	p.cur.Skip += page.Count()
-	p.cur.Total = max(page.Total, 0)
-	if !hasMore(page, q.Size) {
-		p.endPass(page.Total)
-	}
+	windowAdvance(p, page, q.Size, idOf)
 	b.Cursor = p.cur.String()
 	return b, nil
-}
-
-// endPass ends a pass through the window: the poll is over when it has
-// seen every record the total counts (or, without a total, after a second
-// pass), else it reads the window again.
-func (p *Poll) endPass(total int) {
-	complete := p.cur.Pass+1 >= maxPasses
-	switch {
-	case total >= 0:
-		complete = complete || len(p.seen)+p.invalid >= total
-	default:
-		complete = complete || p.cur.Pass >= 1
-	}
-	if complete {
-		if total >= 0 && len(p.seen)+p.invalid < total {
-			p.c.log().Warn("flashpoint: vulnerabilities window read with records unseen", "passes", p.cur.Pass+1,
-				"seen", len(p.seen), "total", total)
-		}
-		p.done = true
-		p.cur = Cursor{Since: p.cur.Until.Add(-skewMargin)}
-		return
-	}
-	p.cur = Cursor{Since: p.cur.Since, Until: p.cur.Until, Pass: p.cur.Pass + 1}
-	p.invalid = 0
 }
 
 // detail fetches the premium record of a listed vulnerability and lays it

@@ -626,6 +626,9 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, _ Token,
 	}
 	key := queryKey(EPIndicators, ver, q, "from", "size")
 	build := func() cursor { return s.indicatorCursor(iq, clock) }
+	if s.mode().UnstableOrder {
+		build = func() cursor { return s.shuffled(key, ver, s.indicatorCursor(iq, clock)) }
+	}
 	idx, more := s.resume.page(key, iq.from, s.pageLen(iq.size), build)
 	base := baseURL(r)
 	items := make([]*wireIndicator, len(idx))

@@ -184,6 +184,9 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request, _ Token, f 
 	}
 	key := queryKey(EPReports, ver, q, "limit", "skip")
 	build := func() cursor { return s.reportCursor(rq, clock) }
+	if s.mode().UnstableOrder {
+		build = func() cursor { return s.shuffled(key, ver, s.reportCursor(rq, clock)) }
+	}
 	idx, _ := s.resume.page(key, rq.skip, s.pageLen(rq.limit), build)
 	var total any = s.counts.get(key, build)
 	if s.mode().NoTotal {

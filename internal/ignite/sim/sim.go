@@ -110,9 +110,9 @@ type Modes struct {
 	IgnoreSort bool `json:"ignore_sort,omitempty"`
 	// NoTotal leaves the total out of every list answer.
 	NoTotal bool `json:"no_total,omitempty"`
-	// UnstableOrder answers vulnerabilities in an order that changes
-	// whenever the data does (each clock move): a poll whose data changes
-	// mid-way sees its later pages in another order than its first.
+	// UnstableOrder answers every list in an order that changes whenever
+	// the data does (each clock move): a poll whose data changes mid-way
+	// sees its later pages in another order than its first.
 	UnstableOrder bool `json:"unstable_order,omitempty"`
 }
 
@@ -138,7 +138,7 @@ type Server struct {
 	indsTL      timeline
 	resume      *resumeCache
 	counts      countCache
-	vulnOrder   sync.Map // query key → []int (materialised sorts)
+	vulnOrder   sync.Map // query key → []int (materialised sorts and unstable orders)
 	cvssMu      sync.Mutex
 	cvssMemo    map[string]float64
 	unknownSeen sync.Map

@@ -2,6 +2,7 @@ package sim
 
 import (
 	clist "container/list"
+	"sort"
 	"sync"
 	"time"
 )
@@ -336,4 +337,27 @@ func (cc *countCache) get(query string, build func() cursor) int {
 	cc.m[query] = n
 	cc.mu.Unlock()
 	return n
+}
+
+// shuffled returns the items of c in an order of the data's version ver
+// alone (Modes.UnstableOrder): the same query answers in another order as
+// soon as the clock moves. The order is kept per query key, as the
+// materialised sorts are.
+func (s *Server) shuffled(key string, ver int, c cursor) cursor {
+	if cached, ok := s.vulnOrder.Load(key); ok {
+		return &sliceCursor{idx: cached.([]int)}
+	}
+	var idx []int
+	for {
+		i, ok := c.next()
+		if !ok {
+			break
+		}
+		idx = append(idx, i)
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		return h(s.seed, uint64(ver), idx[a], 0x0d) < h(s.seed, uint64(ver), idx[b], 0x0d)
+	})
+	s.vulnOrder.Store(key, idx)
+	return &sliceCursor{idx: idx}
 }
