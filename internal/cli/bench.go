@@ -103,7 +103,7 @@ func BenchFetch(ctx context.Context, client *ignite.Client, q ignite.IndicatorQu
 	res.PerSecond = float64(res.Indicators) / res.Seconds
 	res.PeakRSSMB = peakRSSMB()
 
-	page, err := client.ListIndicators(ctx, ignite.IndicatorQuery{Size: 1000, Sort: "modified_at:asc", ModifiedAfter: q.ModifiedAfter, Embed: q.Embed})
+	page, err := client.ListIndicators(ctx, ignite.IndicatorQuery{Size: q.Size, Sort: "modified_at:asc", ModifiedAfter: q.ModifiedAfter, Embed: q.Embed})
 	if err != nil {
 		return res, err
 	}

@@ -17,7 +17,7 @@ import (
 // into the store, next to the fetch-only rate measured in the same run.
 type BenchIngestCmd struct {
 	Indicators int    `default:"1000000" help:"Indicators to ingest."`
-	PageSize   int    `default:"1000" help:"Items per page."`
+	PageSize   int    `default:"500" help:"Items per page (the indicators channel asks for at most 500, the API's limit with embed)."`
 	Keep       bool   `help:"Keep the temporary data directory."`
 	CPUProfile string `name:"cpuprofile" help:"Write a CPU profile of the ingest to this file."`
 }
@@ -47,7 +47,7 @@ func (c *BenchIngestCmd) Run(e *env) error {
 		return err
 	}
 	start := time.Now().UTC().Add(-15 * 24 * time.Hour).Add(time.Minute)
-	fetch, err := BenchFetch(e.ctx, client, ignite.IndicatorQuery{Size: c.PageSize, Sort: "modified_at:asc", ModifiedAfter: start}, c.Indicators)
+	fetch, err := BenchFetch(e.ctx, client, ignite.IndicatorQuery{Size: min(c.PageSize, 500), Sort: "modified_at:asc", ModifiedAfter: start, Embed: []string{"all"}}, c.Indicators)
 	if err != nil {
 		return err
 	}

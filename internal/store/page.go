@@ -461,6 +461,39 @@ func (s *Store) loadByKeys(ctx context.Context, tx *sql.Tx, keys []refKey, withS
 	return out, nil
 }
 
+// loadIDs sets ids[k] to the id of each stored object of keys (a
+// relationship's ends need no more).
+func (s *Store) loadIDs(ctx context.Context, tx *sql.Tx, keys []refKey, ids map[refKey]int64) error {
+	byType := map[intel.Type][]string{}
+	for _, k := range keys {
+		byType[k.typ] = append(byType[k.typ], k.vkey)
+	}
+	for typ, vkeys := range byType {
+		err := chunks(vkeys, s.batchLen, func(c []string) error {
+			cond, args := s.in(2, stringArgs(c))
+			rows, err := s.txQuery(ctx, tx, `SELECT o.id, o.vkey FROM objects o WHERE o.type = `+s.param(1)+` AND o.vkey `+cond,
+				append([]any{string(typ)}, args...)...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				var vkey string
+				if err := rows.Scan(&id, &vkey); err != nil {
+					return err
+				}
+				ids[refKey{typ, vkey}] = id
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("store: find %s objects: %w", typ, err)
+		}
+	}
+	return nil
+}
+
 // loadSources fills the Sources of the given objects.
 func (s *Store) loadSources(ctx context.Context, tx *sql.Tx, byID map[int64]*intel.Object) error {
 	ids := make([]int64, 0, len(byID))
@@ -1091,12 +1124,8 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 		}
 	}
 	if len(missing) > 0 {
-		found, err := s.loadByKeys(ctx, tx, missing, false)
-		if err != nil {
+		if err := s.loadIDs(ctx, tx, missing, ids); err != nil {
 			return 0, err
-		}
-		for k, o := range found {
-			ids[k] = o.ID
 		}
 	}
 	type edge struct {
