@@ -24,6 +24,7 @@ type BenchCmd struct {
 	Store  BenchStoreCmd  `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
 	Ingest BenchIngestCmd `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
 	API    BenchAPICmd    `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
+	Vulns  BenchVulnsCmd  `cmd:"" name:"vulns" help:"Backfill vulnerabilities with premium detail from a simulator at a rate limit, then read them again unchanged: requests and time."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child

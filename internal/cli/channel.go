@@ -333,8 +333,9 @@ func (c *ChannelPollCmd) Run(e *env) error {
 }
 
 func runLine(ch feed.Channel, r feed.PollRun) string {
-	line := fmt.Sprintf("%s/%s: %s in %.1fs: %d pages, %d new, %d updated, %d unchanged, %d filtered, %d invalid, %d unsupported",
-		ch.Instance, ch.Kind, r.Outcome, r.Ended.Sub(r.Started).Seconds(), r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.Unsupported)
+	line := fmt.Sprintf("%s/%s: %s in %.1fs: %d pages, %d new, %d updated, %d unchanged, %d filtered, %d invalid, %d unsupported; %d requests for %d listed",
+		ch.Instance, ch.Kind, r.Outcome, r.Ended.Sub(r.Started).Seconds(), r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.Unsupported,
+		r.Requests, r.Listed)
 	if r.ErrorCode != "" {
 		line += "; error " + r.ErrorCode
 	}
@@ -365,10 +366,14 @@ func (c *ChannelRunsCmd) Run(e *env) error {
 		return json.NewEncoder(e.stdout).Encode(runs)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSTARTED\tTRIGGER\tOUTCOME\tPAGES\tNEW\tUPDATED\tUNCHANGED\tFILTERED\tINVALID\tERROR\tCURSOR AFTER")
+	fmt.Fprintln(w, "ID\tSTARTED\tTRIGGER\tOUTCOME\tPAGES\tLISTED\tNEW\tUPDATED\tUNCHANGED\tFILTERED\tINVALID\tREQUESTS\tREQ/ITEM\tERROR\tCURSOR AFTER")
 	for _, r := range runs {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05Z"), r.Trigger, r.Outcome,
-			r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, orDash(r.ErrorCode), orDash(r.CursorAfter))
+		perItem := "-"
+		if r.Listed > 0 {
+			perItem = fmt.Sprintf("%.2f", r.RequestsPerItem())
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05Z"), r.Trigger, r.Outcome,
+			r.Pages, r.Listed, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.Requests, perItem, orDash(r.ErrorCode), orDash(r.CursorAfter))
 	}
 	return w.Flush()
 }

@@ -59,6 +59,8 @@ type PollRun struct {
 	Filtered     int       `json:"filtered"`
 	Invalid      int       `json:"invalid"`
 	Unsupported  int       `json:"unsupported"`
+	Listed       int       `json:"listed"`   // items read from Flashpoint's lists
+	Requests     int       `json:"requests"` // requests sent to Flashpoint, retries included
 	CursorBefore string    `json:"cursor_before"`
 	CursorAfter  string    `json:"cursor_after"`
 	Outcome      Outcome   `json:"outcome"`
@@ -78,6 +80,17 @@ func (r *PollRun) AddCounts(o PollRun) {
 	r.Filtered += o.Filtered
 	r.Invalid += o.Invalid
 	r.Unsupported += o.Unsupported
+	r.Listed += o.Listed
+	r.Requests += o.Requests
+}
+
+// RequestsPerItem is how many requests the poll made for each item it
+// listed (0 when it listed none).
+func (r *PollRun) RequestsPerItem() float64 {
+	if r.Listed == 0 {
+		return 0
+	}
+	return float64(r.Requests) / float64(r.Listed)
 }
 
 // Items is the number of items the poll received.

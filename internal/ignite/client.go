@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -59,7 +60,11 @@ type Client struct {
 	log     *slog.Logger
 	ua      string
 	bufs    chan *bytes.Buffer // body buffers kept across GCs (a sync.Pool is emptied by each one and its buffers regrow)
+	sent    atomic.Int64       // requests sent, retries included
 }
+
+// Requests is how many requests the client has sent, retries included.
+func (c *Client) Requests() int64 { return c.sent.Load() }
 
 // keptBuffers is how many body buffers a client keeps for reuse.
 const keptBuffers = 4
@@ -255,6 +260,7 @@ func (c *Client) do(ctx context.Context, endpoint string, u *url.URL) (*response
 	if err != nil {
 		return nil, &Error{Class: ClassInvalidRequest, Endpoint: endpoint, Message: err.Error()}
 	}
+	c.sent.Add(1)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)

@@ -177,8 +177,13 @@ func mergeDetails(primary, secondary Details) Details {
 	if out.LastScoredAt.IsZero() {
 		out.LastScoredAt = secondary.LastScoredAt
 	}
-	if out.Vulnerability == nil {
+	switch {
+	case out.Vulnerability == nil:
 		out.Vulnerability = secondary.Vulnerability
+	case secondary.Vulnerability != nil:
+		v := *out.Vulnerability
+		v.FlashpointIDs = append(slices.Clone(v.FlashpointIDs), secondary.Vulnerability.FlashpointIDs...)
+		out.Vulnerability = &v
 	}
 	if out.Report == nil {
 		out.Report = secondary.Report
@@ -200,6 +205,11 @@ func normaliseDetails(d Details) Details {
 	d.MalwareNames = uniqueSorted(d.MalwareNames)
 	d.ActorNames = uniqueSorted(d.ActorNames)
 	d.Tactics = uniqueSorted(d.Tactics)
+	if d.Vulnerability != nil && len(d.Vulnerability.FlashpointIDs) > 0 {
+		v := *d.Vulnerability
+		v.FlashpointIDs = slices.Compact(slices.Sorted(slices.Values(v.FlashpointIDs)))
+		d.Vulnerability = &v
+	}
 	if d.Software != nil {
 		s := *d.Software
 		s.Versions = uniqueSorted(s.Versions)

@@ -107,15 +107,18 @@ type CVSS struct {
 // VulnerabilityDetail keeps every field of docs/domain.md §5 that has no column of
 // its own in Object.
 type VulnerabilityDetail struct {
-	FlashpointID int64    `json:"flashpoint_id,omitempty"`
-	CVEIDs       []string `json:"cve_ids,omitempty"`
-	Solution     string   `json:"solution,omitempty"`
-	CVSSv2       *CVSS    `json:"cvss_v2,omitempty"`
-	CVSSv3       *CVSS    `json:"cvss_v3,omitempty"`
-	CVSSv4       *CVSS    `json:"cvss_v4,omitempty"`
-	Severity     string   `json:"severity,omitempty"` // critical, high, medium, low, informational, none
-	EPSS         *float64 `json:"epss,omitempty"`
-	EPSSv1       *float64 `json:"epss_v1,omitempty"`
+	FlashpointID int64 `json:"flashpoint_id,omitempty"` // of the record whose details these are
+	// FlashpointIDs are every Flashpoint record that reported the
+	// vulnerability (several records may name one CVE id), sorted.
+	FlashpointIDs []int64  `json:"flashpoint_ids,omitempty"`
+	CVEIDs        []string `json:"cve_ids,omitempty"`
+	Solution      string   `json:"solution,omitempty"`
+	CVSSv2        *CVSS    `json:"cvss_v2,omitempty"`
+	CVSSv3        *CVSS    `json:"cvss_v3,omitempty"`
+	CVSSv4        *CVSS    `json:"cvss_v4,omitempty"`
+	Severity      string   `json:"severity,omitempty"` // critical, high, medium, low, informational, none
+	EPSS          *float64 `json:"epss,omitempty"`
+	EPSSv1        *float64 `json:"epss_v1,omitempty"`
 	// RansomwareScore is Flashpoint's ransomware likelihood as a category in
 	// lower case (critical, high, medium, low; "none" when Flashpoint says
 	// None), or RansomwareProbability when it gives a number.

@@ -152,7 +152,10 @@ func (s *Scheduler) connector(ctx context.Context, ch feed.Channel) (*flashpoint
 	if err != nil {
 		return nil, err
 	}
-	return &flashpoint.Connector{Client: c, Now: s.now, Log: s.log(), PageSize: s.PageSize}, nil
+	return &flashpoint.Connector{Client: c, Now: s.now, Log: s.log(), PageSize: s.PageSize,
+		Known: func(ctx context.Context, ids []string) (map[string]time.Time, error) {
+			return s.Store.LastReported(ctx, ch.ID, ids)
+		}}, nil
 }
 
 // NextRun returns when an enabled auto channel polls next: on a grid of its
@@ -473,8 +476,8 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 			return err // the deferred rollback drops the transaction's pages
 		}
 		s.reach(appliedPage)
-		pending.AddCounts(feed.PollRun{Pages: batches, New: counts.New, Updated: counts.Updated, Unchanged: counts.Unchanged,
-			Filtered: stats.Filtered, Invalid: stats.Invalid, Unsupported: stats.Unsupported})
+		pending.AddCounts(feed.PollRun{Pages: batches, New: counts.New, Updated: counts.Updated, Unchanged: counts.Unchanged + stats.Unchanged,
+			Filtered: stats.Filtered, Invalid: stats.Invalid, Unsupported: stats.Unsupported, Listed: stats.Fetched, Requests: stats.Requests})
 		pending.CursorAfter, pending.Remaining = page.Cursor, remaining
 		// Keep the transaction open for the next page only while the writer
 		// is behind (a page is already waiting) and the transaction is small

@@ -234,9 +234,11 @@ func (s *Store) DeleteInstance(ctx context.Context, name string) error {
 		return fmt.Errorf("store: delete instance %q: %w", name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	if _, err := tx.ExecContext(ctx, `DELETE FROM channel_state WHERE channel_id IN
-		(SELECT c.id FROM channels c JOIN instances i ON i.id = c.instance_id WHERE i.name_key = $1)`, strings.ToLower(name)); err != nil {
-		return fmt.Errorf("store: delete instance %q: %w", name, err)
+	for _, table := range []string{"channel_state", "vulnerability_records"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE channel_id IN
+			(SELECT c.id FROM channels c JOIN instances i ON i.id = c.instance_id WHERE i.name_key = $1)`, strings.ToLower(name)); err != nil {
+			return fmt.Errorf("store: delete instance %q: %w", name, err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE name_key = $1`, strings.ToLower(name))
 	if err != nil {
@@ -414,9 +416,10 @@ func (s *Store) FinishPoll(ctx context.Context, run feed.PollRun) error {
 		run.Ended = s.now().UTC()
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE polls SET ended_at = $1, pages = $2, new = $3, updated = $4, unchanged = $5, filtered = $6,
-		invalid = $7, unsupported = $8, cursor_after = $9, outcome = $10, error_code = $11, error_message = $12 WHERE id = $13`,
+		invalid = $7, unsupported = $8, cursor_after = $9, outcome = $10, error_code = $11, error_message = $12,
+		listed = $13, requests = $14 WHERE id = $15`,
 		run.Ended.UnixMicro(), run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported,
-		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.ID)
+		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.Listed, run.Requests, run.ID)
 	if err != nil {
 		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
 	}
@@ -429,7 +432,7 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 		limit = 20
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id, channel_id, trigger, holder, started_at, ended_at, pages, new, updated, unchanged,
-		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message
+		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message, listed, requests
 		FROM polls WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, channelID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list polls of channel %d: %w", channelID, err)
@@ -441,7 +444,8 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 		var started int64
 		var ended sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.ChannelID, &r.Trigger, &r.Holder, &started, &ended, &r.Pages, &r.New, &r.Updated, &r.Unchanged,
-			&r.Filtered, &r.Invalid, &r.Unsupported, &r.CursorBefore, &r.CursorAfter, &r.Outcome, &r.ErrorCode, &r.ErrorMessage); err != nil {
+			&r.Filtered, &r.Invalid, &r.Unsupported, &r.CursorBefore, &r.CursorAfter, &r.Outcome, &r.ErrorCode, &r.ErrorMessage,
+			&r.Listed, &r.Requests); err != nil {
 			return nil, fmt.Errorf("store: list polls: %w", err)
 		}
 		r.Started, r.Ended = time.UnixMicro(started).UTC(), fromMicros(ended)
@@ -462,4 +466,38 @@ func (s *Store) SaveHealth(ctx context.Context, id int64, h feed.Health, nextRun
 		return fmt.Errorf("store: save health of channel %d: %w", id, err)
 	}
 	return nil
+}
+
+// LastReported returns, for those of the Flashpoint vulnerability ids a
+// channel has stored, when each record was last changed: a poll fetches a
+// record's detail only when the record is new or changed since.
+func (s *Store) LastReported(ctx context.Context, channelID int64, flashpointIDs []string) (map[string]time.Time, error) {
+	var ids []int64
+	for _, id := range flashpointIDs {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			ids = append(ids, n)
+		}
+	}
+	out := make(map[string]time.Time, len(ids))
+	err := chunks(ids, s.batchLen, func(c []int64) error {
+		cond, args := s.in(2, int64Args(c))
+		rows, err := s.rdb.QueryContext(ctx, `SELECT flashpoint_id, last_reported FROM vulnerability_records
+			WHERE channel_id = $1 AND flashpoint_id `+cond, append([]any{channelID}, args...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, last int64
+			if err := rows.Scan(&id, &last); err != nil {
+				return err
+			}
+			out[strconv.FormatInt(id, 10)] = time.UnixMicro(last).UTC()
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: last reported of channel %d: %w", channelID, err)
+	}
+	return out, nil
 }

@@ -169,9 +169,23 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 		return nil, err
 	}
 	// A value that is no indicator may be a vulnerability's title (the seed's
-	// playbooks look vulnerabilities up by CVE id or by title).
+	// playbooks look vulnerabilities up by CVE id or by title): the value of
+	// one without a CVE id holds its title and Flashpoint id, and its name
+	// the title alone.
+	var named []string
 	for _, i := range titles {
-		if title := strings.TrimSpace(out[i].Query); found[keyOf(intel.Vulnerability, title)] != nil {
+		named = append(named, strings.TrimSpace(out[i].Query))
+	}
+	byTitle, err := s.loadByTitles(ctx, named)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range titles {
+		title := strings.TrimSpace(out[i].Query)
+		if o := byTitle[title]; o != nil && found[keyOf(intel.Vulnerability, title)] == nil {
+			found[keyOf(intel.Vulnerability, o.Value)] = o
+			out[i].Type, out[i].Value, out[i].Error = intel.Vulnerability, o.Value, ""
+		} else if found[keyOf(intel.Vulnerability, title)] != nil {
 			out[i].Type, out[i].Value, out[i].Error = intel.Vulnerability, title, ""
 		} else {
 			out[i].Error += ", nor a known vulnerability title"
@@ -213,6 +227,36 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 		if hit[i] != 0 {
 			out[i].Found, out[i].Object = true, &objs[at[hit[i]]]
 		}
+	}
+	return out, nil
+}
+
+// loadByTitles finds vulnerabilities by title (their name): for each
+// title, the one first stored of those that bear it.
+func (s *Store) loadByTitles(ctx context.Context, titles []string) (map[string]*intel.Object, error) {
+	out := map[string]*intel.Object{}
+	nowUS := s.now().UnixMicro()
+	err := chunks(titles, s.batchLen, func(c []string) error {
+		cond, args := s.in(1, stringArgs(c))
+		rows, err := s.txQuery(ctx, nil, `SELECT `+objectCols+` FROM objects o WHERE o.type = 'vulnerability' AND o.name `+cond+
+			` ORDER BY o.id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			o, err := s.scanObject(rows, nowUS)
+			if err != nil {
+				return err
+			}
+			if out[o.Name] == nil {
+				out[o.Name] = o
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: look up vulnerability titles: %w", err)
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -125,9 +126,9 @@ func (w *PageTx) Age() time.Duration { return time.Since(w.began) }
 // short still says what it stored.
 func (w *PageTx) Record(ctx context.Context, run feed.PollRun) error {
 	if _, err := w.tx.ExecContext(ctx, `UPDATE polls SET pages = $1, new = $2, updated = $3, unchanged = $4, filtered = $5,
-		invalid = $6, unsupported = $7, cursor_after = $8 WHERE id = $9 AND channel_id = $10`,
+		invalid = $6, unsupported = $7, cursor_after = $8, listed = $9, requests = $10 WHERE id = $11 AND channel_id = $12`,
 		run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported, run.CursorAfter,
-		run.ID, w.lease.ChannelID); err != nil {
+		run.Listed, run.Requests, run.ID, w.lease.ChannelID); err != nil {
 		return fmt.Errorf("store: record poll %d: %w", run.ID, err)
 	}
 	return nil
@@ -292,7 +293,45 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		return counts, err
 	}
 	counts.Relationships += linked
+	if err := s.recordVulnerabilities(ctx, tx, p.Source.ChannelID, p.Objects); err != nil {
+		return counts, err
+	}
 	return counts, nil
+}
+
+// recordVulnerabilities notes, for each Flashpoint vulnerability record of a
+// page, that its channel stored it as last changed at its Reported time
+// (Store.LastReported).
+func (s *Store) recordVulnerabilities(ctx context.Context, tx *sql.Tx, channelID int64, objs []intel.Object) error {
+	last := map[int64]int64{}
+	for i := range objs {
+		o := &objs[i]
+		if o.Type != intel.Vulnerability || o.Vulnerability == nil || o.Vulnerability.FlashpointID == 0 || o.Reported.IsZero() {
+			continue
+		}
+		at := intel.TruncTime(o.Reported).UnixMicro()
+		if cur, ok := last[o.Vulnerability.FlashpointID]; !ok || at > cur {
+			last[o.Vulnerability.FlashpointID] = at
+		}
+	}
+	if len(last) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(last)) // one order: no two writers deadlock
+	return chunks(ids, s.batchLen, func(c []int64) error {
+		args := make([]any, 0, len(c)*3)
+		for _, id := range c {
+			args = append(args, channelID, id, last[id])
+		}
+		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint"})
+		if _, err := s.txExec(ctx, tx, `INSERT INTO vulnerability_records (channel_id, flashpoint_id, last_reported) `+src+`
+			ON CONFLICT (channel_id, flashpoint_id) DO UPDATE SET last_reported = CASE
+			WHEN excluded.last_reported > vulnerability_records.last_reported THEN excluded.last_reported
+			ELSE vulnerability_records.last_reported END`, args...); err != nil {
+			return fmt.Errorf("store: record vulnerabilities of channel %d: %w", channelID, err)
+		}
+		return nil
+	})
 }
 
 // guessSample is how many of a page's objects insertGuessed probes first.

@@ -300,3 +300,17 @@ func TestVulnerabilityFieldsKept(t *testing.T) {
 		t.Errorf("ransomware High: %q", d.RansomwareScore)
 	}
 }
+
+// A placeholder CVE id is no CVE id: the record is valued by its title and
+// Flashpoint id.
+func TestPlaceholderCVEIsNoCVE(t *testing.T) {
+	p := &Poll{c: &Connector{}, settings: feed.DefaultSettings("x", feed.Vulnerabilities, time.Now())}
+	var v ignite.Vulnerability
+	if err := json.Unmarshal([]byte(`{"id": 77, "title": "Flaw in Foo", "cve_ids": ["CVE-YYYY-XXXX", "cve-2026-"]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	objs, _, keep := p.mapVulnerability(&v)
+	if !keep || len(objs) != 1 || objs[0].Value != "Flaw in Foo [Flashpoint 77]" || len(objs[0].Vulnerability.CVEIDs) != 0 {
+		t.Fatalf("mapped %+v", objs)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flintcti/flint/internal/feed"
@@ -66,6 +67,8 @@ type Stats struct {
 	Filtered    int `json:"filtered"`    // dropped by the channel's ingest filters
 	Invalid     int `json:"invalid"`     // could not be decoded or normalised
 	Unsupported int `json:"unsupported"` // MISP attribute types Flint does not map
+	Unchanged   int `json:"unchanged"`   // not changed since the channel stored them: not mapped again
+	Requests    int `json:"requests"`    // requests the page took, retries included
 }
 
 // Add accumulates s2 into s.
@@ -74,6 +77,8 @@ func (s *Stats) Add(s2 Stats) {
 	s.Filtered += s2.Filtered
 	s.Invalid += s2.Invalid
 	s.Unsupported += s2.Unsupported
+	s.Unchanged += s2.Unchanged
+	s.Requests += s2.Requests
 }
 
 // Batch is one mapped page.
@@ -103,6 +108,13 @@ type Connector struct {
 	Log    *slog.Logger
 	// PageSize overrides PageSize (tests).
 	PageSize int
+	// Known returns when the channel last stored each of the vulnerability
+	// records ids names (those it has): a record not changed since is not
+	// read again, nor its detail fetched. Nil: every record is new.
+	Known func(ctx context.Context, ids []string) (map[string]time.Time, error)
+	// DetailWorkers is how many vulnerability details are fetched at once
+	// (within the client's rate limit); 0 means 4.
+	DetailWorkers int
 }
 
 func (c *Connector) now() time.Time {
@@ -138,7 +150,7 @@ type Poll struct {
 	seen    seenSet // items read in this poll's window
 	invalid int     // items of this pass that could not be read
 	// vulnerabilities
-	noPremium bool
+	noPremium atomic.Bool // the token's details were refused: keep list records
 }
 
 // Poll starts reading channel kind with its settings from a stored cursor.
@@ -166,15 +178,23 @@ func (p *Poll) Next(ctx context.Context) (*Batch, error) {
 	if p.done {
 		return nil, fmt.Errorf("flashpoint: poll of %s is over", p.kind)
 	}
+	sent := p.c.Client.Requests()
+	var b *Batch
+	var err error
 	switch p.kind {
 	case feed.Indicators:
-		return p.nextIndicators(ctx)
+		b, err = p.nextIndicators(ctx)
 	case feed.Vulnerabilities:
-		return p.nextVulnerabilities(ctx)
+		b, err = p.nextVulnerabilities(ctx)
 	case feed.Reports:
-		return p.nextReports(ctx)
+		b, err = p.nextReports(ctx)
+	default:
+		return nil, fmt.Errorf("flashpoint: channel %q is not known", p.kind)
 	}
-	return nil, fmt.Errorf("flashpoint: channel %q is not known", p.kind)
+	if b != nil {
+		b.Stats.Requests = int(p.c.Client.Requests() - sent)
+	}
+	return b, err
 }
 
 // Test makes one minimal request to the channel's endpoint.

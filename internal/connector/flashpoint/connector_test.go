@@ -245,7 +245,7 @@ func TestVulnerabilities(t *testing.T) {
 			}
 		} else {
 			titles++
-			if o.Value != o.Name {
+			if o.Value != TitleValue(o.Name, o.Vulnerability.FlashpointID) {
 				t.Fatalf("title-valued vulnerability %q named %q", o.Value, o.Name)
 			}
 		}

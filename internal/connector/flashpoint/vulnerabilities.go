@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,16 +35,16 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 		return nil, err
 	}
 	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
-	for i := range page.Items {
-		v := &page.Items[i]
-		if !p.seen.first(uint64(v.ID.V)) { // read already in this poll (a re-read place, or an order that moved)
-			continue
-		}
-		full, err := p.detail(ctx, v)
-		if err != nil {
-			return nil, err
-		}
-		objs, rels, keep := p.mapVulnerability(full)
+	todo, err := p.changedVulnerabilities(ctx, page.Items, &b.Stats)
+	if err != nil {
+		return nil, err
+	}
+	full, err := p.details(ctx, todo)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range full {
+		objs, rels, keep := p.mapVulnerability(v)
 		if !keep {
 			b.Stats.Filtered++
 			continue
@@ -56,19 +57,104 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 	return b, nil
 }
 
+// changedVulnerabilities returns the records of a page to read: not read
+// already in this window, new or changed since the channel stored them
+// (the others count as unchanged: neither their detail nor their mapping
+// would add anything), and not dropped by the channel's filters on what
+// the list record shows.
+func (p *Poll) changedVulnerabilities(ctx context.Context, items []ignite.Vulnerability, st *Stats) ([]*ignite.Vulnerability, error) {
+	fresh := make([]*ignite.Vulnerability, 0, len(items))
+	ids := make([]string, 0, len(items))
+	for i := range items {
+		v := &items[i]
+		if !p.seen.first(uint64(v.ID.V)) { // read already in this window (a re-read place, or an order that moved)
+			continue
+		}
+		fresh = append(fresh, v)
+		ids = append(ids, idString(v.ID.V))
+	}
+	var known map[string]time.Time
+	if p.c.Known != nil && len(ids) > 0 {
+		var err error
+		if known, err = p.c.Known(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	todo := fresh[:0]
+	for _, v := range fresh {
+		if at, ok := known[idString(v.ID.V)]; ok {
+			if rep := vulnReported(v); !rep.IsZero() && !intel.TruncTime(rep).After(at) {
+				st.Unchanged++
+				continue
+			}
+		}
+		if p.surelyFiltered(vulnDetail(v)) {
+			st.Filtered++
+			continue
+		}
+		todo = append(todo, v)
+	}
+	return todo, nil
+}
+
+// surelyFiltered reports whether what a list record shows is enough for the
+// channel's filters to drop it (its detail cannot change its CVSS score or
+// severity; it may name more vendors and products, so those wait for it).
+func (p *Poll) surelyFiltered(d intel.VulnerabilityDetail) bool {
+	f := &p.settings.Filters
+	if f.MinCVSSv3 != nil && d.CVSSv3 != nil && d.CVSSv3.Score < *f.MinCVSSv3 {
+		return true
+	}
+	return f.MinSeverity != "" && d.Severity != "" && feed.SeverityRank(d.Severity) < feed.SeverityRank(f.MinSeverity)
+}
+
+// vulnReported is when a record was last changed, as its objects report it.
+func vulnReported(v *ignite.Vulnerability) time.Time {
+	for _, t := range []time.Time{v.Timelines.LastModifiedAt.Time, v.LastModifiedAt.Time, v.Timelines.PublishedAt.Time} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// details fetches the premium records of listed vulnerabilities, several at
+// once (the client's rate limit paces them), and returns them in order.
+func (p *Poll) details(ctx context.Context, listed []*ignite.Vulnerability) ([]*ignite.Vulnerability, error) {
+	out := make([]*ignite.Vulnerability, len(listed))
+	workers := p.c.DetailWorkers
+	if workers <= 0 {
+		workers = 4
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, v := range listed {
+		g.Go(func() error {
+			full, err := p.detail(gctx, v)
+			out[i] = full
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // detail fetches the premium record of a listed vulnerability and lays it
 // over the list item: a non-premium token gets 403 (the list item is kept
 // for the rest of the poll) or a thinner record (its empty fields keep the
 // list's values).
 func (p *Poll) detail(ctx context.Context, listed *ignite.Vulnerability) (*ignite.Vulnerability, error) {
-	if p.noPremium {
+	if p.noPremium.Load() {
 		return listed, nil
 	}
 	d, err := p.c.Client.GetVulnerability(ctx, listed.ID.V)
 	switch {
 	case ignite.ErrorClass(err) == "forbidden":
-		p.noPremium = true
-		p.c.log().Info("flashpoint: vulnerability detail refused (token without premium); keeping list data", "id", listed.ID.V)
+		if !p.noPremium.Swap(true) {
+			p.c.log().Info("flashpoint: vulnerability detail refused (token without premium); keeping list data", "id", listed.ID.V)
+		}
 		return listed, nil
 	case ignite.ErrorClass(err) == "not_found" || ignite.ErrorClass(err) == "bad_response":
 		return listed, nil
@@ -103,6 +189,18 @@ func overlay(list, detail *ignite.Vulnerability) *ignite.Vulnerability {
 	return &out
 }
 
+// TitleValue is the value of a vulnerability without a CVE id: its title,
+// with the Flashpoint id that identifies it, so that two records sharing a
+// title stay two objects ("Title [Flashpoint 123]"; the object's name is
+// the title alone, and a lookup by title finds it).
+func TitleValue(title string, flashpointID int64) string {
+	id := strconv.FormatInt(flashpointID, 10)
+	if title = strings.TrimSpace(title); title == "" {
+		return "Flashpoint vulnerability " + id
+	}
+	return title + " [Flashpoint " + id + "]"
+}
+
 // mapVulnerability maps one record (docs/domain.md §5): one vulnerability per
 // CVE ID, or one valued by its title when it has none; its products as
 // software it has. It reports false when the channel's filters drop it.
@@ -111,20 +209,10 @@ func (p *Poll) mapVulnerability(v *ignite.Vulnerability) ([]intel.Object, []inte
 	if !p.keepVulnerability(v, d) {
 		return nil, nil, false
 	}
-	reported := v.Timelines.LastModifiedAt.Time
-	if reported.IsZero() {
-		reported = v.LastModifiedAt.Time
-	}
-	if reported.IsZero() {
-		reported = v.Timelines.PublishedAt.Time
-	}
+	reported := vulnReported(v)
 	values := slices.Clone(d.CVEIDs)
 	if len(values) == 0 {
-		title := strings.TrimSpace(v.Title)
-		if title == "" {
-			title = "Flashpoint vulnerability " + strconv.FormatInt(v.ID.V, 10)
-		}
-		values = []string{title}
+		values = []string{TitleValue(v.Title, v.ID.V)}
 	}
 	var objs []intel.Object
 	var rels []intel.Relationship
@@ -280,7 +368,7 @@ func ransomware(sc ignite.Scalar) (string, *float64) {
 
 // vulnDetail keeps what docs/domain.md §5 lists.
 func vulnDetail(v *ignite.Vulnerability) intel.VulnerabilityDetail {
-	d := intel.VulnerabilityDetail{FlashpointID: v.ID.V, Solution: v.Solution, Status: v.VulnStatus,
+	d := intel.VulnerabilityDetail{FlashpointID: v.ID.V, FlashpointIDs: []int64{v.ID.V}, Solution: v.Solution, Status: v.VulnStatus,
 		Severity: strings.ToLower(v.Scores.Severity), PublishedAt: v.Timelines.PublishedAt.Time.UTC(),
 		Keywords: strings.TrimSpace(v.Keywords), TechnicalDescription: strings.TrimSpace(v.TechnicalDescription),
 		EPSSv1: v.Scores.EPSSv1Score.Ptr()}

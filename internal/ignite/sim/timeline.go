@@ -276,6 +276,15 @@ func (rc *resumeCache) clear() {
 // follow. build makes a fresh cursor when no cached one sits at from.
 func (rc *resumeCache) page(query string, from, size int, build func() cursor) ([]int, bool) {
 	e := rc.take(resumeKey{query, from})
+	if e == nil && from > 0 { // kept one place back (below): a client that pages without overlap
+		if e = rc.take(resumeKey{query, from - 1}); e != nil {
+			if len(e.pending) > 0 {
+				e.pending = e.pending[1:]
+			} else if _, ok := e.c.next(); !ok {
+				return nil, false
+			}
+		}
+	}
 	if e == nil {
 		e = &resumeEntry{c: build()}
 		for skipped := 0; skipped < from; skipped++ {
@@ -305,7 +314,10 @@ func (rc *resumeCache) page(query string, from, size int, build func() cursor) (
 		}
 		e.pending = append(e.pending, i)
 	}
-	e.key = resumeKey{query, from + len(out)}
+	// Kept one place back, the page's last item first: a client that asks
+	// from the last item it read (to check it is still there) resumes too.
+	e.pending = append([]int{out[len(out)-1]}, e.pending...)
+	e.key = resumeKey{query, from + len(out) - 1}
 	rc.put(e)
 	return out, true
 }
