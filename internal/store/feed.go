@@ -481,8 +481,8 @@ func (s *Store) LastReported(ctx context.Context, channelID int64, flashpointIDs
 	out := make(map[string]time.Time, len(ids))
 	err := chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(2, int64Args(c))
-		rows, err := s.rdb.QueryContext(ctx, `SELECT flashpoint_id, last_reported FROM vulnerability_records
-			WHERE channel_id = $1 AND flashpoint_id `+cond, append([]any{channelID}, args...)...)
+		rows, err := s.rdb.QueryContext(ctx, `SELECT flashpoint_id, max(last_reported) FROM vulnerability_records
+			WHERE channel_id = $1 AND flashpoint_id `+cond+` GROUP BY flashpoint_id`, append([]any{channelID}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,16 @@ func TestVulnerabilityIdentityByFlashpointID(t *testing.T) {
 		if err != nil || len(cve.Objects) != 1 || !slices.Equal(cve.Objects[0].Vulnerability.FlashpointIDs, []int64{31, 32}) {
 			t.Fatalf("a CVE id reported by two records: %+v %v", cve.Objects, err)
 		}
+		// Each record is a source of its own, with its Flashpoint id.
+		var origins []string
+		for _, p := range cve.Objects[0].Sources {
+			if p.ChannelID == 1 {
+				origins = append(origins, p.OriginalID)
+			}
+		}
+		if !slices.Equal(origins, []string{"31", "32"}) {
+			t.Errorf("sources of a CVE id two records reported: %+v", cve.Objects[0].Sources)
+		}
 		res, err := s.Lookup(ctx, []string{"Heap overflow in libfoo", "No such title"})
 		if err != nil {
 			t.Fatal(err)

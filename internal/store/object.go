@@ -65,6 +65,9 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 	if err := s.loadSources(ctx, nil, byID); err != nil {
 		return err
 	}
+	if err := s.recordSources(ctx, objs); err != nil {
+		return err
+	}
 	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c JOIN collection_objects m ON m.collection_id = c.id
@@ -83,6 +86,69 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 		}
 		return rows.Err()
 	})
+}
+
+// recordSources shows each Flashpoint record that reported a vulnerability
+// as a source of its own: a channel that sent several records for one CVE
+// id has one entry for each, under the channel's terms, with the record's
+// Flashpoint id and when it was first and last changed.
+func (s *Store) recordSources(ctx context.Context, objs []intel.Object) error {
+	byID := map[int64]*intel.Object{}
+	var ids []int64
+	for i := range objs {
+		if objs[i].Type == intel.Vulnerability {
+			byID[objs[i].ID] = &objs[i]
+			ids = append(ids, objs[i].ID)
+		}
+	}
+	type record struct {
+		channel, fpid int64
+		first, last   int64
+	}
+	recs := map[int64][]record{}
+	err := chunks(ids, s.batchLen, func(c []int64) error {
+		cond, args := s.in(1, int64Args(c))
+		rows, err := s.txQuery(ctx, nil, `SELECT object_id, channel_id, flashpoint_id, first_reported, last_reported
+			FROM vulnerability_records WHERE object_id `+cond+` ORDER BY object_id, channel_id, flashpoint_id`, args...)
+		if err != nil {
+			return fmt.Errorf("store: load vulnerability records: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var r record
+			if err := rows.Scan(&id, &r.channel, &r.fpid, &r.first, &r.last); err != nil {
+				return err
+			}
+			recs[id] = append(recs[id], r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for id, rs := range recs {
+		o := byID[id]
+		var out []intel.Provenance
+		for _, p := range o.Sources {
+			n := 0
+			for _, r := range rs {
+				if r.channel != p.ChannelID {
+					continue
+				}
+				q := p
+				q.OriginalID = strconv.FormatInt(r.fpid, 10)
+				q.FirstReported, q.LastReported = time.UnixMicro(r.first).UTC(), time.UnixMicro(r.last).UTC()
+				out = append(out, q)
+				n++
+			}
+			if n == 0 {
+				out = append(out, p)
+			}
+		}
+		o.Sources = out
+	}
+	return nil
 }
 
 // LookupResult answers one value of a lookup.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -293,41 +294,51 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		return counts, err
 	}
 	counts.Relationships += linked
-	if err := s.recordVulnerabilities(ctx, tx, p.Source.ChannelID, p.Objects); err != nil {
+	if err := s.recordVulnerabilities(ctx, tx, p.Source.ChannelID, p.Objects, ids2); err != nil {
 		return counts, err
 	}
 	return counts, nil
 }
 
 // recordVulnerabilities notes, for each Flashpoint vulnerability record of a
-// page, that its channel stored it as last changed at its Reported time
-// (Store.LastReported).
-func (s *Store) recordVulnerabilities(ctx context.Context, tx *sql.Tx, channelID int64, objs []intel.Object) error {
-	last := map[int64]int64{}
+// page and each object it reported, that its channel stored it, first and
+// last changed at its Reported time (Store.LastReported; and each record
+// is a source of the object of its own, Store.fill).
+func (s *Store) recordVulnerabilities(ctx context.Context, tx *sql.Tx, channelID int64, objs []intel.Object, ids map[refKey]int64) error {
+	type rec struct{ fpid, object int64 }
+	last := map[rec]int64{}
 	for i := range objs {
 		o := &objs[i]
 		if o.Type != intel.Vulnerability || o.Vulnerability == nil || o.Vulnerability.FlashpointID == 0 || o.Reported.IsZero() {
 			continue
 		}
+		r := rec{o.Vulnerability.FlashpointID, ids[keyOf(o.Type, o.Value)]}
+		if r.object <= 0 {
+			continue
+		}
 		at := intel.TruncTime(o.Reported).UnixMicro()
-		if cur, ok := last[o.Vulnerability.FlashpointID]; !ok || at > cur {
-			last[o.Vulnerability.FlashpointID] = at
+		if cur, ok := last[r]; !ok || at > cur {
+			last[r] = at
 		}
 	}
 	if len(last) == 0 {
 		return nil
 	}
-	ids := slices.Sorted(maps.Keys(last)) // one order: no two writers deadlock
-	return chunks(ids, s.batchLen, func(c []int64) error {
-		args := make([]any, 0, len(c)*3)
-		for _, id := range c {
-			args = append(args, channelID, id, last[id])
+	recs := slices.SortedFunc(maps.Keys(last), func(a, b rec) int { // one order: no two writers deadlock
+		return cmp.Or(cmp.Compare(a.fpid, b.fpid), cmp.Compare(a.object, b.object))
+	})
+	return chunks(recs, s.batchLen, func(c []rec) error {
+		args := make([]any, 0, len(c)*5)
+		for _, r := range c {
+			args = append(args, channelID, r.fpid, r.object, last[r], last[r])
 		}
-		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint"})
-		if _, err := s.txExec(ctx, tx, `INSERT INTO vulnerability_records (channel_id, flashpoint_id, last_reported) `+src+`
-			ON CONFLICT (channel_id, flashpoint_id) DO UPDATE SET last_reported = CASE
-			WHEN excluded.last_reported > vulnerability_records.last_reported THEN excluded.last_reported
-			ELSE vulnerability_records.last_reported END`, args...); err != nil {
+		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint", "bigint", "bigint"})
+		if _, err := s.txExec(ctx, tx, `INSERT INTO vulnerability_records (channel_id, flashpoint_id, object_id, first_reported, last_reported) `+src+`
+			ON CONFLICT (channel_id, flashpoint_id, object_id) DO UPDATE SET
+			first_reported = CASE WHEN excluded.first_reported < vulnerability_records.first_reported
+				THEN excluded.first_reported ELSE vulnerability_records.first_reported END,
+			last_reported = CASE WHEN excluded.last_reported > vulnerability_records.last_reported
+				THEN excluded.last_reported ELSE vulnerability_records.last_reported END`, args...); err != nil {
 			return fmt.Errorf("store: record vulnerabilities of channel %d: %w", channelID, err)
 		}
 		return nil
