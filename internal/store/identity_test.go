@@ -65,9 +65,9 @@ func TestVulnerabilityIdentityByFlashpointID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dialect, version := goose.DialectSQLite3, int64(8)
+		dialect, version := goose.DialectSQLite3, int64(9)
 		if s.dialect == Postgres {
-			dialect, version = goose.DialectPostgres, 7
+			dialect, version = goose.DialectPostgres, 8
 		}
 		p, err := goose.NewProvider(dialect, s.db, sub, goose.WithDisableGlobalRegistry(true))
 		if err != nil {
@@ -86,6 +86,37 @@ func TestVulnerabilityIdentityByFlashpointID(t *testing.T) {
 		got, err := s.Search(ctx, Query{Types: []intel.Type{intel.Vulnerability}, Value: "Use after free in libbar [Flashpoint 21]"})
 		if err != nil || len(got.Objects) != 1 || got.Objects[0].Name != "Use after free in libbar" {
 			t.Fatalf("the title-valued vulnerability was not renamed: %+v %v", got.Objects, err)
+		}
+	})
+}
+
+// A relationship to an object not stored yet (an indicator's related IOC)
+// is made when that object comes, whichever page brings it.
+func TestPendingRelationshipMadeWhenTargetComes(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		src := intel.Provenance{ChannelID: 1, Instance: "prod", Channel: "indicators"}
+		l := MustLease(t, s, 1)
+		a, b := ipv4(1, c.Now()), ipv4(2, c.Now())
+		rel := intel.Relationship{Source: a.Ref(), Type: intel.RelRelatedTo, Target: b.Ref(), IfStored: true}
+		if n := MustApply(t, s, l, Page{Source: src, Collection: "i", Cursor: "1", Objects: []intel.Object{a},
+			Relationships: []intel.Relationship{rel}}).Relationships; n != 0 {
+			t.Fatalf("%d relationships made to an object not stored", n)
+		}
+		if n := MustApply(t, s, l, Page{Source: src, Collection: "i", Cursor: "2", Objects: []intel.Object{b}}).Relationships; n != 1 {
+			t.Fatalf("%d relationships made when the target came, want 1", n)
+		}
+		got, err := s.Search(ctx, Query{Types: []intel.Type{intel.IPv4}, Value: b.Value})
+		if err != nil || len(got.Objects) != 1 {
+			t.Fatal(err)
+		}
+		rels, err := s.Related(ctx, got.Objects[0].ID, 10)
+		if err != nil || len(rels) != 1 || rels[0].Object.Value != a.Value {
+			t.Fatalf("related to %s: %+v %v", b.Value, rels, err)
+		}
+		var pending int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pending_relationships`).Scan(&pending); err != nil || pending != 0 {
+			t.Errorf("%d pending relationships left: %v", pending, err)
 		}
 	})
 }

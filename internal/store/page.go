@@ -102,15 +102,37 @@ type PageTx struct {
 	pages   int
 	objects int
 	began   time.Time
+	gated   bool // holds the store's page gate (SQLite)
 }
 
-// BeginPages opens a write transaction for pages of the lease's channel.
+// BeginPages opens a write transaction for pages of the lease's channel. On
+// SQLite it first waits its turn at the store's page gate (first come,
+// first served), which Commit or Rollback opens again.
 func (s *Store) BeginPages(ctx context.Context, lease Lease) (*PageTx, error) {
+	gated := s.dialect == SQLite
+	if gated {
+		select {
+		case s.pageGate <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("store: begin page: %w", ctx.Err())
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		if gated {
+			<-s.pageGate
+		}
 		return nil, fmt.Errorf("store: begin page: %w", err)
 	}
-	return &PageTx{s: s, tx: tx, lease: lease, colls: map[string]int64{}, began: time.Now()}, nil
+	return &PageTx{s: s, tx: tx, lease: lease, colls: map[string]int64{}, began: time.Now(), gated: gated}, nil
+}
+
+// release opens the page gate again, once.
+func (w *PageTx) release() {
+	if w.gated {
+		w.gated = false
+		<-w.s.pageGate
+	}
 }
 
 // Pages is the number of pages applied so far.
@@ -137,6 +159,7 @@ func (w *PageTx) Record(ctx context.Context, run feed.PollRun) error {
 
 // Commit makes the pages applied so far durable, with the last cursor.
 func (w *PageTx) Commit() error {
+	defer w.release()
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit pages of channel %d: %w", w.lease.ChannelID, err)
 	}
@@ -144,7 +167,10 @@ func (w *PageTx) Commit() error {
 }
 
 // Rollback abandons every page of the transaction; a no-op after Commit.
-func (w *PageTx) Rollback() { _ = w.tx.Rollback() }
+func (w *PageTx) Rollback() {
+	_ = w.tx.Rollback()
+	w.release()
+}
 
 // SpansPages reports whether one transaction should take several pages. On
 // SQLite, whose writers are serialised anyway, it is what makes bulk polls
@@ -289,6 +315,17 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if counts.Relationships, err = s.addRelationships(ctx, tx, p.Relationships, ids2, nowUS); err != nil {
 		return counts, err
 	}
+	var created []refKey
+	for _, k := range order {
+		if pd := byKey[k]; pd.inserted || (pd.stored == nil && !pd.fast) {
+			created = append(created, k)
+		}
+	}
+	resolved, err := s.resolvePending(ctx, tx, created, nowUS)
+	if err != nil {
+		return counts, err
+	}
+	counts.Relationships += resolved
 	linked, err := s.linkByFlashpointID(ctx, tx, writes, nowUS)
 	if err != nil {
 		return counts, err
@@ -1158,6 +1195,39 @@ func (s *Store) linkByFlashpointID(ctx context.Context, tx *sql.Tx, writes []*pe
 	return int(n), nil
 }
 
+// resolvePending makes the pending relationships whose missing end is one
+// of the objects just created, and forgets them.
+func (s *Store) resolvePending(ctx context.Context, tx *sql.Tx, created []refKey, nowUS int64) (int, error) {
+	byType := map[intel.Type][]string{}
+	for _, k := range created {
+		byType[k.typ] = append(byType[k.typ], k.vkey)
+	}
+	added := 0
+	for _, typ := range slices.Sorted(maps.Keys(byType)) {
+		err := chunks(byType[typ], s.batchLen, func(c []string) error {
+			cond, args := s.in(3, stringArgs(c))
+			res, err := s.txExec(ctx, tx, `INSERT INTO relationships (source_id, type, target_id, created_at)
+				SELECT p.source_id, p.type, o.id, `+s.param(1)+` FROM pending_relationships p
+				JOIN objects o ON o.type = p.target_type AND o.vkey = p.target_vkey
+				WHERE p.target_type = `+s.param(2)+` AND p.target_vkey `+cond+`
+				ON CONFLICT (source_id, type, target_id) DO NOTHING`, append([]any{nowUS, string(typ)}, args...)...)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			added += int(n)
+			cond, args = s.in(2, stringArgs(c))
+			_, err = s.txExec(ctx, tx, `DELETE FROM pending_relationships WHERE target_type = `+s.param(1)+` AND target_vkey `+cond,
+				append([]any{string(typ)}, args...)...)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("store: make pending relationships to %s objects: %w", typ, err)
+		}
+	}
+	return added, nil
+}
+
 // addRelationships resolves both ends of each relationship (in the page or
 // already stored) and inserts the new ones. It returns how many were new.
 func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.Relationship, ids map[refKey]int64, nowUS int64) (int, error) {
@@ -1183,10 +1253,19 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 		typ      string
 	}
 	seen := map[edge]bool{}
+	type later struct {
+		target refKey
+		src    int64
+		typ    string
+	}
 	var args []any
+	var pending []later
 	for _, r := range rels {
 		src, dst := ids[keyOf(r.Source.Type, r.Source.Value)], ids[keyOf(r.Target.Type, r.Target.Value)]
 		if (src <= 0 || dst <= 0) && r.IfStored {
+			if src > 0 { // made when the target is stored (resolvePending)
+				pending = append(pending, later{keyOf(r.Target.Type, r.Target.Value), src, string(r.Type)})
+			}
 			continue
 		}
 		if src <= 0 || dst <= 0 {
@@ -1201,6 +1280,21 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 		if !seen[e] {
 			seen[e] = true
 			args = append(args, src, e.typ, dst, nowUS)
+		}
+	}
+	if len(pending) > 0 {
+		err := chunks(pending, s.batchLen, func(c []later) error {
+			a := make([]any, 0, len(c)*5)
+			for _, l := range c {
+				a = append(a, string(l.target.typ), l.target.vkey, l.src, l.typ, nowUS)
+			}
+			src, a := s.rowsSource(a, []string{"text", "text", "bigint", "text", "bigint"})
+			_, err := s.txExec(ctx, tx, `INSERT INTO pending_relationships (target_type, target_vkey, source_id, type, created_at) `+
+				src+` ON CONFLICT (target_type, target_vkey, source_id, type) DO NOTHING`, a...)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("store: keep pending relationships: %w", err)
 		}
 	}
 	added := 0

@@ -65,13 +65,18 @@ type Store struct {
 	now     func() time.Time
 	policy  intel.TLPPolicy
 	log     *slog.Logger
+	// pageGate lets one page transaction at a time into SQLite's writer, in
+	// the order they asked: SQLite's own lock is taken by polling, and a
+	// poll that begins its next transaction as soon as it commits could
+	// keep another channel's waiting past the busy timeout.
+	pageGate chan struct{}
 }
 
 // Open connects to the database named by opts.DSN and applies any pending
 // migrations (on PostgreSQL under a session advisory lock, so replicas
 // starting together do not race).
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	s := &Store{now: opts.Now, policy: opts.TLPPolicy, log: opts.Logger}
+	s := &Store{now: opts.Now, policy: opts.TLPPolicy, log: opts.Logger, pageGate: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
