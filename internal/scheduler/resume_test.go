@@ -102,14 +102,14 @@ func TestResumeAfterTheLeaseLapses(t *testing.T) {
 		ctx := context.Background()
 		dead := dieMidPoll(t, e, ch, "other-host:41", 2)
 
-		if err := e.sched.RunDue(ctx); err != nil {
+		if err := runDueAndWait(ctx, e.sched); err != nil {
 			t.Fatal(err)
 		}
 		if runs := polls(t, e, ch); len(runs) != 1 || runs[0].Outcome != feed.OutcomeRunning {
 			t.Fatalf("while the dead holder's lease runs: %+v", runs)
 		}
 		e.sim.Advance(e.sched.ttl() + time.Second)
-		if err := e.sched.RunDue(ctx); err != nil {
+		if err := runDueAndWait(ctx, e.sched); err != nil {
 			t.Fatal(err)
 		}
 		runs := polls(t, e, ch)
@@ -126,7 +126,7 @@ func TestResumeAfterTheLeaseLapses(t *testing.T) {
 		if got, want := storedIDs(t, e.store, ch.ID), truthIDs(t, e.sim, ch.Settings.StartAt); !slices.Equal(got, want) {
 			t.Errorf("after the resumed poll: %d stored, %d in ground truth", len(got), len(want))
 		}
-		if err := e.sched.RunDue(ctx); err != nil {
+		if err := runDueAndWait(ctx, e.sched); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(polls(t, e, ch)); n != 2 {
@@ -152,7 +152,7 @@ func TestResumeTakesOverADeadProcessOfThisHost(t *testing.T) {
 		dead := dieMidPoll(t, e, deadCh, hostPrefix()+strconv.Itoa(gone.Process.Pid), 1)
 
 		restarted := &Scheduler{Store: e.store, Box: e.box, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: loopback}
-		if err := restarted.RunDue(ctx); err != nil {
+		if err := runDueAndWait(ctx, restarted); err != nil {
 			t.Fatal(err)
 		}
 		if runs := polls(t, e, liveCh); len(runs) != 1 || runs[0].Outcome != feed.OutcomeRunning {

@@ -42,6 +42,10 @@ type Scheduler struct {
 	LeaseTTL time.Duration
 	// Tick is how often Run looks for due channels.
 	Tick time.Duration
+	// Workers is how many due channels RunDue works on at once (polls,
+	// restore attempts); 0 means 4. Others wait their turn, and a long
+	// poll never holds up a later tick.
+	Workers int
 	// Client adjusts the Ignite client options (tests: faster retries).
 	Client func(*ignite.Options)
 	// Version is sent to Flashpoint in the integration headers.
@@ -59,6 +63,10 @@ type Scheduler struct {
 	mu      sync.Mutex
 	running map[int64]bool // channels RunDue is working on
 	polling map[int64]bool // channels this process polls (under their lease)
+	slots   chan struct{}  // one per worker
+	work    sync.WaitGroup // what RunDue launched
+	// ticks, when set, replaces Run's ticker (tests).
+	ticks <-chan time.Time
 
 	// at, when set, is called at the points of a poll where a crash test
 	// kills the process: it defines crash points by progress, not by time.
@@ -546,8 +554,9 @@ func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) error {
 // scheduled polls, and polls whose process died (resumed from their cursor
 // once the dead holder's lease has lapsed, or at once when the holder was a
 // process of this host that no longer exists). Polls still marked running
-// under a lapsed lease are recorded interrupted first. It returns when they
-// are done.
+// under a lapsed lease are recorded interrupted first. It launches them, at
+// most Workers at once, and returns: a channel still being worked on is
+// left to its work (Wait waits for all of them).
 func (s *Scheduler) RunDue(ctx context.Context) error {
 	now := s.now()
 	if n, err := s.Store.CloseLapsedPolls(ctx, now); err != nil {
@@ -570,20 +579,41 @@ func (s *Scheduler) RunDue(ctx context.Context) error {
 			due = append(due, ch)
 		}
 	}
-	var wg sync.WaitGroup
+	slots := s.workerSlots()
 	for _, ch := range due {
 		if !s.mark(&s.running, ch.ID) {
 			continue
 		}
-		wg.Add(1)
+		s.work.Add(1)
 		go func() {
-			defer wg.Done()
+			defer s.work.Done()
 			defer s.unmark(&s.running, ch.ID)
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+				return
+			}
 			s.runOne(ctx, ch, resume[ch.ID])
 		}()
 	}
-	wg.Wait()
 	return nil
+}
+
+// Wait waits until what RunDue launched is done.
+func (s *Scheduler) Wait() { s.work.Wait() }
+
+func (s *Scheduler) workerSlots() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.slots == nil {
+		n := s.Workers
+		if n <= 0 {
+			n = 4
+		}
+		s.slots = make(chan struct{}, n)
+	}
+	return s.slots
 }
 
 func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel, resume bool) {
@@ -650,12 +680,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		}
 	}
-	tick := s.Tick
-	if tick <= 0 {
-		tick = 10 * time.Second
+	ticks := s.ticks
+	if ticks == nil {
+		tick := s.Tick
+		if tick <= 0 {
+			tick = 10 * time.Second
+		}
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		ticks = t.C
 	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
+	defer s.Wait() // the polls it launched end with ctx
 	for {
 		if err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
 			s.log().Error("scheduler: reading due channels failed", "error", err)
@@ -663,7 +698,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-ticks:
 		}
 	}
 }

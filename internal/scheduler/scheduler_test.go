@@ -218,7 +218,7 @@ func TestHealthRestores(t *testing.T) {
 
 		// Still down at the first attempt: it fails and the next comes 20 minutes later.
 		e.sim.Advance(feed.RestoreEvery)
-		if err := e.sched.RunDue(ctx); err != nil {
+		if err := runDueAndWait(ctx, e.sched); err != nil {
 			t.Fatal(err)
 		}
 		ch = e.channel(t, "prod", feed.Indicators)
@@ -228,12 +228,12 @@ func TestHealthRestores(t *testing.T) {
 		// Not due before then.
 		e.sim.ClearFaults()
 		e.sim.Advance(feed.RestoreEvery - time.Minute)
-		e.sched.RunDue(ctx)
+		runDueAndWait(ctx, e.sched)
 		if ch = e.channel(t, "prod", feed.Indicators); ch.Health.Status != feed.ConnectionError {
 			t.Fatalf("restored before the attempt was due: %+v", ch.Health)
 		}
 		e.sim.Advance(time.Minute)
-		e.sched.RunDue(ctx)
+		runDueAndWait(ctx, e.sched)
 		ch = e.channel(t, "prod", feed.Indicators)
 		if ch.Health.Status != feed.Running || ch.Health.ErrorCode != "" || ch.Cursor == "" {
 			t.Fatalf("after recovery: %+v cursor %q", ch.Health, ch.Cursor)
@@ -371,3 +371,10 @@ func TestIncrementalAndNoData(t *testing.T) {
 
 // loopback is the address policy of the tests: the simulator is local.
 var loopback = &ignite.AddrPolicy{AllowLoopback: true}
+
+// runDueAndWait runs what is due and waits until it is done.
+func runDueAndWait(ctx context.Context, s *Scheduler) error {
+	err := s.RunDue(ctx)
+	s.Wait()
+	return err
+}
