@@ -301,30 +301,37 @@ func (s *Store) lookup(ctx context.Context, values []string) ([]LookupResult, er
 // title, the one first stored of those that bear it.
 func (s *Store) loadByTitles(ctx context.Context, titles []string) (map[string]*intel.Object, error) {
 	out := map[string]*intel.Object{}
-	nowUS := s.now().UnixMicro()
 	err := chunks(titles, s.batchLen, func(c []string) error {
 		cond, args := s.in(1, stringArgs(c))
-		rows, err := s.txQuery(ctx, nil, `SELECT `+objectCols+` FROM objects o WHERE o.type = 'vulnerability' AND o.name `+cond+
-			` ORDER BY o.id`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			o, err := s.scanObject(rows, nowUS)
-			if err != nil {
-				return err
-			}
+		return s.eachObject(ctx, nil, `SELECT `+objectCols+` FROM objects o WHERE o.type = 'vulnerability' AND o.name `+cond+
+			` ORDER BY o.id`, args, func(o *intel.Object) {
 			if out[o.Name] == nil {
 				out[o.Name] = o
 			}
-		}
-		return rows.Err()
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: look up vulnerability titles: %w", err)
 	}
 	return out, nil
+}
+
+// eachObject runs a query of objectCols and calls f with each object.
+func (s *Store) eachObject(ctx context.Context, tx *sql.Tx, query string, args []any, f func(*intel.Object)) error {
+	rows, err := s.txQuery(ctx, tx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	nowUS := s.now().UnixMicro()
+	for rows.Next() {
+		o, err := s.scanObject(rows, nowUS)
+		if err != nil {
+			return err
+		}
+		f(o)
+	}
+	return rows.Err()
 }
 
 func (s *Store) loadByHashes(ctx context.Context, hashes []string) (map[string]*intel.Object, error) {

@@ -515,26 +515,15 @@ func (s *Store) loadByKeys(ctx context.Context, tx *sql.Tx, keys []refKey, withS
 	for _, k := range keys {
 		byType[k.typ] = append(byType[k.typ], k.vkey)
 	}
-	nowUS := s.now().UnixMicro()
 	byID := map[int64]*intel.Object{}
 	for typ, vkeys := range byType {
 		err := chunks(vkeys, s.batchLen, func(c []string) error {
 			cond, args := s.in(2, stringArgs(c))
-			rows, err := s.txQuery(ctx, tx, `SELECT `+objectCols+` FROM objects o WHERE o.type = `+s.param(1)+` AND o.vkey `+cond,
-				append([]any{string(typ)}, args...)...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				o, err := s.scanObject(rows, nowUS)
-				if err != nil {
-					return err
-				}
-				out[keyOf(o.Type, o.Value)] = o
-				byID[o.ID] = o
-			}
-			return rows.Err()
+			return s.eachObject(ctx, tx, `SELECT `+objectCols+` FROM objects o WHERE o.type = `+s.param(1)+` AND o.vkey `+cond,
+				append([]any{string(typ)}, args...), func(o *intel.Object) {
+					out[keyOf(o.Type, o.Value)] = o
+					byID[o.ID] = o
+				})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: load %s objects: %w", typ, err)
