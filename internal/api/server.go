@@ -320,8 +320,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		body.Error.Message = fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit)
 	case isBudget(err):
 		status, body.Error.Code, body.Error.Message = http.StatusServiceUnavailable, "timeout", err.Error()
-	case errors.Is(err, scheduler.ErrBusy):
-		status, body.Error.Code, body.Error.Message = http.StatusConflict, intel.ECONFLICT, err.Error()
 	default:
 		code := intel.ErrorCode(err)
 		status, body.Error.Code, body.Error.Message = statusOf[code], code, intel.ErrorMessage(err)

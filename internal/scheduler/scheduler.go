@@ -258,7 +258,7 @@ type PollResult struct {
 // carry its one holder name (which may take its own lease again).
 func (s *Scheduler) begin(ctx context.Context, ch feed.Channel, trigger feed.Trigger) (store.Lease, feed.PollRun, error) {
 	if !s.mark(&s.polling, ch.ID) {
-		return store.Lease{}, feed.PollRun{}, fmt.Errorf("%w: by this process", ErrBusy)
+		return store.Lease{}, feed.PollRun{}, fmt.Errorf("%w: %w", ErrBusy, intel.Errorf(intel.ECONFLICT, "the channel is being polled by this process"))
 	}
 	lease, run, err := s.lease(ctx, ch, trigger)
 	if err != nil {
@@ -279,7 +279,7 @@ func (s *Scheduler) lease(ctx context.Context, ch feed.Channel, trigger feed.Tri
 	}
 	if err != nil {
 		if intel.ErrorCode(err) == intel.ECONFLICT {
-			return lease, feed.PollRun{}, fmt.Errorf("%w: %v", ErrBusy, intel.ErrorMessage(err))
+			return lease, feed.PollRun{}, fmt.Errorf("%w: %w", ErrBusy, err) // both: the domain code stays ECONFLICT
 		}
 		return lease, feed.PollRun{}, err
 	}
@@ -632,15 +632,21 @@ func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel, resume bool) {
 		}
 		log.Info("connectivity restored; polling")
 		fresh, err := s.Store.ChannelByID(ctx, ch.ID)
-		if err == nil {
-			_, _ = s.Poll(ctx, fresh, feed.TriggerRestore)
+		if err != nil {
+			log.Warn("reading the restored channel failed", "error", err)
+			return
+		}
+		if _, err := s.Poll(ctx, fresh, feed.TriggerRestore); err != nil && !errors.Is(err, ErrBusy) {
+			log.Warn("poll after restore failed", "error", err)
 		}
 	case ch.Settings.Enabled:
 		if _, err := s.Poll(ctx, ch, feed.TriggerScheduled); err != nil && !errors.Is(err, ErrBusy) {
 			log.Warn("scheduled poll failed", "error", err)
 		}
 	default: // disabled since it was scheduled
-		_ = s.Store.SaveHealth(ctx, ch.ID, ch.Health, time.Time{})
+		if err := s.Store.SaveHealth(ctx, ch.ID, ch.Health, time.Time{}); err != nil {
+			log.Warn("unscheduling a disabled channel failed", "error", err)
+		}
 	}
 }
 

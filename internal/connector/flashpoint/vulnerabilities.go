@@ -150,13 +150,13 @@ func (p *Poll) detail(ctx context.Context, listed *ignite.Vulnerability) (*ignit
 		return listed, nil
 	}
 	d, err := p.c.Client.GetVulnerability(ctx, listed.ID.V)
-	switch {
-	case ignite.ErrorClass(err) == "forbidden":
+	switch class := ignite.ErrorClass(err); {
+	case class == ignite.ClassForbidden:
 		if !p.noPremium.Swap(true) {
 			p.c.log().Info("flashpoint: vulnerability detail refused (token without premium); keeping list data", "id", listed.ID.V)
 		}
 		return listed, nil
-	case ignite.ErrorClass(err) == "not_found" || ignite.ErrorClass(err) == "bad_response":
+	case class == ignite.ClassNotFound || class == ignite.ClassBadResponse:
 		return listed, nil
 	case err != nil:
 		return nil, err
