@@ -239,13 +239,10 @@ type TestResult struct {
 }
 
 func (s *Server) test(r *http.Request, ch feed.Channel) TestResult {
-	err := s.Scheduler.Test(r.Context(), ch)
-	res := TestResult{Channel: ch.Kind, OK: err == nil}
-	if fresh, ferr := s.Store.ChannelByID(r.Context(), ch.ID); ferr == nil {
-		res.Status = fresh.Health.Status
-		if err != nil {
-			res.ErrorCode = fresh.Health.ErrorCode
-		}
+	h, err := s.Scheduler.Test(r.Context(), ch)
+	res := TestResult{Channel: ch.Kind, OK: err == nil, Status: h.Status}
+	if err != nil {
+		res.ErrorCode = h.ErrorCode
 	}
 	if err != nil && res.ErrorCode == "" {
 		res.ErrorCode = intel.ErrorCode(err)

@@ -273,8 +273,7 @@ func (c *ChannelTestCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	err = a.Scheduler.Test(e.ctx, ch)
-	ch, _ = c.load(e, a)
+	ch.Health, err = a.Scheduler.Test(e.ctx, ch)
 	if e.g.JSON {
 		if jerr := json.NewEncoder(e.stdout).Encode(ch.Health); jerr != nil {
 			return jerr

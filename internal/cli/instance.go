@@ -296,14 +296,13 @@ func testChannels(e *env, a *App, instance string) error {
 	}
 	var out []result
 	for _, ch := range chs {
-		err := a.Scheduler.Test(e.ctx, ch)
+		h, err := a.Scheduler.Test(e.ctx, ch)
 		r := result{Channel: ch.Kind, OK: err == nil}
 		if err != nil {
 			failed++
-			fresh, _ := a.Store.ChannelByID(e.ctx, ch.ID)
-			r.ErrorCode, r.Error = fresh.Health.ErrorCode, intel.ErrorMessage(err)
+			r.ErrorCode, r.Error = h.ErrorCode, intel.ErrorMessage(err)
 			if r.ErrorCode != "" {
-				r.Error = fresh.Health.ErrorMessage
+				r.Error = h.ErrorMessage
 			}
 		}
 		out = append(out, r)

@@ -180,7 +180,7 @@ func TestDefaultAddressPolicyRefusesLoopback(t *testing.T) {
 	s := e.scheduler("test")
 	s.Addresses = nil // the default policy
 	ch := e.channel(t, "prod", feed.Indicators)
-	if err := s.Test(context.Background(), ch); err == nil {
+	if _, err := s.Test(context.Background(), ch); err == nil {
 		t.Fatal("the default policy let a loopback base URL through")
 	}
 	if h := e.channel(t, "prod", feed.Indicators).Health; h.Status != feed.ConnectionError || h.ErrorCode != "address_refused" {

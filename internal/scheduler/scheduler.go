@@ -529,7 +529,7 @@ func errorMessage(err error) string {
 // Test checks a channel's connectivity with one minimal request, and
 // updates its health: a success restores a channel in connection_error, a
 // loss of connectivity puts it there.
-func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) error {
+func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) (feed.Health, error) {
 	conn, err := s.connector(ctx, ch)
 	if err == nil {
 		err = conn.Test(ctx, ch.Kind)
@@ -544,9 +544,9 @@ func (s *Scheduler) Test(ctx context.Context, ch feed.Channel) error {
 		ch.Health.Succeeded(now, 0, false)
 	}
 	if serr := s.Store.SaveHealth(ctx, ch.ID, ch.Health, s.schedule(&ch, now)); serr != nil {
-		return serr
+		return ch.Health, serr
 	}
-	return err
+	return ch.Health, err
 }
 
 // RunDue runs what is due now: restore attempts of channels in
@@ -626,7 +626,7 @@ func (s *Scheduler) runOne(ctx context.Context, ch feed.Channel, resume bool) {
 		}
 	case ch.Health.Status == feed.ConnectionError:
 		log.Info("restore attempt", "attempt", ch.Health.Restores+1, "error_code", ch.Health.ErrorCode)
-		if err := s.Test(ctx, ch); err != nil {
+		if _, err := s.Test(ctx, ch); err != nil {
 			log.Warn("restore attempt failed", "error", err)
 			return
 		}

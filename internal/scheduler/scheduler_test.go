@@ -165,11 +165,14 @@ func TestHealthBadToken(t *testing.T) {
 		e := newEnv(t, dialect, smallSim())
 		e.addInstance(t, "prod", "wrong-token")
 		for _, k := range feed.Kinds() {
-			err := e.sched.Test(context.Background(), e.channel(t, "prod", k))
+			h, err := e.sched.Test(context.Background(), e.channel(t, "prod", k))
 			if ignite.ErrorCode(err) != "401" {
 				t.Errorf("%s: %v", k, err)
 			}
 			ch := e.channel(t, "prod", k)
+			if h != ch.Health {
+				t.Errorf("%s: Test returned %+v, the channel's health is %+v", k, h, ch.Health)
+			}
 			if ch.Health.Status != feed.ConnectionError || ch.Health.ErrorCode != "401" || !ch.NextRun.Equal(e.sim.Clock().Add(feed.RestoreEvery)) {
 				t.Errorf("%s: %+v next %s", k, ch.Health, ch.NextRun)
 			}
