@@ -284,14 +284,6 @@ func pct(d []time.Duration, p int) time.Duration {
 
 // dbSize returns the database's size on disk in bytes.
 func dbSize(ctx context.Context, s *store.Store) (float64, error) {
-	var n int64
-	if s.Dialect() == store.Postgres {
-		err := s.DB().QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
-		return float64(n), err
-	}
-	if _, err := s.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return 0, err
-	}
-	err := s.DB().QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+	n, err := s.Size(ctx)
 	return float64(n), err
 }

@@ -323,8 +323,20 @@ func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...an
 // Dialect tells which database the store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// DB returns the underlying handle, for the health check and for tests.
-func (s *Store) DB() *sql.DB { return s.db }
+// Size returns the database's size on disk in bytes (on SQLite after a
+// checkpoint has moved the write-ahead log into the file).
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	if s.dialect == Postgres {
+		err := s.db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+		return n, err
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, err
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+	return n, err
+}
 
 // micros converts a time to the stored form: Unix microseconds, NULL for zero.
 func micros(t time.Time) any {
