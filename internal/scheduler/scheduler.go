@@ -295,8 +295,19 @@ func (s *Scheduler) lease(ctx context.Context, ch feed.Channel, trigger feed.Tri
 // run polls page by page under the lease, then records the poll and the
 // channel's health, and releases the lease.
 func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigger, lease store.Lease, run feed.PollRun) (feed.PollRun, error) {
-	defer s.unmark(&s.polling, ch.ID)
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), lease) //nolint:errcheck // a lease that lapses frees itself
+	// OnEnd is called once the channel is free again: the lease released,
+	// the channel no longer marked as polled by this process.
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if err := s.Store.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
+				s.log().Warn("releasing the lease failed (it lapses by itself)", "channel", ch.Ref(), "error", err)
+			}
+			s.unmark(&s.polling, ch.ID)
+		}
+	}
+	defer release()
 	log := s.log().With("instance", ch.Instance, "channel", ch.Kind, "poll", run.ID)
 	log.Info("poll started", "trigger", trigger, "cursor", lease.Cursor)
 	pollErr := s.pages(ctx, ch, &lease, &run)
@@ -334,6 +345,7 @@ func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigg
 	}
 	log.Info("poll ended", "outcome", run.Outcome, "error_code", run.ErrorCode, "pages", run.Pages, "new", run.New,
 		"updated", run.Updated, "unchanged", run.Unchanged, "duration", run.Ended.Sub(run.Started))
+	release()
 	if s.OnEnd != nil {
 		s.OnEnd(run)
 	}

@@ -28,7 +28,7 @@ type Lease struct {
 // might yet try to commit.
 func (s *Store) AcquireLease(ctx context.Context, channelID int64, holder string, ttl time.Duration) (Lease, error) {
 	if holder == "" || ttl <= 0 {
-		return Lease{}, intel.Errorf(intel.EINVALID, "store: a lease needs a holder and a positive duration")
+		return Lease{}, intel.Errorf(intel.EINVALID, "a lease needs a holder and a positive duration")
 	}
 	now := s.now().UTC()
 	until := now.Add(ttl)
@@ -105,7 +105,7 @@ func (s *Store) LeaseHolder(ctx context.Context, channelID int64) (string, error
 // changed hands meanwhile.
 func (s *Store) TakeLease(ctx context.Context, channelID int64, from, holder string, ttl time.Duration) (Lease, error) {
 	if from == "" || holder == "" || ttl <= 0 {
-		return Lease{}, intel.Errorf(intel.EINVALID, "store: a lease takeover needs the dead holder, a holder and a positive duration")
+		return Lease{}, intel.Errorf(intel.EINVALID, "a lease takeover needs the dead holder, a holder and a positive duration")
 	}
 	now := s.now().UTC()
 	until := now.Add(ttl)

@@ -432,7 +432,7 @@ func (w *PageTx) insertGuessed(ctx context.Context, p Page, order []refKey, byKe
 
 func validatePage(lease Lease, p *Page) error {
 	if p.Source.ChannelID != lease.ChannelID {
-		return intel.Errorf(intel.EINVALID, "store: page from channel %d applied under the lease of channel %d",
+		return intel.Errorf(intel.EINVALID, "page from channel %d applied under the lease of channel %d",
 			p.Source.ChannelID, lease.ChannelID)
 	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(p.Collection)); n < 1 || n > 128 {
@@ -445,7 +445,7 @@ func validatePage(lease Lease, p *Page) error {
 	}
 	for i, r := range p.Relationships {
 		if r.Type == "" || !r.Source.Type.Valid() || !r.Target.Type.Valid() || r.Source.Value == "" || r.Target.Value == "" {
-			return intel.Errorf(intel.EINVALID, "store: page relationship %d (%s %s %s) is incomplete", i, r.Source, r.Type, r.Target)
+			return intel.Errorf(intel.EINVALID, "page relationship %d (%s %s %s) is incomplete", i, r.Source, r.Type, r.Target)
 		}
 	}
 	return nil
@@ -645,7 +645,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 	}
 	for _, pd := range fresh {
 		if pd.cur.ID == 0 {
-			return intel.Errorf(intel.ECONFLICT, "store: %s %s was stored by another writer while the page was written", pd.cur.Type, pd.cur.Value)
+			return intel.Errorf(intel.ECONFLICT, "%s %s was stored by another writer while the page was written", pd.cur.Type, pd.cur.Value)
 		}
 	}
 	if err := s.writeObjects(ctx, tx, changed, false, false, nowUS); err != nil {
@@ -791,7 +791,7 @@ func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending,
 				return s.guessedIDs(ctx, tx, c, first)
 			}
 			if n != int64(len(c)) || (foresee && last != first+n-1) {
-				return intel.Errorf(intel.ECONFLICT, "store: %d of %d objects written (last id %d, foreseen %d): another writer changed objects while the page was written",
+				return intel.Errorf(intel.ECONFLICT, "%d of %d objects written (last id %d, foreseen %d): another writer changed objects while the page was written",
 					n, len(c), last, first+int64(len(c))-1)
 			}
 			return nil
@@ -1262,7 +1262,7 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 			if src > 0 {
 				ref = r.Target
 			}
-			return 0, intel.Errorf(intel.EINVALID, "store: relationship %s %s %s: %s is neither in the page nor stored",
+			return 0, intel.Errorf(intel.EINVALID, "relationship %s %s %s: %s is neither in the page nor stored",
 				r.Source, r.Type, r.Target, ref)
 		}
 		e := edge{src, dst, string(r.Type)}

@@ -86,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	var err error
 	switch {
 	case opts.DSN == "":
-		return nil, intel.Errorf(intel.EINVALID, "store: no database given: want a SQLite file path or a postgres:// URL")
+		return nil, intel.Errorf(intel.EINVALID, "no database given: want a SQLite file path or a postgres:// URL")
 	case strings.HasPrefix(opts.DSN, "postgres://"), strings.HasPrefix(opts.DSN, "postgresql://"):
 		s.dialect = Postgres
 		s.db, err = openPostgres(opts.DSN)
