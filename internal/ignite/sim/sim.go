@@ -289,8 +289,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := func(endpoint, dataset string, h func(w http.ResponseWriter, r *http.Request, tok Token, f *Fault)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			rec := &statusRecorder{ResponseWriter: w, status: 200}
-			defer func() { s.count(endpoint, rec.status) }()
+			// Counted when the status is written, before the client can have
+			// the response: a client that has its answer finds it counted.
+			rec := &statusRecorder{ResponseWriter: w, status: 200, onStatus: func(code int) { s.count(endpoint, code) }}
+			defer rec.counted()
 			tok, ok := s.authenticate(rec, r)
 			if !ok {
 				return
@@ -338,16 +340,35 @@ func (s *Server) Handler() http.Handler {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(code int) // once, when the status is known
+	done     bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
+	r.counted()
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.done {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// counted reports the status once.
+func (r *statusRecorder) counted() {
+	if !r.done {
+		r.done = true
+		r.onStatus(r.status)
+	}
 }
 
 // Hijack lets the reset fault take the connection over.
 func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	r.counted()
 	hj, ok := r.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("sim: connection cannot be hijacked")
