@@ -53,34 +53,12 @@ func (c *BenchIngestCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stderr, "bench ingest: fetch only: %d indicators in %.1f s (%.0f/s)\n", fetch.Indicators, fetch.Seconds, fetch.PerSecond)
 
-	dir, err := os.MkdirTemp("", "flint-bench-ingest-")
+	a, ch, dir, cleanup, err := benchChannel(e, "ingest", feed.Indicators, base, token, start, c.Keep)
 	if err != nil {
 		return err
 	}
-	if !c.Keep {
-		defer os.RemoveAll(dir)
-	}
-	a, err := Open(e.ctx, dir, e.g.DB, e.log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	settings := map[feed.Kind]feed.Settings{}
-	for _, k := range feed.Kinds() {
-		s := feed.DefaultSettings("bench", k, time.Now())
-		s.StartAt, s.Enabled, s.Schedule = start, k == feed.Indicators, feed.Manual
-		settings[k] = s
-	}
-	name := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) // unique when --db names a shared database
-	if _, err := a.Store.CreateInstance(e.ctx, feed.Instance{Name: name, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err != nil {
-		return err
-	}
-	ch, err := a.Store.Channel(e.ctx, name, feed.Indicators)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	a.Scheduler.PageSize = c.PageSize
-	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true} // the simulator it starts is on loopback
 	a.Scheduler.Client = func(o *ignite.Options) { o.RateLimit = -1 }
 	stopProfile, err := startProfile(c.CPUProfile)
 	if err != nil {
@@ -106,4 +84,41 @@ func (c *BenchIngestCmd) Run(e *env) error {
 		fmt.Fprintf(e.stdout, "data directory kept: %s\n", filepath.Clean(dir))
 	}
 	return nil
+}
+
+// benchChannel opens a fresh store in a temporary directory (or the one
+// --db names), creates an instance of the simulator at base with only the
+// channel kind enabled (manual, from start), and returns the channel; the
+// simulator is on loopback, which the scheduler may reach. cleanup closes
+// the store and removes the directory unless keep.
+func benchChannel(e *env, name string, kind feed.Kind, base, token string, start time.Time, keep bool) (a *App, ch feed.Channel, dir string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", "flint-bench-"+name+"-"); err != nil {
+		return nil, ch, "", nil, err
+	}
+	remove := func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}
+	if a, err = Open(e.ctx, dir, e.g.DB, e.log); err != nil {
+		remove()
+		return nil, ch, "", nil, err
+	}
+	cleanup = func() { a.Close(); remove() }
+	settings := map[feed.Kind]feed.Settings{}
+	for _, k := range feed.Kinds() {
+		s := feed.DefaultSettings("bench", k, time.Now())
+		s.StartAt, s.Enabled, s.Schedule = start, k == kind, feed.Manual
+		settings[k] = s
+	}
+	instance := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) // unique when --db names a shared database
+	if _, err = a.Store.CreateInstance(e.ctx, feed.Instance{Name: instance, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err == nil {
+		ch, err = a.Store.Channel(e.ctx, instance, kind)
+	}
+	if err != nil {
+		cleanup()
+		return nil, ch, "", nil, err
+	}
+	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true}
+	return a, ch, dir, cleanup, nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -61,34 +60,13 @@ func (c *BenchVulnsCmd) Run(e *env) error {
 		return err
 	}
 	defer stop()
-	dir, err := os.MkdirTemp("", "flint-bench-vulns-")
-	if err != nil {
-		return err
-	}
-	if !c.Keep {
-		defer os.RemoveAll(dir)
-	}
-	a, err := Open(e.ctx, dir, e.g.DB, e.log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	start := time.Now().UTC().Add(-15 * 24 * time.Hour).Add(time.Minute)
-	settings := map[feed.Kind]feed.Settings{}
-	for _, k := range feed.Kinds() {
-		s := feed.DefaultSettings("bench", k, time.Now())
-		s.StartAt, s.Enabled, s.Schedule = start, k == feed.Vulnerabilities, feed.Manual
-		settings[k] = s
-	}
-	name := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := a.Store.CreateInstance(e.ctx, feed.Instance{Name: name, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err != nil {
-		return err
-	}
-	ch, err := a.Store.Channel(e.ctx, name, feed.Vulnerabilities)
+	a, ch, _, cleanup, err := benchChannel(e, "vulns", feed.Vulnerabilities, base, token, start, c.Keep)
 	if err != nil {
 		return err
 	}
-	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true}
+	defer cleanup()
+	name := ch.Instance
 	rate := c.Rate
 	a.Scheduler.Client = func(o *ignite.Options) {
 		o.RateLimit = rate
