@@ -99,7 +99,6 @@ type PageTx struct {
 	tx      *sql.Tx
 	lease   Lease
 	colls   map[string]int64 // collection ids by name, for this transaction
-	pages   int
 	objects int
 	began   time.Time
 	gated   bool // holds the store's page gate (SQLite)
@@ -134,9 +133,6 @@ func (w *PageTx) release() {
 		<-w.s.pageGate
 	}
 }
-
-// Pages is the number of pages applied so far.
-func (w *PageTx) Pages() int { return w.pages }
 
 // Objects is the number of objects of the pages applied so far.
 func (w *PageTx) Objects() int { return w.objects }
@@ -207,7 +203,6 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		}
 		w.colls[p.Collection] = collID
 	}
-	w.pages++
 	w.objects += len(p.Objects)
 
 	// A source re-reporting exactly what it reported last time (what most of

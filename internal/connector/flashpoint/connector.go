@@ -170,9 +170,6 @@ func (c *Connector) Poll(kind feed.Kind, s feed.Settings, cursor string) (*Poll,
 // More reports whether another page may follow.
 func (p *Poll) More() bool { return !p.done }
 
-// Cursor is the cursor after the last page returned.
-func (p *Poll) Cursor() string { return p.cur.String() }
-
 // Next fetches and maps the next page.
 func (p *Poll) Next(ctx context.Context) (*Batch, error) {
 	if p.done {

@@ -75,11 +75,13 @@ func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Setting
 	defer f.store.ReleaseLease(ctx, l)
 	var objs []intel.Object
 	var stats Stats
+	last := cur
 	for n := 0; p.More() && (pages == 0 || n < pages); n++ {
 		b, err := p.Next(ctx)
 		if err != nil {
 			t.Fatalf("page %d: %v", n, err)
 		}
+		last = b.Cursor
 		objs = append(objs, b.Objects...)
 		stats.Add(b.Stats)
 		if _, err := f.store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: channel, Instance: "test", Channel: string(k)},
@@ -87,7 +89,7 @@ func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Setting
 			t.Fatalf("apply page %d: %v", n, err)
 		}
 	}
-	return objs, stats, p.Cursor()
+	return objs, stats, last
 }
 
 func originalIDs(objs []intel.Object, t intel.Type) []string {
