@@ -262,33 +262,34 @@ func TestHealthAbsorbedRateLimits(t *testing.T) {
 	}
 }
 
-// Two schedulers on one database never poll the same channel at once.
+// Two schedulers on one database never poll the same channel at once: while
+// one's poll is under way (held after its first page, on observed progress,
+// not on latency), the other's is refused as busy, and the first goes on.
 func TestOnePollAtATime(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := newEnv(t, dialect, smallSim())
 		e.addInstance(t, "prod", "good")
-		e.sim.SetFault(sim.EPIndicators, sim.Fault{Latency: sim.Duration(150 * time.Millisecond), Count: 2})
 		ch := e.channel(t, "prod", feed.Indicators)
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, s := range []*Scheduler{e.sched, e.scheduler("replica-2")} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = s.Poll(context.Background(), ch, feed.TriggerManual)
-			}()
-		}
-		wg.Wait()
-		busy := 0
-		for _, err := range errs {
-			if errors.Is(err, ErrBusy) {
-				busy++
-			} else if err != nil {
-				t.Errorf("poll: %v", err)
+		first, second := e.sched, e.scheduler("replica-2")
+		inPoll, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		first.at = func(p point) {
+			if p == fetchedPage {
+				once.Do(func() { close(inPoll); <-release })
 			}
 		}
-		if busy != 1 {
-			t.Errorf("%d of two concurrent polls were refused, want exactly 1: %v", busy, errs)
+		done := make(chan error, 1)
+		go func() {
+			_, err := first.Poll(context.Background(), ch, feed.TriggerManual)
+			done <- err
+		}()
+		<-inPoll
+		if _, err := second.Poll(context.Background(), ch, feed.TriggerManual); !errors.Is(err, ErrBusy) {
+			t.Errorf("a second scheduler's poll while the first's runs: %v, want busy", err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Errorf("the first poll: %v", err)
 		}
 	})
 }
