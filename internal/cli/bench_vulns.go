@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flintcti/flint/internal/feed"
@@ -152,10 +151,5 @@ func simRequests(base string) (map[string]int, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil, fmt.Errorf("bench: simulator state: %w", err)
 	}
-	out := map[string]int{}
-	for k, n := range st.Requests {
-		ep, _, _ := strings.Cut(k, " ")
-		out[ep] += n
-	}
-	return out, nil
+	return sim.ByEndpoint(st.Requests), nil
 }

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,12 +23,12 @@ func TestVulnerabilityDetailsOnlyWhenChanged(t *testing.T) {
 		e.addInstance(t, "prod", "good") // a premium token
 		ctx := context.Background()
 		ch := e.channel(t, "prod", feed.Vulnerabilities)
-		before := requests(e.sim)
+		before := sim.ByEndpoint(e.sim.Requests())
 		run, err := e.sched.Poll(ctx, ch, feed.TriggerManual)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after := requests(e.sim)
+		after := sim.ByEndpoint(e.sim.Requests())
 		details, lists := after[sim.EPVulnerability]-before[sim.EPVulnerability], after[sim.EPVulnerabilities]-before[sim.EPVulnerabilities]
 		records := len(storedOriginals(t, e.store, ch.ID, intel.Vulnerability))
 		if details == 0 || details > records || run.Listed < records || run.Requests != details+lists {
@@ -41,12 +40,12 @@ func TestVulnerabilityDetailsOnlyWhenChanged(t *testing.T) {
 		// Read everything again (the cursor back at the start), nothing
 		// having changed: no detail is fetched and nothing is written.
 		rewind(t, e.store, ch)
-		before = requests(e.sim)
+		before = sim.ByEndpoint(e.sim.Requests())
 		again, err := e.sched.Poll(ctx, e.channel(t, "prod", feed.Vulnerabilities), feed.TriggerManual)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after = requests(e.sim)
+		after = sim.ByEndpoint(e.sim.Requests())
 		if d := after[sim.EPVulnerability] - before[sim.EPVulnerability]; d != 0 || again.New != 0 || again.Updated != 0 ||
 			again.Unchanged < records || again.Listed < records {
 			t.Errorf("a re-read with nothing changed: %d detail requests; run %+v", d, again)
@@ -54,12 +53,12 @@ func TestVulnerabilityDetailsOnlyWhenChanged(t *testing.T) {
 
 		// Records updated since are read again, with their details: those alone.
 		e.sim.Advance(48 * time.Hour)
-		before = requests(e.sim)
+		before = sim.ByEndpoint(e.sim.Requests())
 		next, err := e.sched.Poll(ctx, e.channel(t, "prod", feed.Vulnerabilities), feed.TriggerManual)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after = requests(e.sim)
+		after = sim.ByEndpoint(e.sim.Requests())
 		if d := after[sim.EPVulnerability] - before[sim.EPVulnerability]; d == 0 || d > next.Listed || d != next.Requests-(after[sim.EPVulnerabilities]-before[sim.EPVulnerabilities]) {
 			t.Errorf("after two days: %d detail requests for %d listed; run %+v", d, next.Listed, next)
 		}
@@ -69,17 +68,6 @@ func TestVulnerabilityDetailsOnlyWhenChanged(t *testing.T) {
 			t.Errorf("stored records %+v: %v", runs, err)
 		}
 	})
-}
-
-// requests counts the simulator's answered requests by endpoint, whatever
-// their status.
-func requests(s *sim.Server) map[string]int {
-	out := map[string]int{}
-	for k, n := range s.Requests() {
-		ep, _, _ := strings.Cut(k, " ")
-		out[ep] += n
-	}
-	return out
 }
 
 // rewind moves a channel's cursor back to its start time.

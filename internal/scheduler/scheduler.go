@@ -161,7 +161,7 @@ func (s *Scheduler) connector(ctx context.Context, ch feed.Channel) (*flashpoint
 		return nil, err
 	}
 	return &flashpoint.Connector{Client: c, Now: s.now, Log: s.log(), PageSize: s.PageSize,
-		Known: func(ctx context.Context, ids []string) (map[string]time.Time, error) {
+		Known: func(ctx context.Context, ids []int64) (map[int64]time.Time, error) {
 			return s.Store.LastReported(ctx, ch.ID, ids)
 		}}, nil
 }

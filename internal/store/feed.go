@@ -471,14 +471,8 @@ func (s *Store) SaveHealth(ctx context.Context, id int64, h feed.Health, nextRun
 // LastReported returns, for those of the Flashpoint vulnerability ids a
 // channel has stored, when each record was last changed: a poll fetches a
 // record's detail only when the record is new or changed since.
-func (s *Store) LastReported(ctx context.Context, channelID int64, flashpointIDs []string) (map[string]time.Time, error) {
-	var ids []int64
-	for _, id := range flashpointIDs {
-		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-			ids = append(ids, n)
-		}
-	}
-	out := make(map[string]time.Time, len(ids))
+func (s *Store) LastReported(ctx context.Context, channelID int64, ids []int64) (map[int64]time.Time, error) {
+	out := make(map[int64]time.Time, len(ids))
 	err := chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(2, int64Args(c))
 		rows, err := s.rdb.QueryContext(ctx, `SELECT flashpoint_id, max(last_reported) FROM vulnerability_records
@@ -492,7 +486,7 @@ func (s *Store) LastReported(ctx context.Context, channelID int64, flashpointIDs
 			if err := rows.Scan(&id, &last); err != nil {
 				return err
 			}
-			out[strconv.FormatInt(id, 10)] = time.UnixMicro(last).UTC()
+			out[id] = time.UnixMicro(last).UTC()
 		}
 		return rows.Err()
 	})

@@ -111,7 +111,7 @@ type Connector struct {
 	// Known returns when the channel last stored each of the vulnerability
 	// records ids names (those it has): a record not changed since is not
 	// read again, nor its detail fetched. Nil: every record is new.
-	Known func(ctx context.Context, ids []string) (map[string]time.Time, error)
+	Known func(ctx context.Context, ids []int64) (map[int64]time.Time, error)
 	// DetailWorkers is how many vulnerability details are fetched at once
 	// (within the client's rate limit); 0 means 4.
 	DetailWorkers int

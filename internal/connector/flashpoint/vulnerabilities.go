@@ -64,16 +64,16 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 // the list record shows.
 func (p *Poll) changedVulnerabilities(ctx context.Context, items []ignite.Vulnerability, st *Stats) ([]*ignite.Vulnerability, error) {
 	fresh := make([]*ignite.Vulnerability, 0, len(items))
-	ids := make([]string, 0, len(items))
+	ids := make([]int64, 0, len(items))
 	for i := range items {
 		v := &items[i]
 		if !p.seen.first(uint64(v.ID.V)) { // read already in this window (a re-read place, or an order that moved)
 			continue
 		}
 		fresh = append(fresh, v)
-		ids = append(ids, idString(v.ID.V))
+		ids = append(ids, v.ID.V)
 	}
-	var known map[string]time.Time
+	var known map[int64]time.Time
 	if p.c.Known != nil && len(ids) > 0 {
 		var err error
 		if known, err = p.c.Known(ctx, ids); err != nil {
@@ -82,7 +82,7 @@ func (p *Poll) changedVulnerabilities(ctx context.Context, items []ignite.Vulner
 	}
 	todo := fresh[:0]
 	for _, v := range fresh {
-		if at, ok := known[idString(v.ID.V)]; ok {
+		if at, ok := known[v.ID.V]; ok {
 			if rep := vulnReported(v); !rep.IsZero() && !intel.TruncTime(rep).After(at) {
 				st.Unchanged++
 				continue

@@ -284,6 +284,17 @@ func (s *Server) Requests() map[string]int {
 	return out
 }
 
+// ByEndpoint sums request counts keyed "endpoint status" (Requests,
+// State.Requests) by endpoint.
+func ByEndpoint(requests map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range requests {
+		ep, _, _ := strings.Cut(k, " ")
+		out[ep] += n
+	}
+	return out
+}
+
 // Handler serves the API and the /_sim/ admin endpoints.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
