@@ -35,7 +35,7 @@ fuzz:
 	$(GO) test ./internal/indicator -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/stix -run '^$$' -fuzz '^FuzzParsePattern$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/stix -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/api -run '^$$' -fuzz '^FuzzQueryParams$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/service -run '^$$' -fuzz '^FuzzQueryParams$$' -fuzztime $(FUZZTIME)
 
 bench:
 	./scripts/with-postgres.sh $(GO) test ./internal/ignite/... ./internal/store/... -run '^$$' -bench . -benchmem

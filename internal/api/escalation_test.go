@@ -94,7 +94,7 @@ func TestNumericInstanceNames(t *testing.T) {
 	// A name stored before the rule (here written to the store directly)
 	// does not shadow the instance whose id it spells.
 	legacy, err := e.store.CreateInstance(context.Background(), feed.Instance{Name: fmt.Sprint(second.ID), BaseURL: e.simURL, VerifyTLS: true},
-		"good", e.api.Seal, nil)
+		"good", e.api.Service.Seal, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

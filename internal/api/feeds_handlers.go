@@ -4,94 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 )
 
-// instance finds the instance of the {id} path segment: its numeric id or
-// its name.
-func (s *Server) instance(r *http.Request) (feed.Instance, error) {
-	ref := r.PathValue("id")
-	ins, err := s.Store.Instances(r.Context())
-	if err != nil {
-		return feed.Instance{}, err
-	}
-	// All digits is an id, never a name (names may not be all digits).
-	id, err := strconv.ParseInt(ref, 10, 64)
-	numeric := err == nil && strings.Trim(ref, "0123456789") == ""
-	for _, in := range ins {
-		if (numeric && in.ID == id) || (!numeric && strings.EqualFold(in.Name, ref)) {
-			return in, nil
-		}
-	}
-	return feed.Instance{}, intel.Errorf(intel.ENOTFOUND, "no instance %q (give its id or its name)", ref)
+// channelRef is the channel of the {id} and {channel} path segments.
+func channelRef(r *http.Request) service.ChannelRef {
+	return service.ChannelRef{Instance: r.PathValue("id"), Kind: r.PathValue("channel")}
 }
 
-// channel finds the channel of the {id} and {channel} path segments.
-func (s *Server) channel(r *http.Request) (feed.Channel, error) {
-	in, err := s.instance(r)
-	if err != nil {
-		return feed.Channel{}, err
-	}
-	k, err := feed.ParseKind(r.PathValue("channel"))
-	if err != nil {
-		return feed.Channel{}, intel.Errorf(intel.ENOTFOUND, "%s", intel.ErrorMessage(err))
-	}
-	return s.Store.Channel(r.Context(), in.Name, k)
-}
-
-// instanceView is an instance with its channels.
-type instanceView struct {
-	feed.Instance
-	Channels []feed.Channel `json:"channels"`
-	Warnings []string       `json:"warnings,omitempty"`
-}
-
-func (s *Server) view(r *http.Request, in feed.Instance) (instanceView, error) {
-	chs, err := s.Store.Channels(r.Context(), in.Name)
-	if chs == nil {
-		chs = []feed.Channel{}
-	}
-	return instanceView{Instance: in, Channels: chs}, err
-}
-
-// tlsWarnings are the warnings of a create or update whose result has TLS
-// verification off while the request said so.
-func tlsWarnings(q instanceRequest, in feed.Instance) []string {
-	if q.VerifyTLS != nil && !in.VerifyTLS {
-		return []string{feed.NoVerifyTLSWarning}
-	}
-	return nil
-}
-
-func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	ins, err := s.Store.Instances(r.Context())
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	out, err := s.Service.Instances(r.Context(), p)
 	if err != nil {
 		return err
-	}
-	out := []instanceView{}
-	for _, in := range ins {
-		v, err := s.view(r, in)
-		if err != nil {
-			return err
-		}
-		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"instances": out})
 	return nil
 }
 
-func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	in, err := s.instance(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.view(r, in)
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	v, err := s.Service.Instance(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -108,32 +44,8 @@ type instanceRequest struct {
 	Token     *string `json:"token"`
 }
 
-// check validates the fields present, collecting every field error.
-func (q *instanceRequest) check(in *feed.Instance) (token string, err error) {
-	var bad []intel.FieldError
-	if q.Name != nil {
-		if err := feed.ValidateName(*q.Name); err != nil {
-			bad = append(bad, intel.FieldError{Field: "name", Message: intel.ErrorMessage(err)})
-		}
-		in.Name = *q.Name
-	}
-	if q.BaseURL != nil {
-		u, err := feed.ValidateBaseURL(*q.BaseURL)
-		if err != nil {
-			bad = append(bad, intel.FieldError{Field: "base_url", Message: intel.ErrorMessage(err)})
-		}
-		in.BaseURL = u
-	}
-	if q.VerifyTLS != nil {
-		in.VerifyTLS = *q.VerifyTLS
-	}
-	if q.Token != nil {
-		token = strings.TrimSpace(*q.Token)
-		if err := feed.ValidateToken(token); err != nil {
-			bad = append(bad, intel.FieldError{Field: "token", Message: intel.ErrorMessage(err)})
-		}
-	}
-	return token, intel.Invalid(bad)
+func (q instanceRequest) input() service.InstanceInput {
+	return service.InstanceInput{Name: q.Name, BaseURL: q.BaseURL, VerifyTLS: q.VerifyTLS, Token: q.Token}
 }
 
 func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -141,133 +53,41 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, p *auth.
 	if err := decode(r, &q); err != nil {
 		return err
 	}
-	var missing []intel.FieldError
-	if q.Name == nil {
-		missing = append(missing, intel.FieldError{Field: "name", Message: "name is required (1–64 characters)"})
-	}
-	if q.Token == nil {
-		missing = append(missing, intel.FieldError{Field: "token", Message: "token is required: the Flashpoint Ignite bearer token"})
-	}
-	in := feed.Instance{VerifyTLS: true, BaseURL: feed.DefaultBaseURL}
-	token, err := q.check(&in)
-	if err := intel.Invalid(append(missing, intel.Fields(err)...)); err != nil {
-		return err
-	}
-	in, err = s.Store.CreateInstance(r.Context(), in, token, s.Seal, nil)
+	v, err := s.Service.CreateInstance(r.Context(), p, q.input())
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "instance.create", in.Ref(), map[string]any{"base_url": in.BaseURL, "verify_tls": in.VerifyTLS,
-		"token": "set"})
-	v, err := s.view(r, in)
-	if err != nil {
-		return err
-	}
-	v.Warnings = tlsWarnings(q, in)
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d", in.ID))
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d", v.ID))
 	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 
 func (s *Server) updateInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	in, err := s.instance(r)
-	if err != nil {
-		return err
+	if _, err := s.Service.Instance(r.Context(), p, r.PathValue("id")); err != nil {
+		return err // an unknown instance is a 404 before its body is judged
 	}
 	var q instanceRequest
 	if err := decode(r, &q); err != nil {
 		return err
 	}
-	before := in
-	token, err := q.check(&in)
+	v, err := s.Service.UpdateInstance(r.Context(), p, r.PathValue("id"), q.input())
 	if err != nil {
 		return err
 	}
-	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
-		return err
-	}
-	s.audit(r, p, "instance.update", in.Ref(), InstanceChanges(before, in, token != ""))
-	v, err := s.view(r, in)
-	if err != nil {
-		return err
-	}
-	v.Warnings = tlsWarnings(q, in)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
-// InstanceChanges says what changed, for the audit trail; of the token only
-// that it was replaced.
-func InstanceChanges(a, b feed.Instance, token bool) map[string]any {
-	d := map[string]any{}
-	if a.Name != b.Name {
-		d["name"] = []string{a.Name, b.Name}
-	}
-	if a.BaseURL != b.BaseURL {
-		d["base_url"] = []string{a.BaseURL, b.BaseURL}
-	}
-	if a.VerifyTLS != b.VerifyTLS {
-		d["verify_tls"] = []bool{a.VerifyTLS, b.VerifyTLS}
-	}
-	if token {
-		d["token"] = "replaced"
-	}
-	return d
-}
-
 func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	in, err := s.instance(r)
-	if err != nil {
+	if _, err := s.Service.RemoveInstance(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
-	if err := s.Store.DeleteInstance(r.Context(), in.Name); err != nil {
-		return err
-	}
-	s.audit(r, p, "instance.delete", in.Ref(), nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// TestResult is a channel's connectivity test: its working status and
-// error code, never what the upstream answered (so that a base URL pointed
-// at an internal service shows nothing of it here).
-type TestResult struct {
-	Channel   feed.Kind   `json:"channel"`
-	OK        bool        `json:"ok"`
-	Status    feed.Status `json:"status"`
-	ErrorCode string      `json:"error_code,omitempty"`
-}
-
-func (s *Server) test(r *http.Request, ch feed.Channel) TestResult {
-	h, err := s.Scheduler.Test(r.Context(), ch)
-	res := TestResult{Channel: ch.Kind, OK: err == nil, Status: h.Status}
-	if err != nil {
-		res.ErrorCode = h.ErrorCode
-	}
-	if err != nil && res.ErrorCode == "" {
-		res.ErrorCode = intel.ErrorCode(err)
-	}
-	return res
-}
-
-func (s *Server) testAll(r *http.Request, in feed.Instance) ([]TestResult, error) {
-	chs, err := s.Store.Channels(r.Context(), in.Name)
-	if err != nil {
-		return nil, err
-	}
-	out := []TestResult{}
-	for _, ch := range chs {
-		out = append(out, s.test(r, ch))
-	}
-	return out, nil
-}
-
-func (s *Server) testInstance(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	in, err := s.instance(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.testAll(r, in)
+func (s *Server) testInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	res, err := s.Service.TestInstance(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -279,60 +99,42 @@ func (s *Server) testInstance(w http.ResponseWriter, r *http.Request, _ *auth.Pr
 // URL and token; channels, cursors, collections and history stay. The
 // channels are tested at once.
 func (s *Server) migrateInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	in, err := s.instance(r)
-	if err != nil {
+	if _, err := s.Service.Instance(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
 	var q instanceRequest
 	if err := decode(r, &q); err != nil {
 		return err
 	}
-	var bad []intel.FieldError
-	if q.BaseURL == nil {
-		bad = append(bad, intel.FieldError{Field: "base_url", Message: "base_url is required: the Flashpoint Ignite base URL"})
-	}
-	if q.Token == nil {
-		bad = append(bad, intel.FieldError{Field: "token", Message: "token is required: the Flashpoint Ignite bearer token"})
-	}
 	if q.Name != nil || q.VerifyTLS != nil {
-		bad = append(bad, intel.FieldError{Field: "name", Message: "migrate takes base_url and token only; rename with PATCH"})
+		return intel.Invalid([]intel.FieldError{{Field: "name", Message: "migrate takes base_url and token only; rename with PATCH"}})
 	}
-	before := in
-	token, err := q.check(&in)
-	if err := intel.Invalid(append(bad, intel.Fields(err)...)); err != nil {
-		return err
+	var base, token string
+	if q.BaseURL != nil {
+		base = *q.BaseURL
 	}
-	if in, err = s.Store.UpdateInstance(r.Context(), in, token, s.Seal); err != nil {
-		return err
+	if q.Token != nil {
+		token = *q.Token
 	}
-	s.audit(r, p, "instance.migrate", in.Ref(), InstanceChanges(before, in, true))
-	res, err := s.testAll(r, in)
+	m, err := s.Service.MigrateInstance(r.Context(), p, r.PathValue("id"), base, token)
 	if err != nil {
 		return err
 	}
-	v, err := s.view(r, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"instance": v, "results": res})
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
-func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	in, err := s.instance(r)
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	chs, err := s.Service.Channels(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	v, err := s.view(r, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"channels": v.Channels})
+	writeJSON(w, http.StatusOK, map[string]any{"channels": chs})
 	return nil
 }
 
-func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	ch, err := s.channel(r)
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ch, err := s.Service.Channel(r.Context(), p, channelRef(r))
 	if err != nil {
 		return err
 	}
@@ -341,12 +143,11 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 }
 
 // updateChannel applies a partial settings object: the fields given replace
-// the channel's (filters field by field); the same validation as the CLI,
-// every bad field reported. "enabled": true also re-enables a channel the
-// health machine disabled.
+// the channel's (a list replaces the old one; objects such as filters merge
+// field by field); every bad field is reported. "enabled": true also
+// re-enables a channel the health machine disabled.
 func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	ch, err := s.channel(r)
-	if err != nil {
+	if _, err := s.Service.Channel(r.Context(), p, channelRef(r)); err != nil {
 		return err
 	}
 	var raw map[string]json.RawMessage
@@ -363,41 +164,15 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 	}
 	body, _ := json.Marshal(raw)
-	next := ch.Settings // a given list (tags, filter lists) replaces the old one; objects merge field by field
-	if err := strictUnmarshal(body, &next); err != nil {
-		return err
-	}
-	if next.TLP != ch.Settings.TLP && !p.MayMark() {
-		return intel.Errorf(intel.EFORBIDDEN, "the key %q is capped at TLP %s: only a key without a cap may change a channel's TLP (it marks what the channel brings)",
-			p.Name, p.MaxTLP)
-	}
-	now := s.now().UTC()
-	before := ch.Settings
-	warnings, err := ch.Update(next, now)
+	e, given := raw["enabled"]
+	res, err := s.Service.UpdateChannel(r.Context(), p, channelRef(r), service.ChannelEdit{
+		Apply:  func(next *feed.Settings) error { return strictUnmarshal(body, next) },
+		Enable: given && string(e) == "true",
+	})
 	if err != nil {
 		return err
 	}
-	if e, given := raw["enabled"]; given && string(e) == "true" {
-		ch.Health.Enable(now)
-	}
-	if err := s.Store.SaveChannel(r.Context(), ch); err != nil {
-		return err
-	}
-	if err := s.Scheduler.Reschedule(r.Context(), ch); err != nil {
-		return err
-	}
-	s.audit(r, p, "channel.update", ch.Ref(),
-		map[string]any{"before": before, "after": ch.Settings})
-	if ch, err = s.Store.ChannelByID(r.Context(), ch.ID); err != nil {
-		return err
-	}
-	if warnings == nil {
-		warnings = []string{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		feed.Channel
-		Warnings []string `json:"warnings"`
-	}{ch, warnings})
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -405,53 +180,39 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request, p *auth.P
 // on after the response (GET .../runs follows it). 409 when a poll of the
 // channel is already running, here or on another replica.
 func (s *Server) pollChannel(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	ch, err := s.channel(r)
-	if err != nil {
+	if _, err := s.Service.Channel(r.Context(), p, channelRef(r)); err != nil {
 		return err
 	}
 	if err := drain(r); err != nil {
 		return err
 	}
-	run, done, err := s.Scheduler.Start(s.baseContext(), ch, feed.TriggerManual)
+	// The poll outlives the request: it runs under the server's context.
+	started, err := s.Service.StartPoll(s.baseContext(), p, channelRef(r))
 	if err != nil {
 		return err
 	}
-	go func() {
-		res := <-done
-		if res.Err != nil {
-			s.log().Warn("api: poll failed", "channel", ch.ID, "run", res.Run.ID, "error", res.Err)
-		}
-	}()
-	s.audit(r, p, "channel.poll", ch.Ref(), map[string]int64{"run_id": run.ID})
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d/channels/%s/runs", ch.InstanceID, ch.Kind))
-	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": run.ID, "status": run.Outcome})
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/instances/%d/channels/%s/runs", started.Channel.InstanceID, started.Channel.Kind))
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": started.Run.ID, "status": started.Run.Outcome})
 	return nil
 }
 
-func (s *Server) testChannel(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	ch, err := s.channel(r)
+func (s *Server) testChannel(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	res, err := s.Service.TestChannel(r.Context(), p, channelRef(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.test(r, ch))
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
-func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	ch, err := s.channel(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	limit, err := intParam(r, "limit", 20, 1, 1000)
 	if err != nil {
 		return err
 	}
-	runs, err := s.Store.Polls(r.Context(), ch.ID, limit)
+	runs, err := s.Service.Runs(r.Context(), p, channelRef(r), limit)
 	if err != nil {
 		return err
-	}
-	if runs == nil {
-		runs = []feed.PollRun{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
 	return nil
@@ -459,12 +220,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *auth.Princi
 
 // listCollections counts, in each collection, the objects the key may see.
 func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	cs, err := s.Store.CollectionsUpTo(r.Context(), p.Cap())
+	cs, err := s.Service.Collections(r.Context(), p)
 	if err != nil {
 		return err
-	}
-	if cs == nil {
-		cs = []intel.Collection{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"collections": cs})
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -90,7 +91,7 @@ func TestInstanceLifecycle(t *testing.T) {
 
 	// Test all channels: the simulator accepts "good".
 	r = e.do("POST", "/api/v1/instances/Production/test", mgr, nil)
-	var tests struct{ Results []api.TestResult }
+	var tests struct{ Results []service.TestResult }
 	r.json(t, &tests)
 	if r.status != http.StatusOK || len(tests.Results) != 3 || !tests.Results[0].OK {
 		t.Errorf("test: %d %s", r.status, r.body)
@@ -100,7 +101,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	r = e.do("POST", "/api/v1/instances/Production/migrate", mgr, map[string]any{"base_url": e.simURL, "token": "revoked-token-1"})
 	var mig struct {
 		Instance instanceView
-		Results  []api.TestResult
+		Results  []service.TestResult
 	}
 	r.json(t, &mig)
 	if r.status != http.StatusOK || len(mig.Results) != 3 || mig.Results[0].OK || mig.Results[0].ErrorCode != "401" {
@@ -302,7 +303,7 @@ func TestPollAndRuns(t *testing.T) {
 	// A channel test with a token that lacks vulnerabilities: 403, the channel alone in error.
 	e.addInstance("partial", "novuln")
 	r = e.do("POST", "/api/v1/instances/partial/channels/vulnerabilities/test", e.admin, nil)
-	var tr api.TestResult
+	var tr service.TestResult
 	r.json(t, &tr)
 	if r.status != http.StatusOK || tr.OK || tr.ErrorCode != "403" || tr.Status != feed.ConnectionError {
 		t.Errorf("test without entitlement: %s", r.body)

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 )
 
 func TestBodyLimit(t *testing.T) {
@@ -104,7 +104,7 @@ func TestKeysAPI(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	var k api.CreatedKey
+	var k service.CreatedKey
 	r.json(t, &k)
 	if !strings.HasPrefix(k.Token, "flint_") || k.Role != auth.Analyst || k.MaxTLP != intel.TLPAmber || !strings.HasPrefix(k.Token, k.Prefix) ||
 		k.CreatedBy != "key:1 root" {

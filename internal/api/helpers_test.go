@@ -26,6 +26,7 @@ import (
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -70,8 +71,9 @@ func newEnv(t *testing.T) *env {
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	a := &api.Server{Store: st, Scheduler: sched, Now: s.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6,
+	svc := &service.Service{Store: st, Scheduler: sched, Now: s.Clock,
 		Seal: func(id int64, tok string) ([]byte, error) { return box.Seal([]byte(tok), secret.InstanceAD(id)) }}
+	a := &api.Server{Service: svc, Now: s.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 
@@ -217,7 +219,7 @@ func (e *env) addInstance(name, token string) feed.Instance {
 		s.Enabled = true
 		settings[k] = s
 	}
-	in, err := e.store.CreateInstance(context.Background(), feed.Instance{Name: name, BaseURL: e.simURL, VerifyTLS: true}, token, e.api.Seal, settings)
+	in, err := e.store.CreateInstance(context.Background(), feed.Instance{Name: name, BaseURL: e.simURL, VerifyTLS: true}, token, e.api.Service.Seal, settings)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/indicator"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -217,7 +217,7 @@ func TestLookup(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("lookup: %d %s", r.status, r.body)
 	}
-	var res struct{ Results []api.LookupAnswer }
+	var res struct{ Results []service.LookupAnswer }
 	r.json(t, &res)
 	if len(res.Results) != len(values) {
 		t.Fatalf("%d answers for %d values", len(res.Results), len(values))
@@ -353,7 +353,7 @@ func TestVulnerabilities(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("view: %d %s", r.status, r.body)
 	}
-	var view api.VulnerabilityView
+	var view service.VulnerabilityView
 	r.json(t, &view)
 	if view.Value != withProduct.Value || view.Description == "" || len(view.Products) == 0 || view.CustomScores.Confidence != 100 ||
 		view.TLP != intel.TLPGreen {

@@ -81,7 +81,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 		}
 		detailed = p.Can(auth.ViewFeedSource)
 	}
-	chs, err := s.Store.Channels(r.Context(), "")
+	chs, err := s.Service.Store.Channels(r.Context(), "")
 	if err != nil {
 		s.log().Warn("api: health check cannot read the channels", "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
@@ -120,7 +120,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 // readyz answers 200 when the database answers a query, and 503 when it
 // does not or says its file is damaged.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
-	if err := s.Store.Ready(r.Context()); err != nil {
+	if err := s.Service.Store.Ready(r.Context()); err != nil {
 		s.log().Error("api: not ready", "error", err)
 		status := "database unavailable"
 		if store.Damaged(err) {

@@ -25,18 +25,16 @@ import (
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/intel"
-	"github.com/flintcti/flint/internal/scheduler"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
 // Server is the REST API. Zero fields take the defaults below.
 type Server struct {
-	Store     *store.Store
-	Scheduler *scheduler.Scheduler
-	Seal      store.Sealer
-	Log       *slog.Logger
-	Now       func() time.Time
-	Version   string
+	Service *service.Service // the use cases; its store also authenticates keys and answers readiness
+	Log     *slog.Logger
+	Now     func() time.Time
+	Version string
 
 	// BaseContext is the context of work that outlives a request (polls
 	// started with POST .../poll); cancelling it stops them.
@@ -240,7 +238,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || !auth.LooksLikeKey(token) {
 		return nil, intel.Errorf(intel.EUNAUTHORIZED, "the Authorization header must be Bearer followed by a Flint API key (flint_...)")
 	}
-	k, err := s.Store.APIKeyByHash(r.Context(), auth.Hash(token))
+	k, err := s.Service.Store.APIKeyByHash(r.Context(), auth.Hash(token))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +247,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	now := s.now()
 	if last, ok := s.touched.Load(k.ID); !ok || now.Sub(last.(time.Time)) >= time.Minute {
 		s.touched.Store(k.ID, now)
-		if err := s.Store.TouchAPIKey(r.Context(), k.ID, now); err != nil {
+		if err := s.Service.Store.TouchAPIKey(r.Context(), k.ID, now); err != nil {
 			s.log().Warn("api: recording key use failed", "key", k.ID, "error", err)
 		}
 	}
@@ -269,13 +267,6 @@ func (s *Server) limiter(keyID int64) *rate.Limiter {
 	}
 	l, _ := s.limiters.LoadOrStore(keyID, rate.NewLimiter(lim, burst))
 	return l.(*rate.Limiter)
-}
-
-// audit records a change; a failure is logged (the change is made).
-func (s *Server) audit(r *http.Request, p *auth.Principal, action, target string, detail any) {
-	if err := s.Store.Audit(context.WithoutCancel(r.Context()), p.Actor(), action, target, detail); err != nil {
-		s.log().Error("api: writing the audit record failed", "action", action, "target", target, "error", err)
-	}
 }
 
 // httpError is an error of the HTTP layer with its own status and code.

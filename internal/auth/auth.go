@@ -138,6 +138,15 @@ type Principal struct {
 	Name   string
 	Role   Role
 	MaxTLP intel.TLP // "" : no cap
+
+	actor string // how the audit trail names it, when not by its key
+}
+
+// Operator is the principal of whoever runs Flint's command line on its
+// host: an admin without a TLP cap (whoever may open the data directory
+// holds everything in it anyway), named name in the audit trail.
+func Operator(name string) *Principal {
+	return &Principal{Name: name, Role: Admin, actor: name}
 }
 
 // PrincipalOf returns the principal of a stored key.
@@ -196,8 +205,11 @@ func (p *Principal) MayMark() bool { return p == nil || p.MaxTLP == "" }
 
 // Actor names the principal in the audit trail.
 func (p *Principal) Actor() string {
-	if p == nil {
+	switch {
+	case p == nil:
 		return "anonymous"
+	case p.actor != "":
+		return p.actor
 	}
 	return fmt.Sprintf("key:%d %s", p.KeyID, p.Name)
 }

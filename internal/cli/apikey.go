@@ -3,12 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
-	"github.com/flintcti/flint/internal/api"
-	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/service"
 )
 
 // ApikeyCmd manages the REST API's keys.
@@ -32,12 +30,8 @@ func (c *ApikeyCreateCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	k, err := api.CreateKey(e.ctx, a.Store, c.Name, c.Role, c.MaxTLP, nil, actor())
+	k, err := a.Service.CreateKey(e.ctx, e.operator(), service.KeyInput{Name: c.Name, Role: c.Role, MaxTLP: c.MaxTLP})
 	if err != nil {
-		return err
-	}
-	if err := a.Store.Audit(e.ctx, actor(), "key.create", fmt.Sprintf("key:%d %s", k.ID, k.Name),
-		map[string]any{"role": k.Role, "max_tlp": k.MaxTLP, "prefix": k.Prefix}); err != nil {
 		return err
 	}
 	if e.g.JSON {
@@ -58,14 +52,11 @@ func (c *ApikeyListCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	keys, err := a.Store.APIKeys(e.ctx)
+	keys, err := a.Service.Keys(e.ctx, e.operator())
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		if keys == nil {
-			keys = []auth.Key{}
-		}
 		return json.NewEncoder(e.stdout).Encode(keys)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -96,7 +87,7 @@ func (c *ApikeyRevokeCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	k, revoked, err := a.Store.RevokeAPIKey(e.ctx, c.ID)
+	k, revoked, err := a.Service.RevokeKey(e.ctx, e.operator(), c.ID)
 	if err != nil {
 		return err
 	}
@@ -106,9 +97,6 @@ func (c *ApikeyRevokeCmd) Run(e *env) error {
 		}
 		fmt.Fprintf(e.stdout, "key %d (%s) was already revoked on %s; nothing changed\n", k.ID, k.Name, when(k.Revoked))
 		return nil
-	}
-	if err := a.Store.Audit(e.ctx, actor(), "key.revoke", "key:"+strconv.FormatInt(k.ID, 10)+" "+k.Name, nil); err != nil {
-		return err
 	}
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(k)

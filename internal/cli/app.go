@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -22,6 +24,7 @@ type App struct {
 	Store     *store.Store
 	Box       *secret.Box
 	Scheduler *scheduler.Scheduler
+	Service   *service.Service // the use cases the commands call
 	Log       *slog.Logger
 }
 
@@ -71,6 +74,7 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 	}
 	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log}
 	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version}
+	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log}
 	return a, nil
 }
 
@@ -119,3 +123,7 @@ func (g *Globals) addresses() (*ignite.AddrPolicy, error) {
 	}
 	return p, nil
 }
+
+// operator is the principal of whoever runs a command: an admin without a
+// cap, named in the audit trail by the user running it.
+func (e *env) operator() *auth.Principal { return auth.Operator(actor()) }

@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -82,7 +82,7 @@ func (c *BenchAPICmd) Run(e *env) error {
 			return err
 		}
 	}
-	key, err := api.CreateKey(e.ctx, s, "bench", string(auth.Analyst), "", nil, "bench")
+	key, err := (&service.Service{Store: s}).CreateKey(e.ctx, auth.Operator("bench"), service.KeyInput{Name: "bench", Role: string(auth.Analyst)})
 	s.Close()
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
-	"github.com/flintcti/flint/internal/scheduler"
+	"github.com/flintcti/flint/internal/service"
 )
 
 // ChannelCmd configures, tests and polls channels.
@@ -29,26 +28,22 @@ type channelArgs struct {
 	Channel  string `arg:"" help:"reports, vulnerabilities or indicators."`
 }
 
+func (c channelArgs) ref() service.ChannelRef {
+	return service.ChannelRef{Instance: c.Instance, Kind: c.Channel}
+}
+
 // open opens the app and loads the channel; the caller closes the app.
 func (c channelArgs) open(e *env) (*App, feed.Channel, error) {
 	a, err := e.open()
 	if err != nil {
 		return nil, feed.Channel{}, err
 	}
-	ch, err := c.load(e, a)
+	ch, err := a.Service.Channel(e.ctx, e.operator(), c.ref())
 	if err != nil {
 		a.Close()
 		return nil, feed.Channel{}, err
 	}
 	return a, ch, nil
-}
-
-func (c channelArgs) load(e *env, a *App) (feed.Channel, error) {
-	k, err := feed.ParseKind(c.Channel)
-	if err != nil {
-		return feed.Channel{}, err
-	}
-	return a.Store.Channel(e.ctx, c.Instance, k)
 }
 
 func channelTable(e *env, chs []feed.Channel) error {
@@ -87,14 +82,11 @@ func (c *ChannelListCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	chs, err := a.Store.Channels(e.ctx, c.Instance)
+	chs, err := a.Service.Channels(e.ctx, e.operator(), c.Instance)
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		if chs == nil {
-			chs = []feed.Channel{}
-		}
 		return json.NewEncoder(e.stdout).Encode(chs)
 	}
 	return channelTable(e, chs)
@@ -157,20 +149,37 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	if c.Enable && c.Disable {
 		return fmt.Errorf("%w: --enable and --disable together", errUsage)
 	}
-	a, ch, err := c.open(e)
+	a, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	s := ch.Settings
-	// Every bad flag is reported at once, with what Update finds wrong.
+	res, err := a.Service.UpdateChannel(e.ctx, e.operator(), c.ref(), service.ChannelEdit{Apply: c.apply, Enable: c.Enable})
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	ch := res.Channel
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(ch)
+	}
+	fmt.Fprintf(e.stdout, "channel %s/%s saved: enabled %v, %s\n", ch.Instance, ch.Kind, ch.Settings.Enabled, ch.Health.Status)
+	return nil
+}
+
+// apply sets the flags given on the channel's settings. A flag that does
+// not parse is reported and leaves its field as it was (so that the
+// validation of the result does not judge it again).
+func (c *ChannelSetCmd) apply(s *feed.Settings) error {
 	var bad []intel.FieldError
 	if c.StartAt != "" {
-		t, err := intel.ParseTime(c.StartAt)
-		if err != nil {
+		if t, err := intel.ParseTime(c.StartAt); err != nil {
 			bad = append(bad, intel.FieldError{Field: "start_at", Message: "--start-at: " + intel.ErrorMessage(err)})
+		} else {
+			s.StartAt = t
 		}
-		s.StartAt = t
 	}
 	if c.Collection != "" {
 		s.Collection = c.Collection
@@ -182,8 +191,10 @@ func (c *ChannelSetCmd) Run(e *env) error {
 		s.IntervalMinutes = *c.Interval
 	}
 	if c.TLP != "" {
-		if s.TLP, err = intel.ParseTLP(c.TLP); err != nil {
+		if t, err := intel.ParseTLP(c.TLP); err != nil {
 			bad = append(bad, intel.FieldError{Field: "tlp", Message: "--tlp: " + intel.ErrorMessage(err)})
+		} else {
+			s.TLP = t
 		}
 	}
 	if c.Confidence != nil {
@@ -206,48 +217,7 @@ func (c *ChannelSetCmd) Run(e *env) error {
 	if c.Disable {
 		s.Enabled = false
 	}
-	now := time.Now().UTC()
-	before := ch.Settings
-	if len(bad) > 0 { // a field that did not parse is not judged again
-		if c.StartAt != "" && s.StartAt.IsZero() {
-			s.StartAt = ch.Settings.StartAt
-		}
-		if s.TLP == "" {
-			s.TLP = ch.Settings.TLP
-		}
-	}
-	warnings, err := ch.Update(s, now)
-	if bad = append(bad, intel.Fields(err)...); len(bad) > 0 {
-		return intel.Invalid(bad)
-	}
-	if err != nil {
-		return err
-	}
-	if c.Enable { // also re-enables a channel the health machine disabled
-		ch.Health.Enable(now)
-	}
-	if err := a.Store.SaveChannel(e.ctx, ch); err != nil {
-		return err
-	}
-	if err := a.Scheduler.Reschedule(e.ctx, ch); err != nil {
-		return err
-	}
-	if err := a.Store.Audit(e.ctx, actor(), "channel.update", ch.Ref(),
-		map[string]any{"before": before, "after": ch.Settings}); err != nil {
-		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(e.stderr, "warning:", w)
-	}
-	ch, err = c.load(e, a)
-	if err != nil {
-		return err
-	}
-	if e.g.JSON {
-		return json.NewEncoder(e.stdout).Encode(ch)
-	}
-	fmt.Fprintf(e.stdout, "channel %s/%s saved: enabled %v, %s\n", ch.Instance, ch.Kind, ch.Settings.Enabled, ch.Health.Status)
-	return nil
+	return intel.Invalid(bad)
 }
 
 func optScore(cur, set *int) *int {
@@ -273,16 +243,23 @@ func (c *ChannelTestCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	ch.Health, err = a.Scheduler.Test(e.ctx, ch)
+	r, err := a.Service.TestChannel(e.ctx, e.operator(), c.ref())
+	if err != nil {
+		return err
+	}
 	if e.g.JSON {
-		if jerr := json.NewEncoder(e.stdout).Encode(ch.Health); jerr != nil {
-			return jerr
+		fresh, err := a.Service.Channel(e.ctx, e.operator(), c.ref())
+		if err != nil {
+			return err
 		}
-	} else if err == nil {
+		if err := json.NewEncoder(e.stdout).Encode(fresh.Health); err != nil {
+			return err
+		}
+	} else if r.OK {
 		fmt.Fprintf(e.stdout, "%s/%s: running\n", ch.Instance, ch.Kind)
 	}
-	if err != nil {
-		return fmt.Errorf("%s/%s: connection error %s: %s", ch.Instance, ch.Kind, ch.Health.ErrorCode, ch.Health.ErrorMessage)
+	if !r.OK {
+		return fmt.Errorf("%s/%s: connection error %s: %s", ch.Instance, ch.Kind, r.ErrorCode, r.Message)
 	}
 	return nil
 }
@@ -311,12 +288,14 @@ func (c *ChannelPollCmd) Run(e *env) error {
 			fmt.Fprint(e.stderr, "\r"+progressLine(ch.Instance+"/"+string(ch.Kind), r, time.Since(start))+" ")
 		}
 	}
-	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+	started, err := a.Service.StartPoll(e.ctx, e.operator(), c.ref())
+	if err != nil {
+		return err // scheduler.ErrBusy among others: no poll ran
+	}
+	res := <-started.Done
+	run, err := res.Run, res.Err
 	if tty {
 		fmt.Fprintln(e.stderr)
-	}
-	if errors.Is(err, scheduler.ErrBusy) {
-		return err
 	}
 	if e.g.JSON {
 		if jerr := json.NewEncoder(e.stdout).Encode(run); jerr != nil {
@@ -349,19 +328,16 @@ type ChannelRunsCmd struct {
 
 // Run lists the polls, newest first.
 func (c *ChannelRunsCmd) Run(e *env) error {
-	a, ch, err := c.open(e)
+	a, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	runs, err := a.Store.Polls(e.ctx, ch.ID, c.Limit)
+	runs, err := a.Service.Runs(e.ctx, e.operator(), c.ref(), c.Limit)
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		if runs == nil {
-			runs = []feed.PollRun{}
-		}
 		return json.NewEncoder(e.stdout).Encode(runs)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

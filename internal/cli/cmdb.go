@@ -59,13 +59,14 @@ func (c *CmdbMatchCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	res, sum, err := cmdb.MatchAll(e.ctx, a.Store, assets, "")
+	m, err := a.Service.MatchCMDB(e.ctx, e.operator(), assets)
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"results": res, "summary": sum})
+		return json.NewEncoder(e.stdout).Encode(m)
 	}
+	res, sum := m.Results, m.Summary
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ASSET\tVULNERABILITY\tCVSS3\tSEVERITY\tHOW\tREASON")
 	for _, r := range res {

@@ -7,12 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -190,18 +190,19 @@ func ptrFloat(v float64) *float64 { return &v }
 
 // demoKey revokes the previous demo's key and creates a new admin key.
 func demoKey(e *env, a *App) (string, error) {
-	keys, err := a.Store.APIKeys(e.ctx)
+	demo := auth.Operator("demo")
+	keys, err := a.Service.Keys(e.ctx, demo)
 	if err != nil {
 		return "", err
 	}
 	for _, k := range keys {
 		if k.Name == "demo" && k.Revoked == nil {
-			if _, _, err := a.Store.RevokeAPIKey(e.ctx, k.ID); err != nil {
+			if _, _, err := a.Service.RevokeKey(e.ctx, demo, k.ID); err != nil {
 				return "", err
 			}
 		}
 	}
-	k, err := api.CreateKey(e.ctx, a.Store, "demo", string(auth.Admin), "", nil, "demo")
+	k, err := a.Service.CreateKey(e.ctx, demo, service.KeyInput{Name: "demo", Role: string(auth.Admin)})
 	if err != nil {
 		return "", err
 	}

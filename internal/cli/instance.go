@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 )
 
 // InstanceCmd manages Flashpoint Ignite instances.
@@ -79,11 +80,11 @@ type InstanceAddCmd struct {
 
 // Run adds the instance, with its three channels disabled.
 func (c *InstanceAddCmd) Run(e *env) error {
+	// The name and URL are judged before the token is asked for.
 	if err := feed.ValidateName(c.Name); err != nil {
 		return err
 	}
-	base, err := feed.ValidateBaseURL(c.BaseURL)
-	if err != nil {
+	if _, err := feed.ValidateBaseURL(c.BaseURL); err != nil {
 		return err
 	}
 	tok, err := c.read(e)
@@ -95,20 +96,26 @@ func (c *InstanceAddCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	in, err := a.Store.CreateInstance(e.ctx, feed.Instance{Name: c.Name, BaseURL: base, VerifyTLS: !c.NoVerifyTLS}, tok, a.Seal, nil)
+	verify := !c.NoVerifyTLS
+	v, err := a.Service.CreateInstance(e.ctx, e.operator(), service.InstanceInput{Name: &c.Name, BaseURL: &c.BaseURL, VerifyTLS: &verify, Token: &tok})
 	if err != nil {
 		return err
 	}
-	a.audit(e, "instance.create", in, map[string]any{"base_url": in.BaseURL, "verify_tls": in.VerifyTLS, "token": "set"})
+	in := v.Instance
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
 	fmt.Fprintf(e.stdout, "instance %s added (%s, token %s); its channels are disabled: enable one with\n  %s channel set %q reports|vulnerabilities|indicators --enable\n",
 		in.Name, in.BaseURL, in.TokenHint, selfCommand(), in.Name)
-	if c.NoVerifyTLS {
-		fmt.Fprintln(e.stderr, "warning: "+feed.NoVerifyTLSWarning)
-	}
+	warn(e, v.Warnings)
 	return nil
+}
+
+// warn prints a change's warnings on standard error.
+func warn(e *env, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "warning: "+w)
+	}
 }
 
 // InstanceListCmd lists instances.
@@ -121,14 +128,15 @@ func (c *InstanceListCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	ins, err := a.Store.Instances(e.ctx)
+	views, err := a.Service.Instances(e.ctx, e.operator())
 	if err != nil {
 		return err
 	}
+	ins := []feed.Instance{}
+	for _, v := range views {
+		ins = append(ins, v.Instance)
+	}
 	if e.g.JSON {
-		if ins == nil {
-			ins = []feed.Instance{}
-		}
 		return json.NewEncoder(e.stdout).Encode(ins)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -151,20 +159,14 @@ func (c *InstanceShowCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	in, err := a.Store.Instance(e.ctx, c.Name)
-	if err != nil {
-		return err
-	}
-	chs, err := a.Store.Channels(e.ctx, c.Name)
+	v, err := a.Service.Instance(e.ctx, e.operator(), c.Name)
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		return json.NewEncoder(e.stdout).Encode(struct {
-			feed.Instance
-			Channels []feed.Channel `json:"channels"`
-		}{in, chs})
+		return json.NewEncoder(e.stdout).Encode(v)
 	}
+	in, chs := v.Instance, v.Channels
 	fmt.Fprintf(e.stdout, "name        %s\nbase URL    %s\nverify TLS  %v\ntoken       %s\ncreated     %s\n\n",
 		in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint, in.Created.Format("2006-01-02 15:04:05Z"))
 	return channelTable(e, chs)
@@ -182,48 +184,35 @@ type InstanceUpdateCmd struct {
 
 // Run applies the changes.
 func (c *InstanceUpdateCmd) Run(e *env) error {
+	q := service.InstanceInput{VerifyTLS: c.VerifyTLS}
+	if c.Rename != "" {
+		q.Name = &c.Rename
+	}
+	if c.BaseURL != "" {
+		q.BaseURL = &c.BaseURL
+	}
+	if c.NewToken || c.given() {
+		tok, err := c.read(e)
+		if err != nil {
+			return err
+		}
+		q.Token = &tok
+	}
 	a, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	in, err := a.Store.Instance(e.ctx, c.Name)
+	v, err := a.Service.UpdateInstance(e.ctx, e.operator(), c.Name, q)
 	if err != nil {
 		return err
 	}
-	if c.Rename != "" {
-		if err := feed.ValidateName(c.Rename); err != nil {
-			return err
-		}
-		in.Name = c.Rename
-	}
-	if c.BaseURL != "" {
-		if in.BaseURL, err = feed.ValidateBaseURL(c.BaseURL); err != nil {
-			return err
-		}
-	}
-	if c.VerifyTLS != nil {
-		in.VerifyTLS = *c.VerifyTLS
-	}
-	tok := ""
-	if c.NewToken || c.given() {
-		if tok, err = c.read(e); err != nil {
-			return err
-		}
-	}
-	before := in
-	in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal)
-	if err != nil {
-		return err
-	}
-	a.audit(e, "instance.update", in, api.InstanceChanges(before, in, tok != ""))
+	in := v.Instance
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(in)
 	}
 	fmt.Fprintf(e.stdout, "instance %s updated (%s, verify TLS %v, token %s)\n", in.Name, in.BaseURL, in.VerifyTLS, in.TokenHint)
-	if c.VerifyTLS != nil && !*c.VerifyTLS {
-		fmt.Fprintln(e.stderr, "warning: "+feed.NoVerifyTLSWarning)
-	}
+	warn(e, v.Warnings)
 	return nil
 }
 
@@ -241,10 +230,11 @@ func (c *InstanceRemoveCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	in, err := a.Store.Instance(e.ctx, c.Name)
+	v, err := a.Service.Instance(e.ctx, e.operator(), c.Name)
 	if err != nil {
 		return err
 	}
+	in := v.Instance
 	if in.Name != c.Name {
 		return intel.Errorf(intel.ENOTFOUND, "no instance named exactly %q (did you mean %q? removal takes the name as listed)", c.Name, in.Name)
 	}
@@ -259,10 +249,9 @@ func (c *InstanceRemoveCmd) Run(e *env) error {
 			return fmt.Errorf("instance remove %s: not confirmed; nothing was removed", in.Name)
 		}
 	}
-	if err := a.Store.DeleteInstance(e.ctx, in.Name); err != nil {
+	if _, err := a.Service.RemoveInstance(e.ctx, e.operator(), strconv.FormatInt(in.ID, 10)); err != nil {
 		return err
 	}
-	a.audit(e, "instance.delete", in, nil)
 	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", in.Name)
 	return nil
 }
@@ -283,29 +272,28 @@ func (c *InstanceTestCmd) Run(e *env) error {
 }
 
 func testChannels(e *env, a *App, instance string) error {
-	chs, err := a.Store.Channels(e.ctx, instance)
+	res, err := a.Service.TestInstance(e.ctx, e.operator(), instance)
 	if err != nil {
 		return err
 	}
-	failed := 0
+	return printTests(e, res)
+}
+
+// printTests prints connectivity tests, and fails when any did.
+func printTests(e *env, res []service.TestResult) error {
 	type result struct {
 		Channel   feed.Kind `json:"channel"`
 		OK        bool      `json:"ok"`
 		ErrorCode string    `json:"error_code,omitempty"`
 		Error     string    `json:"error,omitempty"`
 	}
-	var out []result
-	for _, ch := range chs {
-		h, err := a.Scheduler.Test(e.ctx, ch)
-		r := result{Channel: ch.Kind, OK: err == nil}
-		if err != nil {
+	failed := 0
+	out := []result{}
+	for _, r := range res {
+		out = append(out, result{r.Channel, r.OK, r.ErrorCode, r.Message})
+		if !r.OK {
 			failed++
-			r.ErrorCode, r.Error = h.ErrorCode, intel.ErrorMessage(err)
-			if r.ErrorCode != "" {
-				r.Error = h.ErrorMessage
-			}
 		}
-		out = append(out, r)
 	}
 	if e.g.JSON {
 		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
@@ -339,8 +327,7 @@ func (c *InstanceMigrateCmd) Run(e *env) error {
 	if !c.given() {
 		return fmt.Errorf("%w: migrate needs the new token from --token-file or --token-env", errUsage)
 	}
-	base, err := feed.ValidateBaseURL(c.BaseURL)
-	if err != nil {
+	if _, err := feed.ValidateBaseURL(c.BaseURL); err != nil {
 		return err
 	}
 	tok, err := c.read(e)
@@ -352,26 +339,12 @@ func (c *InstanceMigrateCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	in, err := a.Store.Instance(e.ctx, c.Name)
+	m, err := a.Service.MigrateInstance(e.ctx, e.operator(), c.Name, c.BaseURL, tok)
 	if err != nil {
 		return err
 	}
-	before := in
-	in.BaseURL = base
-	if in, err = a.Store.UpdateInstance(e.ctx, in, tok, a.Seal); err != nil {
-		return err
-	}
-	a.audit(e, "instance.migrate", in, api.InstanceChanges(before, in, true))
-	if !e.g.JSON {
+	if in := m.Instance; !e.g.JSON {
 		fmt.Fprintf(e.stdout, "instance %s now uses %s (token %s); channels, collections, cursors and history kept\n", in.Name, in.BaseURL, in.TokenHint)
 	}
-	return testChannels(e, a, in.Name)
-}
-
-// audit records a change made from the command line; a failure is reported
-// as a warning (the change is made).
-func (a *App) audit(e *env, action string, in feed.Instance, detail any) {
-	if err := a.Store.Audit(e.ctx, actor(), action, in.Ref(), detail); err != nil {
-		fmt.Fprintln(e.stderr, "warning: the audit record was not written:", err)
-	}
+	return printTests(e, m.Results)
 }

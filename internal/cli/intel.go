@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -42,11 +42,10 @@ func (c *LookupCmd) Run(e *env) error {
 		return err
 	}
 	defer a.Close()
-	res, err := a.Store.Lookup(e.ctx, values)
+	answers, err := a.Service.Lookup(e.ctx, e.operator(), values)
 	if err != nil {
 		return err
 	}
-	answers := api.LookupAnswers(res, nil)
 	if e.g.JSON {
 		if err := json.NewEncoder(e.stdout).Encode(map[string]any{"results": answers}); err != nil {
 			return err
@@ -84,7 +83,7 @@ func (c *LookupCmd) Run(e *env) error {
 }
 
 // status is the lookup's exit status under --fail-unknown.
-func (c *LookupCmd) status(answers []api.LookupAnswer) error {
+func (c *LookupCmd) status(answers []service.LookupAnswer) error {
 	if !c.FailUnknown {
 		return nil
 	}
@@ -193,7 +192,7 @@ func (c *SearchCmd) values() url.Values {
 
 // Run runs the search.
 func (c *SearchCmd) Run(e *env) error {
-	q, err := api.ObjectQuery(c.values())
+	q, err := service.ObjectQuery(c.values())
 	if err != nil {
 		return err
 	}
@@ -206,15 +205,12 @@ func runSearch(e *env, q store.Query, vulns bool) error {
 		return err
 	}
 	defer a.Close()
-	res, err := a.Store.Search(e.ctx, q)
+	res, err := a.Service.Search(e.ctx, e.operator(), q)
 	if err != nil {
 		return err
 	}
 	objs := res.Objects
 	if e.g.JSON {
-		if res.Objects == nil {
-			res.Objects = []intel.Object{}
-		}
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -276,7 +272,7 @@ func (c *VulnSearchCmd) Run(e *env) error {
 		}
 	}
 	v.Set("limit", strconv.Itoa(c.Limit))
-	q, err := api.VulnQuery(v)
+	q, err := service.VulnQuery(v)
 	if err != nil {
 		return err
 	}

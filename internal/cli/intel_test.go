@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -52,7 +52,7 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 
 	// lookup: arguments or standard input; the API's answer per value.
 	out, _, code = cli(t, dir, "", "--json", "lookup", known.Value, "192.0.2.77")
-	var lk struct{ Results []api.LookupAnswer }
+	var lk struct{ Results []service.LookupAnswer }
 	if code != 0 || json.Unmarshal([]byte(out), &lk) != nil || len(lk.Results) != 2 || !lk.Results[0].Known || lk.Results[1].Known ||
 		lk.Results[0].ObjectID != known.ID || len(lk.Results[0].Sources) != 1 {
 		t.Fatalf("lookup: %d %s", code, out)
@@ -143,7 +143,7 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 			t.Errorf("record %+v", r)
 		}
 	}
-	if got := strings.Join(actions, ","); got != "key.revoke,key.create,channel.update,channel.update,instance.create" {
+	if got := strings.Join(actions, ","); got != "key.revoke,key.create,channel.poll,channel.update,channel.poll,channel.update,instance.create" {
 		t.Errorf("audit: %s", got)
 	}
 }

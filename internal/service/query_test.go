@@ -1,4 +1,4 @@
-package api_test
+package service_test
 
 import (
 	"net/url"
@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/service"
 )
 
 // FuzzQueryParams: whatever the query string, parsing it never panics, and
@@ -24,11 +24,11 @@ func FuzzQueryParams(f *testing.F) {
 		}
 		for _, parse := range []func(url.Values) (string, []string, error){
 			func(v url.Values) (string, []string, error) {
-				q, err := api.ObjectQuery(v)
+				q, err := service.ObjectQuery(v)
 				return q.Text + q.Value + q.ValuePrefix + q.ValueContains + q.Collection + q.Instance, q.Tags, err
 			},
 			func(v url.Values) (string, []string, error) {
-				q, err := api.VulnQuery(v)
+				q, err := service.VulnQuery(v)
 				return q.Text + q.Product + q.Vendor, q.Tags, err
 			},
 		} {
