@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -24,13 +25,13 @@ type ApikeyCreateCmd struct {
 }
 
 // Run creates the key and prints it.
-func (c *ApikeyCreateCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *ApikeyCreateCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	k, err := a.Service.CreateKey(e.ctx, e.operator(), service.KeyInput{Name: c.Name, Role: c.Role, MaxTLP: c.MaxTLP})
+	k, err := a.Service.CreateKey(ctx, e.operator(), service.KeyInput{Name: c.Name, Role: c.Role, MaxTLP: c.MaxTLP})
 	if err != nil {
 		return err
 	}
@@ -46,13 +47,13 @@ func (c *ApikeyCreateCmd) Run(e *env) error {
 type ApikeyListCmd struct{}
 
 // Run lists the keys.
-func (c *ApikeyListCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *ApikeyListCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	keys, err := a.Service.Keys(e.ctx, e.operator())
+	keys, err := a.Service.Keys(ctx, e.operator())
 	if err != nil {
 		return err
 	}
@@ -81,13 +82,13 @@ type ApikeyRevokeCmd struct {
 }
 
 // Run revokes the key.
-func (c *ApikeyRevokeCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *ApikeyRevokeCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	k, revoked, err := a.Service.RevokeKey(e.ctx, e.operator(), c.ID)
+	k, revoked, err := a.Service.RevokeKey(ctx, e.operator(), c.ID)
 	if err != nil {
 		return err
 	}

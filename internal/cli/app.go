@@ -98,12 +98,12 @@ func (a *App) Run(ctx context.Context) error { return a.Scheduler.Run(ctx) }
 func (a *App) Close() error { return a.Store.Close() }
 
 // open is Open for a command, from the global flags.
-func (e *env) open() (*App, error) {
+func (e *env) open(ctx context.Context) (*App, error) {
 	policy, err := e.g.addresses()
 	if err != nil {
 		return nil, err
 	}
-	a, err := Open(e.ctx, e.g.DataDir, e.g.DB, e.log)
+	a, err := Open(ctx, e.g.DataDir, e.g.DB, e.log)
 	if err != nil {
 		return nil, err
 	}

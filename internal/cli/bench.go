@@ -52,13 +52,13 @@ type FetchResult struct {
 }
 
 // Run runs the benchmark.
-func (c *BenchFetchCmd) Run(e *env) error {
+func (c *BenchFetchCmd) Run(ctx context.Context, e *env) error {
 	base, token := c.SimURL, c.Token
 	windowStart := time.Now().Add(-61 * 24 * time.Hour)
 	if base == "" {
 		var stop func()
 		var err error
-		base, token, stop, err = startSimProcess(e.ctx, "--indicators", strconv.Itoa(c.Indicators), "--seed", "1")
+		base, token, stop, err = startSimProcess(ctx, "--indicators", strconv.Itoa(c.Indicators), "--seed", "1")
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (c *BenchFetchCmd) Run(e *env) error {
 	if c.Embed {
 		q.Embed = []string{"all"}
 	}
-	res, err := BenchFetch(e.ctx, client, q, c.Indicators)
+	res, err := BenchFetch(ctx, client, q, c.Indicators)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ type APIResult struct {
 }
 
 // Run runs the benchmark.
-func (c *BenchAPICmd) Run(e *env) error {
+func (c *BenchAPICmd) Run(ctx context.Context, e *env) error {
 	dsn := e.g.DB
 	if dsn == "" {
 		dir, err := os.MkdirTemp("", "flint-bench-api-")
@@ -69,30 +69,30 @@ func (c *BenchAPICmd) Run(e *env) error {
 		dsn = filepath.Join(dir, "flint.db")
 		fmt.Fprintf(e.stderr, "bench api: SQLite file %s\n", dsn)
 	}
-	s, err := store.Open(e.ctx, store.Options{DSN: dsn, Logger: e.log})
+	s, err := store.Open(ctx, store.Options{DSN: dsn, Logger: e.log})
 	if err != nil {
 		return err
 	}
-	if n, err := s.Count(e.ctx, store.Query{}); err == nil && n == 0 {
+	if n, err := s.Count(ctx, store.Query{}); err == nil && n == 0 {
 		fmt.Fprintf(e.stderr, "bench api: loading %d indicators and %d vulnerabilities\n", c.Indicators, c.Vulnerabilities)
-		_, err := BenchStore(e.ctx, s, &BenchStoreCmd{Indicators: c.Indicators, Vulnerabilities: c.Vulnerabilities, Lookups: 10, Searches: 1},
+		_, err := BenchStore(ctx, s, &BenchStoreCmd{Indicators: c.Indicators, Vulnerabilities: c.Vulnerabilities, Lookups: 10, Searches: 1},
 			func(msg string) { fmt.Fprintln(e.stderr, "bench api: "+msg) })
 		if err != nil {
 			s.Close()
 			return err
 		}
 	}
-	key, err := (&service.Service{Store: s}).CreateKey(e.ctx, auth.Operator("bench"), service.KeyInput{Name: "bench", Role: string(auth.Analyst)})
+	key, err := (&service.Service{Store: s}).CreateKey(ctx, auth.Operator("bench"), service.KeyInput{Name: "bench", Role: string(auth.Analyst)})
 	s.Close()
 	if err != nil {
 		return err
 	}
-	base, stop, err := startServeProcess(e.ctx, dsn, e.g.DataDir)
+	base, stop, err := startServeProcess(ctx, dsn, e.g.DataDir)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	res, err := BenchAPI(e.ctx, base, key.Token, c)
+	res, err := BenchAPI(ctx, base, key.Token, c)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,8 +37,8 @@ type IngestResult struct {
 }
 
 // Run runs the benchmark.
-func (c *BenchIngestCmd) Run(e *env) error {
-	base, token, stop, err := startSimProcess(e.ctx, "--indicators", strconv.Itoa(c.Indicators), "--seed", "1", "--window", "336h")
+func (c *BenchIngestCmd) Run(ctx context.Context, e *env) error {
+	base, token, stop, err := startSimProcess(ctx, "--indicators", strconv.Itoa(c.Indicators), "--seed", "1", "--window", "336h")
 	if err != nil {
 		return err
 	}
@@ -47,13 +48,13 @@ func (c *BenchIngestCmd) Run(e *env) error {
 		return err
 	}
 	start := time.Now().UTC().Add(-15 * 24 * time.Hour).Add(time.Minute)
-	fetch, err := BenchFetch(e.ctx, client, ignite.IndicatorQuery{Size: min(c.PageSize, 500), Sort: "modified_at:asc", ModifiedAfter: start, Embed: []string{"all"}}, c.Indicators)
+	fetch, err := BenchFetch(ctx, client, ignite.IndicatorQuery{Size: min(c.PageSize, 500), Sort: "modified_at:asc", ModifiedAfter: start, Embed: []string{"all"}}, c.Indicators)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "bench ingest: fetch only: %d indicators in %.1f s (%.0f/s)\n", fetch.Indicators, fetch.Seconds, fetch.PerSecond)
 
-	a, ch, dir, cleanup, err := benchChannel(e, "ingest", feed.Indicators, base, token, start, c.Keep)
+	a, ch, dir, cleanup, err := benchChannel(ctx, e, "ingest", feed.Indicators, base, token, start, c.Keep)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (c *BenchIngestCmd) Run(e *env) error {
 	}
 	defer stopProfile()
 	t0, cpu0 := time.Now(), cpuSeconds()
-	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+	run, err := a.Scheduler.Poll(ctx, ch, feed.TriggerManual)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (c *BenchIngestCmd) Run(e *env) error {
 // channel kind enabled (manual, from start), and returns the channel; the
 // simulator is on loopback, which the scheduler may reach. cleanup closes
 // the store and removes the directory unless keep.
-func benchChannel(e *env, name string, kind feed.Kind, base, token string, start time.Time, keep bool) (a *App, ch feed.Channel, dir string, cleanup func(), err error) {
+func benchChannel(ctx context.Context, e *env, name string, kind feed.Kind, base, token string, start time.Time, keep bool) (a *App, ch feed.Channel, dir string, cleanup func(), err error) {
 	if dir, err = os.MkdirTemp("", "flint-bench-"+name+"-"); err != nil {
 		return nil, ch, "", nil, err
 	}
@@ -100,7 +101,7 @@ func benchChannel(e *env, name string, kind feed.Kind, base, token string, start
 			os.RemoveAll(dir)
 		}
 	}
-	if a, err = Open(e.ctx, dir, e.g.DB, e.log); err != nil {
+	if a, err = Open(ctx, dir, e.g.DB, e.log); err != nil {
 		remove()
 		return nil, ch, "", nil, err
 	}
@@ -112,8 +113,8 @@ func benchChannel(e *env, name string, kind feed.Kind, base, token string, start
 		settings[k] = s
 	}
 	instance := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) // unique when --db names a shared database
-	if _, err = a.Store.CreateInstance(e.ctx, feed.Instance{Name: instance, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err == nil {
-		ch, err = a.Store.Channel(e.ctx, instance, kind)
+	if _, err = a.Store.CreateInstance(ctx, feed.Instance{Name: instance, BaseURL: base, VerifyTLS: true}, token, a.Seal, settings); err == nil {
+		ch, err = a.Store.Channel(ctx, instance, kind)
 	}
 	if err != nil {
 		cleanup()

@@ -47,7 +47,7 @@ type StoreResult struct {
 }
 
 // Run runs the benchmark.
-func (c *BenchStoreCmd) Run(e *env) error {
+func (c *BenchStoreCmd) Run(ctx context.Context, e *env) error {
 	dsn := e.g.DB // the global --db; by default a fresh SQLite file in a temporary directory
 	if dsn == "" {
 		dir, err := os.MkdirTemp("", "flint-bench-store-")
@@ -65,12 +65,12 @@ func (c *BenchStoreCmd) Run(e *env) error {
 		return err
 	}
 	defer stopProfile()
-	s, err := store.Open(e.ctx, store.Options{DSN: dsn, Logger: e.log})
+	s, err := store.Open(ctx, store.Options{DSN: dsn, Logger: e.log})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	res, err := BenchStore(e.ctx, s, c, func(msg string) { fmt.Fprintln(e.stderr, "bench store: "+msg) })
+	res, err := BenchStore(ctx, s, c, func(msg string) { fmt.Fprintln(e.stderr, "bench store: "+msg) })
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -49,18 +50,18 @@ type VulnsResult struct {
 }
 
 // Run runs the benchmark.
-func (c *BenchVulnsCmd) Run(e *env) error {
+func (c *BenchVulnsCmd) Run(ctx context.Context, e *env) error {
 	if c.Vulnerabilities < 1 || c.Rate < 0 {
 		return fmt.Errorf("--vulnerabilities %d, --rate %g: want at least 1 vulnerability and a rate of 0 (off) or more", c.Vulnerabilities, c.Rate)
 	}
-	base, token, stop, err := startSimProcess(e.ctx, "--vulnerabilities", strconv.Itoa(c.Vulnerabilities), "--indicators", "1",
+	base, token, stop, err := startSimProcess(ctx, "--vulnerabilities", strconv.Itoa(c.Vulnerabilities), "--indicators", "1",
 		"--reports", "1", "--seed", "1", "--window", "336h")
 	if err != nil {
 		return err
 	}
 	defer stop()
 	start := time.Now().UTC().Add(-15 * 24 * time.Hour).Add(time.Minute)
-	a, ch, _, cleanup, err := benchChannel(e, "vulns", feed.Vulnerabilities, base, token, start, c.Keep)
+	a, ch, _, cleanup, err := benchChannel(ctx, e, "vulns", feed.Vulnerabilities, base, token, start, c.Keep)
 	if err != nil {
 		return err
 	}
@@ -74,25 +75,25 @@ func (c *BenchVulnsCmd) Run(e *env) error {
 		}
 	}
 	res := VulnsResult{Dialect: string(a.Store.Dialect()), Vulnerabilities: c.Vulnerabilities, Rate: c.Rate}
-	if res.Backfill, err = c.pass(e, a, ch, base); err != nil {
+	if res.Backfill, err = c.pass(ctx, e, a, ch, base); err != nil {
 		return err
 	}
 	// Back to the start, nothing changed upstream (the simulator's clock
 	// stands still): every record is listed again.
-	l, err := a.Store.AcquireLease(e.ctx, ch.ID, "bench", time.Minute)
+	l, err := a.Store.AcquireLease(ctx, ch.ID, "bench", time.Minute)
 	if err != nil {
 		return err
 	}
-	_, err = a.Store.ApplyPage(e.ctx, l, store.Page{Source: intel.Provenance{ChannelID: ch.ID, Instance: name, Channel: string(ch.Kind)},
+	_, err = a.Store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: ch.ID, Instance: name, Channel: string(ch.Kind)},
 		Collection: ch.Settings.Collection, Cursor: `{"since":"` + start.Format(time.RFC3339Nano) + `"}`})
-	_ = a.Store.ReleaseLease(e.ctx, l)
+	_ = a.Store.ReleaseLease(ctx, l)
 	if err != nil {
 		return err
 	}
-	if ch, err = a.Store.Channel(e.ctx, name, feed.Vulnerabilities); err != nil {
+	if ch, err = a.Store.Channel(ctx, name, feed.Vulnerabilities); err != nil {
 		return err
 	}
-	if res.Reread, err = c.pass(e, a, ch, base); err != nil {
+	if res.Reread, err = c.pass(ctx, e, a, ch, base); err != nil {
 		return err
 	}
 	if e.g.JSON {
@@ -113,13 +114,13 @@ func (c *BenchVulnsCmd) Run(e *env) error {
 }
 
 // pass polls the channel once and counts the simulator's requests.
-func (c *BenchVulnsCmd) pass(e *env, a *App, ch feed.Channel, base string) (VulnsPass, error) {
+func (c *BenchVulnsCmd) pass(ctx context.Context, e *env, a *App, ch feed.Channel, base string) (VulnsPass, error) {
 	before, err := simRequests(base)
 	if err != nil {
 		return VulnsPass{}, err
 	}
 	t0 := time.Now()
-	run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+	run, err := a.Scheduler.Poll(ctx, ch, feed.TriggerManual)
 	if err != nil {
 		return VulnsPass{}, err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -33,12 +34,12 @@ func (c channelArgs) ref() service.ChannelRef {
 }
 
 // open opens the app and loads the channel; the caller closes the app.
-func (c channelArgs) open(e *env) (*App, feed.Channel, error) {
-	a, err := e.open()
+func (c channelArgs) open(ctx context.Context, e *env) (*App, feed.Channel, error) {
+	a, err := e.open(ctx)
 	if err != nil {
 		return nil, feed.Channel{}, err
 	}
-	ch, err := a.Service.Channel(e.ctx, e.operator(), c.ref())
+	ch, err := a.Service.Channel(ctx, e.operator(), c.ref())
 	if err != nil {
 		a.Close()
 		return nil, feed.Channel{}, err
@@ -76,13 +77,13 @@ type ChannelListCmd struct {
 }
 
 // Run lists the channels.
-func (c *ChannelListCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *ChannelListCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	chs, err := a.Service.Channels(e.ctx, e.operator(), c.Instance)
+	chs, err := a.Service.Channels(ctx, e.operator(), c.Instance)
 	if err != nil {
 		return err
 	}
@@ -98,8 +99,8 @@ type ChannelShowCmd struct {
 }
 
 // Run shows the channel.
-func (c *ChannelShowCmd) Run(e *env) error {
-	a, ch, err := c.open(e)
+func (c *ChannelShowCmd) Run(ctx context.Context, e *env) error {
+	a, ch, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -145,16 +146,16 @@ type ChannelSetCmd struct {
 
 // Run validates the new settings and saves them; a refused change leaves
 // everything as it was.
-func (c *ChannelSetCmd) Run(e *env) error {
+func (c *ChannelSetCmd) Run(ctx context.Context, e *env) error {
 	if c.Enable && c.Disable {
 		return fmt.Errorf("%w: --enable and --disable together", errUsage)
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	res, err := a.Service.UpdateChannel(e.ctx, e.operator(), c.ref(), service.ChannelEdit{Apply: c.apply, Enable: c.Enable})
+	res, err := a.Service.UpdateChannel(ctx, e.operator(), c.ref(), service.ChannelEdit{Apply: c.apply, Enable: c.Enable})
 	if err != nil {
 		return err
 	}
@@ -237,18 +238,18 @@ type ChannelTestCmd struct {
 }
 
 // Run tests the channel.
-func (c *ChannelTestCmd) Run(e *env) error {
-	a, ch, err := c.open(e)
+func (c *ChannelTestCmd) Run(ctx context.Context, e *env) error {
+	a, ch, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	r, err := a.Service.TestChannel(e.ctx, e.operator(), c.ref())
+	r, err := a.Service.TestChannel(ctx, e.operator(), c.ref())
 	if err != nil {
 		return err
 	}
 	if e.g.JSON {
-		fresh, err := a.Service.Channel(e.ctx, e.operator(), c.ref())
+		fresh, err := a.Service.Channel(ctx, e.operator(), c.ref())
 		if err != nil {
 			return err
 		}
@@ -271,8 +272,8 @@ type ChannelPollCmd struct {
 
 // Run polls to the end; progress goes to a terminal's standard error, the
 // summary to standard output; the exit status is non-zero when it fails.
-func (c *ChannelPollCmd) Run(e *env) error {
-	a, ch, err := c.open(e)
+func (c *ChannelPollCmd) Run(ctx context.Context, e *env) error {
+	a, ch, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ func (c *ChannelPollCmd) Run(e *env) error {
 			fmt.Fprint(e.stderr, "\r"+progressLine(ch.Instance+"/"+string(ch.Kind), r, time.Since(start))+" ")
 		}
 	}
-	started, err := a.Service.StartPoll(e.ctx, e.operator(), c.ref())
+	started, err := a.Service.StartPoll(ctx, e.operator(), c.ref())
 	if err != nil {
 		return err // scheduler.ErrBusy among others: no poll ran
 	}
@@ -327,13 +328,13 @@ type ChannelRunsCmd struct {
 }
 
 // Run lists the polls, newest first.
-func (c *ChannelRunsCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *ChannelRunsCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	runs, err := a.Service.Runs(e.ctx, e.operator(), c.ref(), c.Limit)
+	runs, err := a.Service.Runs(ctx, e.operator(), c.ref(), c.Limit)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 )
 
@@ -8,13 +9,13 @@ import (
 type CheckCmd struct{}
 
 // Run checks the store; the exit status is 1 when anything is wrong.
-func (c *CheckCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *CheckCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	problems, err := a.Store.Check(e.ctx)
+	problems, err := a.Store.Check(ctx)
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,9 @@ type root struct {
 	Check    CheckCmd    `cmd:"" help:"Check the database's integrity, every page (slow on a large store; startup does a quick check)."`
 }
 
-// env is what commands get besides their flags.
+// env is what commands get besides their flags and the context (which
+// kong passes to each Run as its own argument).
 type env struct {
-	ctx    context.Context
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -104,7 +104,8 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, log: log, g: &r.Globals}
+	kctx.BindTo(ctx, (*context.Context)(nil))
 	if err := kctx.Run(e); err != nil {
 		if fields := intel.Fields(err); len(fields) > 1 {
 			fmt.Fprintln(stderr, "flint: nothing was changed; every invalid field:")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ type CmdbMatchCmd struct {
 }
 
 // Run matches the file.
-func (c *CmdbMatchCmd) Run(e *env) error {
+func (c *CmdbMatchCmd) Run(ctx context.Context, e *env) error {
 	var r io.Reader = e.stdin
 	if c.File != "-" {
 		f, err := os.Open(c.File)
@@ -54,12 +55,12 @@ func (c *CmdbMatchCmd) Run(e *env) error {
 	} else if assets, err = cmdb.ParseCSV(strings.NewReader(string(data))); err != nil {
 		return err
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	m, err := a.Service.MatchCMDB(e.ctx, e.operator(), assets)
+	m, err := a.Service.MatchCMDB(ctx, e.operator(), assets)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -27,7 +28,7 @@ type DemoCmd struct {
 }
 
 // Run runs the demo.
-func (c *DemoCmd) Run(e *env) error {
+func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	started := time.Now()
 	// Flint's own address first: a port in use is an error before any poll.
 	var hl net.Listener
@@ -45,7 +46,7 @@ func (c *DemoCmd) Run(e *env) error {
 	}
 	base := "http://" + ln.Addr().String()
 	simErr := make(chan error, 1)
-	go func() { simErr <- serve(e.ctx, ln, s.Handler()) }()
+	go func() { simErr <- serve(ctx, ln, s.Handler()) }()
 
 	dataDir, kept, removed := e.g.DataDir, "kept", false
 	if dataDir == "" {
@@ -59,7 +60,7 @@ func (c *DemoCmd) Run(e *env) error {
 			defer os.RemoveAll(dataDir)
 		}
 	}
-	a, err := Open(e.ctx, dataDir, e.g.DB, e.log)
+	a, err := Open(ctx, dataDir, e.g.DB, e.log)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func (c *DemoCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (%s; database %s)\n", base, dataDir, kept, a.Where())
 
 	// The demo instance: created on first run, pointed at this run's simulator after.
-	in, err := a.Store.Instance(e.ctx, "demo")
+	in, err := a.Store.Instance(ctx, "demo")
 	switch intel.ErrorCode(err) {
 	case intel.ENOTFOUND:
 		settings := map[feed.Kind]feed.Settings{}
@@ -77,15 +78,15 @@ func (c *DemoCmd) Run(e *env) error {
 			st.Enabled = true
 			settings[k] = st
 		}
-		in, err = a.Store.CreateInstance(e.ctx, feed.Instance{Name: "demo", BaseURL: base, VerifyTLS: true}, sim.DefaultToken, a.Seal, settings)
+		in, err = a.Store.CreateInstance(ctx, feed.Instance{Name: "demo", BaseURL: base, VerifyTLS: true}, sim.DefaultToken, a.Seal, settings)
 	case "":
 		in.BaseURL = base
-		in, err = a.Store.UpdateInstance(e.ctx, in, sim.DefaultToken, a.Seal)
+		in, err = a.Store.UpdateInstance(ctx, in, sim.DefaultToken, a.Seal)
 	}
 	if err != nil {
 		return err
 	}
-	chs, err := a.Store.Channels(e.ctx, in.Name)
+	chs, err := a.Store.Channels(ctx, in.Name)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (c *DemoCmd) Run(e *env) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run, err := a.Scheduler.Poll(e.ctx, ch, feed.TriggerManual)
+			run, err := a.Scheduler.Poll(ctx, ch, feed.TriggerManual)
 			lines[i] = runLine(ch, run)
 			if err != nil {
 				lines[i] += ": " + err.Error()
@@ -107,7 +108,7 @@ func (c *DemoCmd) Run(e *env) error {
 		fmt.Fprintln(e.stdout, l)
 	}
 	fmt.Fprintf(e.stdout, "first poll done in %.1fs\n", time.Since(started).Seconds())
-	if err := demoSummary(e, a); err != nil {
+	if err := demoSummary(ctx, e, a); err != nil {
 		return err
 	}
 	if !removed || !c.Once { // the commands work while the data directory is there
@@ -123,19 +124,19 @@ func (c *DemoCmd) Run(e *env) error {
 		return nil
 	}
 	for _, ch := range chs {
-		if fresh, err := a.Store.ChannelByID(e.ctx, ch.ID); err == nil {
-			if err := a.Scheduler.Reschedule(e.ctx, fresh); err != nil {
+		if fresh, err := a.Store.ChannelByID(ctx, ch.ID); err == nil {
+			if err := a.Scheduler.Reschedule(ctx, fresh); err != nil {
 				e.log.Warn("demo: scheduling a channel failed", "channel", fresh.Ref(), "error", err)
 			}
 		}
 	}
-	key, err := demoKey(e, a)
+	key, err := demoKey(ctx, e, a)
 	if err != nil {
 		return err
 	}
 	apiURL := "http://" + hl.Addr().String() + "/api/v1"
 	example := "203.0.113.7"
-	if res, err := a.Store.Search(e.ctx, store.Query{Types: []intel.Type{intel.IPv4}, Limit: 1}); err == nil && len(res.Objects) > 0 {
+	if res, err := a.Store.Search(ctx, store.Query{Types: []intel.Type{intel.IPv4}, Limit: 1}); err == nil && len(res.Objects) > 0 {
 		example = res.Objects[0].Value
 	}
 	fmt.Fprintf(e.stdout, "\nREST API: %s (OpenAPI document: %s/openapi.json)\nan admin key for this demo (shown once): %s\n", apiURL, apiURL, key)
@@ -143,8 +144,8 @@ func (c *DemoCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"values\": [\"%s\", \"example.com\"]}' %s/lookup\n", key, example, apiURL)
 	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- serveWith(e.ctx, hl, a.HTTPServer(e.ctx)) }()
-	if err := a.Run(e.ctx); err != nil {
+	go func() { httpErr <- serveWith(ctx, hl, a.HTTPServer(ctx)) }()
+	if err := a.Run(ctx); err != nil {
 		return err
 	}
 	if err := <-httpErr; err != nil {
@@ -154,10 +155,10 @@ func (c *DemoCmd) Run(e *env) error {
 }
 
 // demoSummary prints what the store holds.
-func demoSummary(e *env, a *App) error {
+func demoSummary(ctx context.Context, e *env, a *App) error {
 	fmt.Fprintln(e.stdout, "\nstored:")
 	for _, t := range intel.Types() {
-		n, err := a.Store.Count(e.ctx, store.Query{Types: []intel.Type{t}})
+		n, err := a.Store.Count(ctx, store.Query{Types: []intel.Type{t}})
 		if err != nil {
 			return err
 		}
@@ -165,14 +166,14 @@ func demoSummary(e *env, a *App) error {
 			fmt.Fprintf(e.stdout, "  %-16s %d\n", t, n)
 		}
 	}
-	cols, err := a.Store.Collections(e.ctx)
+	cols, err := a.Store.Collections(ctx)
 	if err != nil {
 		return err
 	}
 	for _, c := range cols {
 		fmt.Fprintf(e.stdout, "  collection %q: %d objects\n", c.Name, c.Objects)
 	}
-	res, err := a.Store.Search(e.ctx, store.Query{Types: []intel.Type{intel.Vulnerability}, CVSSv3: store.Range{Min: ptrFloat(9)}, Limit: 3})
+	res, err := a.Store.Search(ctx, store.Query{Types: []intel.Type{intel.Vulnerability}, CVSSv3: store.Range{Min: ptrFloat(9)}, Limit: 3})
 	if err != nil {
 		return err
 	}
@@ -189,20 +190,20 @@ func demoSummary(e *env, a *App) error {
 func ptrFloat(v float64) *float64 { return &v }
 
 // demoKey revokes the previous demo's key and creates a new admin key.
-func demoKey(e *env, a *App) (string, error) {
+func demoKey(ctx context.Context, e *env, a *App) (string, error) {
 	demo := auth.Operator("demo")
-	keys, err := a.Service.Keys(e.ctx, demo)
+	keys, err := a.Service.Keys(ctx, demo)
 	if err != nil {
 		return "", err
 	}
 	for _, k := range keys {
 		if k.Name == "demo" && k.Revoked == nil {
-			if _, _, err := a.Service.RevokeKey(e.ctx, demo, k.ID); err != nil {
+			if _, _, err := a.Service.RevokeKey(ctx, demo, k.ID); err != nil {
 				return "", err
 			}
 		}
 	}
-	k, err := a.Service.CreateKey(e.ctx, demo, service.KeyInput{Name: "demo", Role: string(auth.Admin)})
+	k, err := a.Service.CreateKey(ctx, demo, service.KeyInput{Name: "demo", Role: string(auth.Admin)})
 	if err != nil {
 		return "", err
 	}

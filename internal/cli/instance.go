@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,7 +80,7 @@ type InstanceAddCmd struct {
 }
 
 // Run adds the instance, with its three channels disabled.
-func (c *InstanceAddCmd) Run(e *env) error {
+func (c *InstanceAddCmd) Run(ctx context.Context, e *env) error {
 	// The name and URL are judged before the token is asked for.
 	if err := feed.ValidateName(c.Name); err != nil {
 		return err
@@ -91,13 +92,13 @@ func (c *InstanceAddCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	verify := !c.NoVerifyTLS
-	v, err := a.Service.CreateInstance(e.ctx, e.operator(), service.InstanceInput{Name: &c.Name, BaseURL: &c.BaseURL, VerifyTLS: &verify, Token: &tok})
+	v, err := a.Service.CreateInstance(ctx, e.operator(), service.InstanceInput{Name: &c.Name, BaseURL: &c.BaseURL, VerifyTLS: &verify, Token: &tok})
 	if err != nil {
 		return err
 	}
@@ -122,13 +123,13 @@ func warn(e *env, warnings []string) {
 type InstanceListCmd struct{}
 
 // Run lists the instances.
-func (c *InstanceListCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *InstanceListCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	views, err := a.Service.Instances(e.ctx, e.operator())
+	views, err := a.Service.Instances(ctx, e.operator())
 	if err != nil {
 		return err
 	}
@@ -153,13 +154,13 @@ type InstanceShowCmd struct {
 }
 
 // Run shows the instance and its channels.
-func (c *InstanceShowCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *InstanceShowCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	v, err := a.Service.Instance(e.ctx, e.operator(), c.Name)
+	v, err := a.Service.Instance(ctx, e.operator(), c.Name)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ type InstanceUpdateCmd struct {
 }
 
 // Run applies the changes.
-func (c *InstanceUpdateCmd) Run(e *env) error {
+func (c *InstanceUpdateCmd) Run(ctx context.Context, e *env) error {
 	q := service.InstanceInput{VerifyTLS: c.VerifyTLS}
 	if c.Rename != "" {
 		q.Name = &c.Rename
@@ -198,12 +199,12 @@ func (c *InstanceUpdateCmd) Run(e *env) error {
 		}
 		q.Token = &tok
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	v, err := a.Service.UpdateInstance(e.ctx, e.operator(), c.Name, q)
+	v, err := a.Service.UpdateInstance(ctx, e.operator(), c.Name, q)
 	if err != nil {
 		return err
 	}
@@ -224,13 +225,13 @@ type InstanceRemoveCmd struct {
 
 // Run removes the instance, once the name matches exactly and the user
 // has confirmed.
-func (c *InstanceRemoveCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *InstanceRemoveCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	v, err := a.Service.Instance(e.ctx, e.operator(), c.Name)
+	v, err := a.Service.Instance(ctx, e.operator(), c.Name)
 	if err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func (c *InstanceRemoveCmd) Run(e *env) error {
 			return fmt.Errorf("instance remove %s: not confirmed; nothing was removed", in.Name)
 		}
 	}
-	if _, err := a.Service.RemoveInstance(e.ctx, e.operator(), strconv.FormatInt(in.ID, 10)); err != nil {
+	if _, err := a.Service.RemoveInstance(ctx, e.operator(), strconv.FormatInt(in.ID, 10)); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "instance %s removed; the intelligence it brought stays, with its provenance\n", in.Name)
@@ -262,17 +263,17 @@ type InstanceTestCmd struct {
 }
 
 // Run tests each channel and prints its working status.
-func (c *InstanceTestCmd) Run(e *env) error {
-	a, err := e.open()
+func (c *InstanceTestCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return testChannels(e, a, c.Name)
+	return testChannels(ctx, e, a, c.Name)
 }
 
-func testChannels(e *env, a *App, instance string) error {
-	res, err := a.Service.TestInstance(e.ctx, e.operator(), instance)
+func testChannels(ctx context.Context, e *env, a *App, instance string) error {
+	res, err := a.Service.TestInstance(ctx, e.operator(), instance)
 	if err != nil {
 		return err
 	}
@@ -323,7 +324,7 @@ type InstanceMigrateCmd struct {
 
 // Run updates the instance in one step, keeping its channels, collections,
 // cursors and history, then tests its connectivity.
-func (c *InstanceMigrateCmd) Run(e *env) error {
+func (c *InstanceMigrateCmd) Run(ctx context.Context, e *env) error {
 	if !c.given() {
 		return fmt.Errorf("%w: migrate needs the new token from --token-file or --token-env", errUsage)
 	}
@@ -334,12 +335,12 @@ func (c *InstanceMigrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	m, err := a.Service.MigrateInstance(e.ctx, e.operator(), c.Name, c.BaseURL, tok)
+	m, err := a.Service.MigrateInstance(ctx, e.operator(), c.Name, c.BaseURL, tok)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ type LookupCmd struct {
 
 // Run looks the values up; the exit status is 0 whether or not they are
 // known, unless --fail-unknown.
-func (c *LookupCmd) Run(e *env) error {
+func (c *LookupCmd) Run(ctx context.Context, e *env) error {
 	values := c.Values
 	if len(values) == 0 || (len(values) == 1 && values[0] == "-") {
 		var err error
@@ -37,12 +38,12 @@ func (c *LookupCmd) Run(e *env) error {
 	if len(values) == 0 {
 		return fmt.Errorf("%w: give values to look up, as arguments or one per line on standard input", errUsage)
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	answers, err := a.Service.Lookup(e.ctx, e.operator(), values)
+	answers, err := a.Service.Lookup(ctx, e.operator(), values)
 	if err != nil {
 		return err
 	}
@@ -191,21 +192,21 @@ func (c *SearchCmd) values() url.Values {
 }
 
 // Run runs the search.
-func (c *SearchCmd) Run(e *env) error {
+func (c *SearchCmd) Run(ctx context.Context, e *env) error {
 	q, err := service.ObjectQuery(c.values())
 	if err != nil {
 		return err
 	}
-	return runSearch(e, q, false)
+	return runSearch(ctx, e, q, false)
 }
 
-func runSearch(e *env, q store.Query, vulns bool) error {
-	a, err := e.open()
+func runSearch(ctx context.Context, e *env, q store.Query, vulns bool) error {
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	res, err := a.Service.Search(e.ctx, e.operator(), q)
+	res, err := a.Service.Search(ctx, e.operator(), q)
 	if err != nil {
 		return err
 	}
@@ -261,7 +262,7 @@ type VulnSearchCmd struct {
 }
 
 // Run runs the search.
-func (c *VulnSearchCmd) Run(e *env) error {
+func (c *VulnSearchCmd) Run(ctx context.Context, e *env) error {
 	v := url.Values{}
 	for k, val := range map[string]string{"product": c.Product, "vendor": c.Vendor, "min_cvss2": c.MinCVSS2, "max_cvss2": c.MaxCVSS2,
 		"min_cvss3": c.MinCVSS3, "max_cvss3": c.MaxCVSS3, "min_cvss4": c.MinCVSS4, "max_cvss4": c.MaxCVSS4, "min_epss": c.MinEPSS,
@@ -276,7 +277,7 @@ func (c *VulnSearchCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	return runSearch(e, q, true)
+	return runSearch(ctx, e, q, true)
 }
 
 // vulnTable prints vulnerabilities: each by its CVE id (with its title) or

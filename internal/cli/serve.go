@@ -20,11 +20,11 @@ type ServeCmd struct {
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
-func (c *ServeCmd) Run(e *env) error {
+func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if c.RateLimit <= 0 || c.RateBurst < 1 {
 		return fmt.Errorf("%w: --rate-limit must be above 0 and --rate-burst at least 1", errUsage)
 	}
-	a, err := e.open()
+	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -38,9 +38,9 @@ func (c *ServeCmd) Run(e *env) error {
 		e.log.Warn(w)
 	}
 	errc := make(chan error, 1)
-	srv := a.HTTPServer(e.ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
-	go func() { errc <- serveWith(e.ctx, ln, srv) }()
-	if err := a.Run(e.ctx); err != nil {
+	srv := a.HTTPServer(ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
+	go func() { errc <- serveWith(ctx, ln, srv) }()
+	if err := a.Run(ctx); err != nil {
 		return err
 	}
 	return <-errc

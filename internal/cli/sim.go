@@ -32,7 +32,7 @@ type SimCmd struct {
 }
 
 // Run starts the simulator.
-func (c *SimCmd) Run(e *env) error {
+func (c *SimCmd) Run(ctx context.Context, e *env) error {
 	s, err := c.build(e)
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func (c *SimCmd) Run(e *env) error {
 	st := s.State()
 	fmt.Fprintf(e.stdout, "clock %s; %d reports, %d vulnerabilities, %d indicators; admin API at %s/_sim/state\n",
 		st.Clock.Format(time.RFC3339), st.Counts["reports"], st.Counts["vulnerabilities"], st.Counts["indicators"], base)
-	return serve(e.ctx, ln, s.Handler())
+	return serve(ctx, ln, s.Handler())
 }
 
 func (c *SimCmd) build(e *env) (*sim.Server, error) {
