@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// collectionID returns the id of the named collection, creating it on first use.
+func (s *Store) collectionID(ctx context.Context, tx *sql.Tx, name string, nowUS int64) (int64, error) {
+	name = strings.TrimSpace(name)
+	key := strings.ToLower(name)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO collections (name, name_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name_key) DO NOTHING`,
+		name, key, nowUS); err != nil {
+		return 0, fmt.Errorf("store: create collection %q: %w", name, err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name_key = $1`, key).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: find collection %q: %w", name, err)
+	}
+	return id, nil
+}
+
+func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
+	return chunks(ids, s.batchLen, func(c []int64) error {
+		args := make([]any, 0, len(c)*3)
+		for _, id := range c {
+			args = append(args, collID, id, nowUS)
+		}
+		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint"})
+		if _, err := s.txExec(ctx, tx, `INSERT INTO collection_objects (collection_id, object_id, added_at) `+
+			src+` ON CONFLICT (collection_id, object_id) DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("store: add to collection %d: %w", collID, err)
+		}
+		return nil
+	})
+}
+
+// Collections lists the collections with how many objects each holds.
+func (s *Store) Collections(ctx context.Context) ([]intel.Collection, error) {
+	return s.CollectionsUpTo(ctx, "")
+}
+
+// tlpCap returns the condition " AND o.tlp IN (...)" that leaves out objects
+// marked above maxTLP, or "" for no cap. The names are the fixed TLP names,
+// never input, so they are written into the SQL text.
+func tlpCap(maxTLP intel.TLP) (string, error) {
+	if maxTLP == "" {
+		return "", nil
+	}
+	if !maxTLP.Valid() {
+		_, err := intel.ParseTLP(string(maxTLP))
+		return "", err
+	}
+	return ` AND o.tlp IN ('` + strings.Join(typeNames(intel.TLPsUpTo(maxTLP)), `','`) + `')`, nil
+}
+
+// CollectionsUpTo lists the collections, counting only the objects marked
+// at most maxTLP ("" : all), as a key capped at it sees them.
+func (s *Store) CollectionsUpTo(ctx context.Context, maxTLP intel.TLP) ([]intel.Collection, error) {
+	count := `(SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)`
+	capCond, err := tlpCap(maxTLP)
+	if err != nil {
+		return nil, err
+	}
+	if capCond != "" {
+		count = `(SELECT count(*) FROM collection_objects m JOIN objects o ON o.id = m.object_id WHERE m.collection_id = c.id` +
+			capCond + `)`
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, `+count+` FROM collections c ORDER BY c.name_key`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list collections: %w", err)
+	}
+	defer rows.Close()
+	var out []intel.Collection
+	for rows.Next() {
+		var c intel.Collection
+		var created int64
+		if err := rows.Scan(&c.ID, &c.Name, &created, &c.Objects); err != nil {
+			return nil, fmt.Errorf("store: list collections: %w", err)
+		}
+		c.Created = time.UnixMicro(created).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
