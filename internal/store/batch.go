@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -94,7 +96,7 @@ func (s *Store) placeholders(rows, cols, start int) string {
 // of hundreds. vals are all strings or all int64s.
 func (s *Store) in(start int, vals []any) (string, []any) {
 	if s.dialect == SQLite {
-		return `IN (` + strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",") + `)`, vals
+		return `IN ` + s.placeholders(1, len(vals), start), vals
 	}
 	return `= ANY(` + s.param(start) + `)`, []any{column(vals, pgArrayType(vals))}
 }
@@ -163,6 +165,55 @@ func column(vals []any, pgType string) any {
 		}
 	}
 	return out
+}
+
+// rowSet is the values of a multi-row statement, row after row, with the
+// PostgreSQL type of each column (which SQLite ignores).
+type rowSet struct {
+	types []string
+	args  []any
+}
+
+func newRows(types ...string) *rowSet { return &rowSet{types: types} }
+
+// add appends one row: as many values as the set has columns.
+func (r *rowSet) add(vals ...any) { r.args = append(r.args, vals...) }
+
+// len is the number of rows.
+func (r *rowSet) len() int { return len(r.args) / len(r.types) }
+
+// eachBatch is the one way to run a multi-row statement: it calls f for
+// each batch of r's rows (batchLen rows at a time, so that the statement
+// texts come in a few lengths and stay prepared), with the rows' source that
+// follows "INSERT INTO t (cols)" (rowsSource), its arguments, and the index
+// of the batch's first row and its number of rows.
+func (s *Store) eachBatch(r *rowSet, f func(src string, args []any, from, n int) error) error {
+	cols, rows := len(r.types), r.len()
+	for from := 0; from < rows; {
+		n := s.batchLen(rows - from)
+		src, args := s.rowsSource(r.args[from*cols:(from+n)*cols], r.types)
+		if err := f(src, args, from, n); err != nil {
+			return err
+		}
+		from += n
+	}
+	return nil
+}
+
+// execRows runs head, the rows' source and tail over every batch of r in
+// tx, and returns the number of rows affected.
+func (s *Store) execRows(ctx context.Context, tx *sql.Tx, head string, r *rowSet, tail string) (int64, error) {
+	var total int64
+	err := s.eachBatch(r, func(src string, args []any, _, _ int) error {
+		res, err := s.txExec(ctx, tx, head+` `+src+` `+tail, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		total += n
+		return err
+	})
+	return total, err
 }
 
 // chunks calls f for consecutive slices of at most size elements.

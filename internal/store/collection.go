@@ -25,19 +25,17 @@ func (s *Store) collectionID(ctx context.Context, tx *sql.Tx, name string, nowUS
 	return id, nil
 }
 
+// addMembers puts objects into a collection (those in it already stay).
 func (s *Store) addMembers(ctx context.Context, tx *sql.Tx, collID int64, ids []int64, nowUS int64) error {
-	return chunks(ids, s.batchLen, func(c []int64) error {
-		args := make([]any, 0, len(c)*3)
-		for _, id := range c {
-			args = append(args, collID, id, nowUS)
-		}
-		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint"})
-		if _, err := s.txExec(ctx, tx, `INSERT INTO collection_objects (collection_id, object_id, added_at) `+
-			src+` ON CONFLICT (collection_id, object_id) DO NOTHING`, args...); err != nil {
-			return fmt.Errorf("store: add to collection %d: %w", collID, err)
-		}
-		return nil
-	})
+	rows := newRows("bigint", "bigint", "bigint")
+	for _, id := range ids {
+		rows.add(collID, id, nowUS)
+	}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO collection_objects (collection_id, object_id, added_at)`, rows,
+		`ON CONFLICT (collection_id, object_id) DO NOTHING`); err != nil {
+		return fmt.Errorf("store: add to collection %d: %w", collID, err)
+	}
+	return nil
 }
 
 // Collections lists the collections with how many objects each holds.

@@ -46,17 +46,64 @@ type refKey struct {
 
 func keyOf(t intel.Type, value string) refKey { return refKey{t, Vkey(value)} }
 
+// fate is what a page does to one of its objects, decided once.
+type fate uint8
+
+const (
+	fateUndecided  fate = iota
+	fateDigestSame      // the source's view has the digest of its last one: unchanged, nothing loaded or written
+	fateGuessed         // inserted as new by the bulk-load guess (insertGuessed)
+	fateCreated         // not stored before: inserted
+	fateUpdated         // stored, and changed by the page: written over
+	fateMergeSame       // stored, and merges to what is stored: only the view's digest is noted
+)
+
 // pending is one object of a page on its way into the store.
 type pending struct {
-	stored   *intel.Object // as loaded; nil when new
-	cur      intel.Object  // merged so far
-	changed  bool
-	seen     bool
-	dup      bool  // the page has more than one view of the object
-	fast     bool  // recognised as unchanged by its digest
-	inserted bool  // inserted as new by insertGuessed
-	member   bool  // already in the page's collection
-	digest   int64 // of the (first) view
+	stored  *intel.Object // as loaded (fateUpdated, fateMergeSame); nil otherwise
+	cur     intel.Object  // the page's views merged so far
+	digest  int64         // of the (first) view
+	views   int           // the page's views of the object
+	merged  int           // how many of them are merged into cur
+	changed bool          // a merged view changed the stored object
+	member  bool          // already in the page's collection
+	fate    fate
+}
+
+// merge merges one of the page's views of the object: the first into what
+// is stored, the next into the first.
+func (pd *pending) merge(view *intel.Object, src intel.Provenance, policy intel.TLPPolicy) {
+	base := &pd.cur
+	if pd.merged == 0 {
+		base = pd.stored
+	}
+	merged, changed := intel.Merge(base, view, src, policy)
+	pd.cur, pd.changed, pd.merged = merged, pd.changed || changed, pd.merged+1
+}
+
+// decide settles the fate of an object the page merged.
+func (pd *pending) decide() {
+	switch {
+	case pd.stored == nil:
+		pd.fate = fateCreated
+	case pd.changed:
+		pd.fate = fateUpdated
+	default:
+		pd.fate = fateMergeSame
+		pd.cur.ID = pd.stored.ID
+	}
+}
+
+// count adds an object of fate f to the counts.
+func (c *Counts) count(f fate) {
+	switch f {
+	case fateGuessed, fateCreated:
+		c.New++
+	case fateUpdated:
+		c.Updated++
+	default:
+		c.Unchanged++
+	}
 }
 
 // ApplyPage writes a page and moves the channel's cursor to page.Cursor in
@@ -203,11 +250,11 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	for i := range p.Objects {
 		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
 		if pd, ok := byKey[k]; ok {
-			pd.dup = true
+			pd.views++
 			continue
 		}
 		order = append(order, k)
-		byKey[k] = &pending{digest: digest(&p.Objects[i])}
+		byKey[k] = &pending{digest: digest(&p.Objects[i]), views: 1}
 	}
 	if err := s.lockKeys(ctx, tx, order); err != nil {
 		return counts, err
@@ -226,8 +273,8 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		pr, ok := probed[k]
 		switch {
 		case !ok: // new
-		case pr.digest.Valid && pr.digest.Int64 == pd.digest && !pd.dup:
-			pd.fast, pd.cur.ID, pd.member = true, pr.id, pr.member
+		case pr.digest.Valid && pr.digest.Int64 == pd.digest && pd.views == 1:
+			pd.fate, pd.cur.ID, pd.member = fateDigestSame, pr.id, pr.member
 		default:
 			full = append(full, k)
 			pd.member = pr.member
@@ -237,44 +284,37 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if err != nil {
 		return counts, err
 	}
+	for _, k := range full {
+		byKey[k].stored = stored[k]
+	}
 	for i := range p.Objects {
-		k := keyOf(p.Objects[i].Type, p.Objects[i].Value)
-		pd := byKey[k]
-		if pd.fast || pd.inserted {
-			continue
+		if pd := byKey[keyOf(p.Objects[i].Type, p.Objects[i].Value)]; pd.fate == fateUndecided {
+			pd.merge(&p.Objects[i], p.Source, s.policy)
 		}
-		base := &pd.cur // a second view of the same object in this page merges into the first
-		if !pd.seen {
-			pd.seen, pd.stored, base = true, stored[k], stored[k]
-		}
-		merged, changed := intel.Merge(base, &p.Objects[i], p.Source, s.policy)
-		pd.cur, pd.changed = merged, pd.changed || changed
 	}
 
-	var writes, provOnly, objects []*pending
+	var writes, objects, provOnly []*pending
+	var fresh []refKey // the objects the page stores for the first time
 	for _, k := range order {
 		pd := byKey[k]
-		switch {
-		case pd.fast:
-			counts.Unchanged++
-		case pd.inserted:
-			counts.New++
-			writes = append(writes, pd)
-		case pd.stored == nil:
-			counts.New++
+		if pd.fate == fateUndecided {
+			pd.decide()
+		}
+		counts.count(pd.fate)
+		switch pd.fate {
+		case fateGuessed:
+			writes, fresh = append(writes, pd), append(fresh, k)
+		case fateCreated:
+			writes, objects, fresh = append(writes, pd), append(objects, pd), append(fresh, k)
+		case fateUpdated:
 			writes, objects = append(writes, pd), append(objects, pd)
-		case pd.changed:
-			counts.Updated++
-			writes, objects = append(writes, pd), append(objects, pd)
-		default:
-			counts.Unchanged++
-			pd.cur.ID = pd.stored.ID
+		case fateMergeSame:
 			// The view differs from the last one but merges to the same
 			// object (an older re-read, say): remember the view's digest.
 			provOnly = append(provOnly, pd)
 		}
 	}
-	if err := s.upsertObjects(ctx, tx, objects, nowUS); err != nil {
+	if err := s.writeObjects(ctx, tx, objects, nowUS); err != nil {
 		return counts, err
 	}
 	if err := s.upsertProvenance(ctx, tx, append(writes, provOnly...), p.Source.ChannelID); err != nil {
@@ -299,13 +339,7 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if counts.Relationships, err = s.addRelationships(ctx, tx, p.Relationships, ids2, nowUS); err != nil {
 		return counts, err
 	}
-	var created []refKey
-	for _, k := range order {
-		if pd := byKey[k]; pd.inserted || (pd.stored == nil && !pd.fast) {
-			created = append(created, k)
-		}
-	}
-	resolved, err := s.resolvePending(ctx, tx, created, nowUS)
+	resolved, err := s.resolvePending(ctx, tx, fresh, nowUS)
 	if err != nil {
 		return counts, err
 	}
@@ -340,18 +374,13 @@ func (w *PageTx) insertGuessed(ctx context.Context, p Page, order []refKey, byKe
 		return order, err
 	}
 	for i := range p.Objects {
-		pd := byKey[keyOf(p.Objects[i].Type, p.Objects[i].Value)]
-		base := &pd.cur
-		if !pd.seen {
-			pd.seen, base = true, nil
-		}
-		pd.cur, _ = intel.Merge(base, &p.Objects[i], p.Source, s.policy)
+		byKey[keyOf(p.Objects[i].Type, p.Objects[i].Value)].merge(&p.Objects[i], p.Source, s.policy)
 	}
 	all := make([]*pending, len(order))
 	for i, k := range order {
 		all[i] = byKey[k]
 	}
-	if err := s.writeObjects(ctx, w.tx, all, true, true, nowUS); err != nil {
+	if err := s.insertForeseen(ctx, w.tx, all, true, nowUS); err != nil {
 		return nil, err
 	}
 	var rest []refKey
@@ -359,11 +388,11 @@ func (w *PageTx) insertGuessed(ctx context.Context, p Page, order []refKey, byKe
 	for _, k := range order {
 		pd := byKey[k]
 		if pd.cur.ID != 0 {
-			pd.inserted = true
+			pd.fate = fateGuessed
 			inserted = append(inserted, pd)
 			continue
 		}
-		*pd = pending{digest: pd.digest, dup: pd.dup} // stored already: start over
+		*pd = pending{digest: pd.digest, views: pd.views} // stored already: start over
 		rest = append(rest, k)
 	}
 	return rest, s.indexText(ctx, w.tx, inserted)

@@ -54,26 +54,20 @@ func (s *Store) linkByFlashpointID(ctx context.Context, tx *sql.Tx, writes []*pe
 	if err != nil {
 		return 0, fmt.Errorf("store: vulnerabilities by Flashpoint id: %w", err)
 	}
-	var args []any
+	rows := newRows(relationshipTypes...)
 	for _, g := range groups {
 		for _, title := range g {
 			for _, cve := range g {
 				if !title.isCVE && cve.isCVE {
-					args = append(args, title.id, string(intel.RelRelatedTo), cve.id, nowUS)
+					rows.add(title.id, string(intel.RelRelatedTo), cve.id, nowUS)
 				}
 			}
 		}
 	}
-	if len(args) == 0 {
-		return 0, nil
-	}
-	src, a := s.rowsSource(args, []string{"bigint", "text", "bigint", "bigint"})
-	res, err := s.txExec(ctx, tx, `INSERT INTO relationships (source_id, type, target_id, created_at) `+src+
-		` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
+	n, err := s.execRows(ctx, tx, relationshipColumns, rows, `ON CONFLICT (source_id, type, target_id) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("store: relate vulnerabilities by Flashpoint id: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	return int(n), nil
 }
 
@@ -110,6 +104,12 @@ func (s *Store) resolvePending(ctx context.Context, tx *sql.Tx, created []refKey
 	return added, nil
 }
 
+// relationshipColumns are the columns a relationship row is written to,
+// and relationshipTypes their PostgreSQL types.
+const relationshipColumns = `INSERT INTO relationships (source_id, type, target_id, created_at)`
+
+var relationshipTypes = []string{"bigint", "text", "bigint", "bigint"}
+
 // addRelationships resolves both ends of each relationship (in the page or
 // already stored) and inserts the new ones. It returns how many were new.
 func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.Relationship, ids map[refKey]int64, nowUS int64) (int, error) {
@@ -135,18 +135,13 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 		typ      string
 	}
 	seen := map[edge]bool{}
-	type later struct {
-		target refKey
-		src    int64
-		typ    string
-	}
-	var args []any
-	var pending []later
+	rows, pending := newRows(relationshipTypes...), newRows("text", "text", "bigint", "text", "bigint")
 	for _, r := range rels {
 		src, dst := ids[keyOf(r.Source.Type, r.Source.Value)], ids[keyOf(r.Target.Type, r.Target.Value)]
 		if (src <= 0 || dst <= 0) && r.IfStored {
 			if src > 0 { // made when the target is stored (resolvePending)
-				pending = append(pending, later{keyOf(r.Target.Type, r.Target.Value), src, string(r.Type)})
+				k := keyOf(r.Target.Type, r.Target.Value)
+				pending.add(string(k.typ), k.vkey, src, string(r.Type), nowUS)
 			}
 			continue
 		}
@@ -161,36 +156,18 @@ func (s *Store) addRelationships(ctx context.Context, tx *sql.Tx, rels []intel.R
 		e := edge{src, dst, string(r.Type)}
 		if !seen[e] {
 			seen[e] = true
-			args = append(args, src, e.typ, dst, nowUS)
+			rows.add(src, e.typ, dst, nowUS)
 		}
 	}
-	if len(pending) > 0 {
-		err := chunks(pending, s.batchLen, func(c []later) error {
-			a := make([]any, 0, len(c)*5)
-			for _, l := range c {
-				a = append(a, string(l.target.typ), l.target.vkey, l.src, l.typ, nowUS)
-			}
-			src, a := s.rowsSource(a, []string{"text", "text", "bigint", "text", "bigint"})
-			_, err := s.txExec(ctx, tx, `INSERT INTO pending_relationships (target_type, target_vkey, source_id, type, created_at) `+
-				src+` ON CONFLICT (target_type, target_vkey, source_id, type) DO NOTHING`, a...)
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("store: keep pending relationships: %w", err)
-		}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO pending_relationships (target_type, target_vkey, source_id, type, created_at)`,
+		pending, `ON CONFLICT (target_type, target_vkey, source_id, type) DO NOTHING`); err != nil {
+		return 0, fmt.Errorf("store: keep pending relationships: %w", err)
 	}
-	added := 0
-	for i := 0; i < len(args); i += batch * 4 {
-		src, a := s.rowsSource(args[i:min(len(args), i+batch*4)], []string{"bigint", "text", "bigint", "bigint"})
-		res, err := s.txExec(ctx, tx, `INSERT INTO relationships (source_id, type, target_id, created_at) `+
-			src+` ON CONFLICT (source_id, type, target_id) DO NOTHING`, a...)
-		if err != nil {
-			return 0, fmt.Errorf("store: add relationships: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		added += int(n)
+	added, err := s.execRows(ctx, tx, relationshipColumns, rows, `ON CONFLICT (source_id, type, target_id) DO NOTHING`)
+	if err != nil {
+		return 0, fmt.Errorf("store: add relationships: %w", err)
 	}
-	return added, nil
+	return int(added), nil
 }
 
 // Related returns the objects related to id, both ways, each with the

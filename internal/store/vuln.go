@@ -38,22 +38,19 @@ func (s *Store) recordVulnerabilities(ctx context.Context, tx *sql.Tx, channelID
 	recs := slices.SortedFunc(maps.Keys(last), func(a, b rec) int { // one order: no two writers deadlock
 		return cmp.Or(cmp.Compare(a.fpid, b.fpid), cmp.Compare(a.object, b.object))
 	})
-	return chunks(recs, s.batchLen, func(c []rec) error {
-		args := make([]any, 0, len(c)*5)
-		for _, r := range c {
-			args = append(args, channelID, r.fpid, r.object, last[r], last[r])
-		}
-		src, args := s.rowsSource(args, []string{"bigint", "bigint", "bigint", "bigint", "bigint"})
-		if _, err := s.txExec(ctx, tx, `INSERT INTO vulnerability_records (channel_id, flashpoint_id, object_id, first_reported, last_reported) `+src+`
-			ON CONFLICT (channel_id, flashpoint_id, object_id) DO UPDATE SET
-			first_reported = CASE WHEN excluded.first_reported < vulnerability_records.first_reported
-				THEN excluded.first_reported ELSE vulnerability_records.first_reported END,
-			last_reported = CASE WHEN excluded.last_reported > vulnerability_records.last_reported
-				THEN excluded.last_reported ELSE vulnerability_records.last_reported END`, args...); err != nil {
-			return fmt.Errorf("store: record vulnerabilities of channel %d: %w", channelID, err)
-		}
-		return nil
-	})
+	rows := newRows("bigint", "bigint", "bigint", "bigint", "bigint")
+	for _, r := range recs {
+		rows.add(channelID, r.fpid, r.object, last[r], last[r])
+	}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO vulnerability_records (channel_id, flashpoint_id, object_id, first_reported, last_reported)`,
+		rows, `ON CONFLICT (channel_id, flashpoint_id, object_id) DO UPDATE SET
+		first_reported = CASE WHEN excluded.first_reported < vulnerability_records.first_reported
+			THEN excluded.first_reported ELSE vulnerability_records.first_reported END,
+		last_reported = CASE WHEN excluded.last_reported > vulnerability_records.last_reported
+			THEN excluded.last_reported ELSE vulnerability_records.last_reported END`); err != nil {
+		return fmt.Errorf("store: record vulnerabilities of channel %d: %w", channelID, err)
+	}
+	return nil
 }
 
 // Product is a stored software object's vendor and product, lower-cased.

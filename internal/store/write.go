@@ -26,18 +26,18 @@ func nullInt(p *int) any {
 	return int64(*p)
 }
 
-// upsertObjects writes the new and the changed objects of a page and sets
-// the ids of the new ones.
-func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
+// writeObjects writes the created and the updated objects of a page (by
+// their fate) and sets the ids of the created ones.
+func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
 	var fresh, changed []*pending
 	for _, pd := range writes {
-		if pd.stored == nil {
+		if pd.fate == fateCreated {
 			fresh = append(fresh, pd)
 		} else {
 			changed = append(changed, pd)
 		}
 	}
-	if err := s.writeObjects(ctx, tx, fresh, true, false, nowUS); err != nil {
+	if err := s.insertObjects(ctx, tx, fresh, nowUS); err != nil {
 		return err
 	}
 	for _, pd := range fresh {
@@ -45,7 +45,7 @@ func (s *Store) upsertObjects(ctx context.Context, tx *sql.Tx, writes []*pending
 			return intel.Errorf(intel.ECONFLICT, "%s %s was stored by another writer while the page was written", pd.cur.Type, pd.cur.Value)
 		}
 	}
-	if err := s.writeObjects(ctx, tx, changed, false, false, nowUS); err != nil {
+	if err := s.updateObjects(ctx, tx, changed, nowUS); err != nil {
 		return err
 	}
 	return s.indexText(ctx, tx, writes)
@@ -57,158 +57,173 @@ func (s *Store) indexText(ctx context.Context, tx *sql.Tx, writes []*pending) er
 	if s.dialect != SQLite {
 		return nil
 	}
-	var dels, adds []any
+	dels, adds := newRows("text", "bigint", "text", "text"), newRows("bigint", "text", "text")
 	for _, pd := range writes {
 		o, old := &pd.cur, pd.stored
 		if old != nil && old.Name == o.Name && old.Description == o.Description {
 			continue
 		}
 		if old != nil && (old.Name != "" || old.Description != "") {
-			dels = append(dels, "delete", o.ID, old.Name, old.Description)
+			dels.add("delete", o.ID, old.Name, old.Description)
 		}
 		if o.Name != "" || o.Description != "" {
-			adds = append(adds, o.ID, o.Name, o.Description)
+			adds.add(o.ID, o.Name, o.Description)
 		}
 	}
-	for _, st := range []struct {
-		args []any
-		cols int
-		sql  string
-	}{
-		{dels, 4, `INSERT INTO objects_fts (objects_fts, rowid, name, description) `},
-		{adds, 3, `INSERT INTO objects_fts (rowid, name, description) `},
-	} {
-		for i := 0; i < len(st.args); {
-			n := s.batchLen((len(st.args)-i)/st.cols) * st.cols
-			if _, err := s.txExec(ctx, tx, st.sql+`VALUES `+s.placeholders(n/st.cols, st.cols, 1), st.args[i:i+n]...); err != nil {
-				return fmt.Errorf("store: full-text index: %w", err)
-			}
-			i += n
-		}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO objects_fts (objects_fts, rowid, name, description)`, dels, ``); err != nil {
+		return fmt.Errorf("store: full-text index: %w", err)
+	}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO objects_fts (rowid, name, description)`, adds, ``); err != nil {
+		return fmt.Errorf("store: full-text index: %w", err)
 	}
 	return nil
 }
 
-// insertNew is how writeObjects treats a key already stored: the new
-// objects of a page were probed under the write lock (SQLite) or the keys'
-// advisory locks (PostgreSQL), so a conflict is not expected and none is
-// written over. On SQLite "OR IGNORE", unlike an upsert, cannot abort the
-// statement halfway, so SQLite keeps no statement journal of the random
-// index pages it touches: a copy of each, and a quarter of the insert's cost.
-func (s *Store) insertNew() (verb, conflict string) {
-	if s.dialect == SQLite {
-		return "INSERT OR IGNORE", ""
+// objectColumns are the columns an object row is written to, and their
+// PostgreSQL types.
+const objectColumns = `INSERT INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity, score, tags,
+	first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at)`
+
+var objectTypes = []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
+	"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
+
+// objectRows returns the rows that write writes' objects.
+func objectRows(writes []*pending, nowUS int64) (*rowSet, error) {
+	r := newRows(objectTypes...)
+	r.args = make([]any, 0, len(writes)*len(objectTypes))
+	for _, pd := range writes {
+		o := &pd.cur
+		tags, err := marshal(o.Tags)
+		if err != nil {
+			return nil, err
+		}
+		if o.Tags == nil {
+			tags = []byte("[]")
+		}
+		data := []byte("{}")
+		if !emptyDetails(&o.Details) {
+			if data, err = marshal(&o.Details); err != nil {
+				return nil, fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
+			}
+		}
+		r.add(string(o.Type), Vkey(o.Value), longValue(o.Value), o.Name, o.Description, string(o.TLP), o.Confidence,
+			nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
+			micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
 	}
-	return "INSERT", "ON CONFLICT (type, vkey) DO NOTHING"
+	return r, nil
 }
 
-// writeObjects inserts the new objects of writes (fresh) or writes the
-// changed ones over what is stored. New objects get their ids from the
-// database. On SQLite, where the transaction holds the write lock, a new row
-// gets the largest id so far plus one (the documented rowid algorithm), so
-// each chunk reads that once and checks afterwards that every row went in
-// and the last took the id foreseen, instead of collecting the ids with
-// RETURNING. (The ids are not bound explicitly: an explicit INTEGER PRIMARY
-// KEY may fail its type check, and a statement that may fail halfway keeps a
-// statement journal of every index page it touches.)
-func (s *Store) writeObjects(ctx context.Context, tx *sql.Tx, writes []*pending, fresh, guess bool, nowUS int64) error {
-	types := []string{"text", "text", "text", "text", "text", "text", "integer", "integer", "integer", "text", "text",
-		"bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint"}
-	verb, conflict, returning := "INSERT", `ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name,
+// updateObjects writes changed objects over what is stored; they keep
+// their ids.
+func (s *Store) updateObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
+	for _, pd := range writes {
+		pd.cur.ID = pd.stored.ID
+	}
+	rows, err := objectRows(writes, nowUS)
+	if err != nil {
+		return err
+	}
+	n, err := s.execRows(ctx, tx, objectColumns, rows, `ON CONFLICT (type, vkey) DO UPDATE SET name = excluded.name,
 		description = excluded.description, tlp = excluded.tlp, confidence = excluded.confidence, relevance = excluded.relevance,
 		severity = excluded.severity, score = excluded.score, tags = excluded.tags, first_seen = excluded.first_seen,
 		last_seen = excluded.last_seen, valid_from = excluded.valid_from, valid_until = excluded.valid_until, data = excluded.data,
-		modified_at = excluded.modified_at`, ""
-	foresee := fresh && s.dialect == SQLite
-	if fresh {
-		verb, conflict = s.insertNew()
-		if !foresee {
-			returning = ` RETURNING id, type, vkey`
-		}
+		modified_at = excluded.modified_at`)
+	if err != nil {
+		return fmt.Errorf("store: update objects: %w", err)
 	}
-	return chunks(writes, s.batchLen, func(c []*pending) error {
-		args := make([]any, 0, len(c)*len(types))
-		var index map[refKey]*pending
-		if returning != "" {
-			index = make(map[refKey]*pending, len(c))
-		}
-		var first int64 // the id the chunk's first new row takes, when foreseen
-		if foresee {
-			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) + 1 FROM objects`).Scan(&first); err != nil {
-				return fmt.Errorf("store: next object id: %w", err)
-			}
-		}
-		for i, pd := range c {
-			o := &pd.cur
-			tags, err := marshal(o.Tags)
-			if err != nil {
-				return err
-			}
-			if o.Tags == nil {
-				tags = []byte("[]")
-			}
-			data := []byte("{}")
-			if !emptyDetails(&o.Details) {
-				if data, err = marshal(&o.Details); err != nil {
-					return fmt.Errorf("store: encode %s %s: %w", o.Type, o.Value, err)
-				}
-			}
-			k := keyOf(o.Type, o.Value)
-			switch {
-			case foresee:
-				o.ID = first + int64(i)
-			case index != nil:
-				index[k] = pd
-			default:
-				o.ID = pd.stored.ID
-			}
-			args = append(args, string(o.Type), k.vkey, longValue(o.Value), o.Name, o.Description, string(o.TLP), o.Confidence,
-				nullInt(o.Relevance), nullInt(o.Severity), string(o.Score), string(tags),
-				micros(o.FirstSeen), micros(o.LastSeen), micros(o.ValidFrom), micros(o.ValidUntil), string(data), nowUS, nowUS)
-		}
-		src, args := s.rowsSource(args, types)
-		query := verb + ` INTO objects (type, vkey, value, name, description, tlp, confidence, relevance, severity, score, tags,
-			first_seen, last_seen, valid_from, valid_until, data, created_at, modified_at) ` + src + ` ` + conflict + returning
-		if returning == "" {
-			res, err := s.txExec(ctx, tx, query, args...)
-			if err != nil {
-				return fmt.Errorf("store: write objects: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("store: write objects: %w", err)
-			}
-			last := int64(-1)
-			if foresee {
-				if last, err = res.LastInsertId(); err != nil {
-					return fmt.Errorf("store: write objects: %w", err)
-				}
-			}
-			if guess && n < int64(len(c)) {
-				return s.guessedIDs(ctx, tx, c, first)
-			}
-			if n != int64(len(c)) || (foresee && last != first+n-1) {
-				return intel.Errorf(intel.ECONFLICT, "%d of %d objects written (last id %d, foreseen %d): another writer changed objects while the page was written",
-					n, len(c), last, first+int64(len(c))-1)
-			}
-			return nil
-		}
-		rows, err := s.txQuery(ctx, tx, query, args...)
+	if n != int64(len(writes)) {
+		return intel.Errorf(intel.ECONFLICT, "%d of %d changed objects written: another writer changed objects while the page was written", n, len(writes))
+	}
+	return nil
+}
+
+// insertObjects inserts new objects and sets their ids: on SQLite the ids
+// it foresees (insertForeseen), on PostgreSQL those RETURNING gives. An
+// object whose key another writer stored meanwhile is not written over and
+// keeps id 0.
+func (s *Store) insertObjects(ctx context.Context, tx *sql.Tx, writes []*pending, nowUS int64) error {
+	if s.dialect == SQLite {
+		return s.insertForeseen(ctx, tx, writes, false, nowUS)
+	}
+	rows, err := objectRows(writes, nowUS)
+	if err != nil {
+		return err
+	}
+	index := make(map[refKey]*pending, len(writes))
+	for _, pd := range writes {
+		index[keyOf(pd.cur.Type, pd.cur.Value)] = pd
+	}
+	err = s.eachBatch(rows, func(src string, args []any, _, _ int) error {
+		rs, err := s.txQuery(ctx, tx, objectColumns+` `+src+` ON CONFLICT (type, vkey) DO NOTHING RETURNING id, type, vkey`, args...)
 		if err != nil {
-			return fmt.Errorf("store: write objects: %w", err)
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
+		defer rs.Close()
+		for rs.Next() {
 			var id int64
 			var k refKey
-			if err := rows.Scan(&id, &k.typ, &k.vkey); err != nil {
-				return fmt.Errorf("store: write objects: %w", err)
+			if err := rs.Scan(&id, &k.typ, &k.vkey); err != nil {
+				return err
 			}
 			if pd := index[k]; pd != nil {
 				pd.cur.ID = id
 			}
 		}
-		return rows.Err()
+		return rs.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("store: insert objects: %w", err)
+	}
+	return nil
+}
+
+// insertForeseen inserts new objects on SQLite. The transaction holds the
+// write lock, so a new row gets the largest id so far plus one (the
+// documented rowid algorithm): each batch reads that once and checks
+// afterwards that every row went in and the last took the id foreseen,
+// instead of collecting the ids with RETURNING. (The ids are not bound
+// explicitly: an explicit INTEGER PRIMARY KEY may fail its type check, and
+// a statement that may fail halfway keeps a statement journal of every
+// index page it touches.) "OR IGNORE", unlike an upsert, cannot abort the
+// statement halfway either, so SQLite keeps no statement journal of the
+// random index pages it touches: a copy of each, and a quarter of the
+// insert's cost. A key found stored is a conflict, unless guessed: the
+// objects are a guess (insertGuessed), and those a stored key kept out
+// are given id 0.
+func (s *Store) insertForeseen(ctx context.Context, tx *sql.Tx, writes []*pending, guessed bool, nowUS int64) error {
+	rows, err := objectRows(writes, nowUS)
+	if err != nil {
+		return err
+	}
+	return s.eachBatch(rows, func(src string, args []any, from, n int) error {
+		c := writes[from : from+n]
+		var first int64 // the id the batch's first new row takes
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) + 1 FROM objects`).Scan(&first); err != nil {
+			return fmt.Errorf("store: next object id: %w", err)
+		}
+		res, err := s.txExec(ctx, tx, `INSERT OR IGNORE`+strings.TrimPrefix(objectColumns, `INSERT`)+` `+src, args...)
+		if err != nil {
+			return fmt.Errorf("store: insert objects: %w", err)
+		}
+		written, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: insert objects: %w", err)
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("store: insert objects: %w", err)
+		}
+		if guessed && written < int64(n) {
+			return s.guessedIDs(ctx, tx, c, first)
+		}
+		if written != int64(n) || last != first+written-1 {
+			return intel.Errorf(intel.ECONFLICT, "%d of %d objects written (last id %d, foreseen %d): another writer changed objects while the page was written",
+				written, n, last, first+int64(n)-1)
+		}
+		for i, pd := range c {
+			pd.cur.ID = first + int64(i)
+		}
+		return nil
 	})
 }
 
@@ -240,40 +255,36 @@ func (s *Store) guessedIDs(ctx context.Context, tx *sql.Tx, c []*pending, first 
 }
 
 func (s *Store) upsertProvenance(ctx context.Context, tx *sql.Tx, writes []*pending, channelID int64) error {
-	const cols = 11
-	provenanceTypes := []string{"bigint", "bigint", "text", "text", "text", "bigint", "bigint", "text", "integer", "bigint", "bigint"}
-	return chunks(writes, s.batchLen, func(c []*pending) error {
-		args := make([]any, 0, len(c)*cols)
-		for _, pd := range c {
-			var dg any = pd.digest
-			if pd.dup {
-				dg = nil
-			}
-			for _, p := range pd.cur.Sources {
-				if p.ChannelID != channelID {
-					continue
-				}
-				args = append(args, pd.cur.ID, p.ChannelID, p.Instance, p.Channel, p.OriginalID, micros(p.FirstReported),
+	rows := newRows("bigint", "bigint", "text", "text", "text", "bigint", "bigint", "text", "integer", "bigint", "bigint")
+	for _, pd := range writes {
+		var dg any = pd.digest
+		if pd.views > 1 { // no one view to recognise
+			dg = nil
+		}
+		for _, p := range pd.cur.Sources {
+			if p.ChannelID == channelID {
+				rows.add(pd.cur.ID, p.ChannelID, p.Instance, p.Channel, p.OriginalID, micros(p.FirstReported),
 					micros(p.LastReported), string(p.TLP), p.Confidence, micros(p.ValidUntil), dg)
 			}
 		}
-		src, args := s.rowsSource(args, provenanceTypes)
-		_, err := s.txExec(ctx, tx, `INSERT INTO provenance (object_id, channel_id, instance, channel, original_id, first_reported,
-			last_reported, tlp, confidence, valid_until, digest) `+src+`
-			ON CONFLICT (object_id, channel_id) DO UPDATE SET instance = excluded.instance, channel = excluded.channel,
-			original_id = excluded.original_id, first_reported = excluded.first_reported, last_reported = excluded.last_reported,
-			tlp = excluded.tlp, confidence = excluded.confidence, valid_until = excluded.valid_until, digest = excluded.digest`, args...)
-		if err != nil {
-			return fmt.Errorf("store: upsert provenance: %w", err)
-		}
-		return nil
-	})
+	}
+	_, err := s.execRows(ctx, tx, `INSERT INTO provenance (object_id, channel_id, instance, channel, original_id, first_reported,
+		last_reported, tlp, confidence, valid_until, digest)`, rows, `ON CONFLICT (object_id, channel_id) DO UPDATE SET
+		instance = excluded.instance, channel = excluded.channel, original_id = excluded.original_id,
+		first_reported = excluded.first_reported, last_reported = excluded.last_reported, tlp = excluded.tlp,
+		confidence = excluded.confidence, valid_until = excluded.valid_until, digest = excluded.digest`)
+	if err != nil {
+		return fmt.Errorf("store: upsert provenance: %w", err)
+	}
+	return nil
 }
 
 // upsertSideTables keeps the searchable columns of vulnerabilities and
 // software, and the hash index of every object that carries hashes.
 func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pending) error {
-	var vulns, soft, hashes []any
+	vulns := newRows("bigint", "bigint", "double precision", "double precision", "double precision", "text", "double precision", "text", "bigint")
+	soft := newRows("bigint", "text", "text", "text", "text")
+	hashes := newRows("text", "bigint", "text")
 	for _, pd := range writes {
 		o := &pd.cur
 		switch {
@@ -282,14 +293,14 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 			if v == nil {
 				v = &intel.VulnerabilityDetail{}
 			}
-			vulns = append(vulns, o.ID, nullFPID(v.FlashpointID), cvssScore(v.CVSSv2), cvssScore(v.CVSSv3), cvssScore(v.CVSSv4),
+			vulns.add(o.ID, nullFPID(v.FlashpointID), cvssScore(v.CVSSv2), cvssScore(v.CVSSv3), cvssScore(v.CVSSv4),
 				strings.ToLower(v.Severity), nullFloat(v.EPSS), strings.ToLower(v.ExploitMaturity), micros(v.PublishedAt))
 		case o.Type == intel.Software:
 			vendor, product, _ := strings.Cut(o.Value, ":")
 			if sw := o.Software; sw != nil {
 				vendor, product = sw.Vendor, sw.Product
 			}
-			soft = append(soft, o.ID, vendor, product, strings.ToLower(vendor), strings.ToLower(product))
+			soft.add(o.ID, vendor, product, strings.ToLower(vendor), strings.ToLower(product))
 		}
 		// Every hash an object carries (a file's other hashes, those of an
 		// extracted config, ...) finds it in a lookup; a file's own value
@@ -304,34 +315,27 @@ func (s *Store) upsertSideTables(ctx context.Context, tx *sql.Tx, writes []*pend
 		for algo, h := range o.Hashes {
 			if h = strings.ToLower(h); h != "" && !seen[h] {
 				seen[h] = true
-				hashes = append(hashes, h, o.ID, string(algo))
+				hashes.add(h, o.ID, string(algo))
 			}
 		}
 	}
-	stmts := []struct {
-		args  []any
-		types []string
-		sql   string
+	for _, st := range []struct {
+		table string
+		rows  *rowSet
+		head  string
+		tail  string
 	}{
-		{vulns, []string{"bigint", "bigint", "double precision", "double precision", "double precision", "text", "double precision", "text", "bigint"},
-			`INSERT INTO vulnerabilities (object_id, flashpoint_id, cvss_v2, cvss_v3, cvss_v4, severity, epss, exploit_maturity, published_at)
-			%s ON CONFLICT (object_id) DO UPDATE SET flashpoint_id = excluded.flashpoint_id, cvss_v2 = excluded.cvss_v2,
-			cvss_v3 = excluded.cvss_v3, cvss_v4 = excluded.cvss_v4, severity = excluded.severity, epss = excluded.epss,
-			exploit_maturity = excluded.exploit_maturity, published_at = excluded.published_at`},
-		{soft, []string{"bigint", "text", "text", "text", "text"}, `INSERT INTO software (object_id, vendor, product, vendor_lc, product_lc) %s
-			ON CONFLICT (object_id) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
+		{"vulnerabilities", vulns, `INSERT INTO vulnerabilities (object_id, flashpoint_id, cvss_v2, cvss_v3, cvss_v4, severity, epss,
+			exploit_maturity, published_at)`, `ON CONFLICT (object_id) DO UPDATE SET flashpoint_id = excluded.flashpoint_id,
+			cvss_v2 = excluded.cvss_v2, cvss_v3 = excluded.cvss_v3, cvss_v4 = excluded.cvss_v4, severity = excluded.severity,
+			epss = excluded.epss, exploit_maturity = excluded.exploit_maturity, published_at = excluded.published_at`},
+		{"software", soft, `INSERT INTO software (object_id, vendor, product, vendor_lc, product_lc)`,
+			`ON CONFLICT (object_id) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
 			vendor_lc = excluded.vendor_lc, product_lc = excluded.product_lc`},
-		{hashes, []string{"text", "bigint", "text"}, `INSERT INTO object_hashes (hash, object_id, algo) %s ON CONFLICT (hash, object_id) DO NOTHING`},
-	}
-	for _, st := range stmts {
-		cols := len(st.types)
-		for i := 0; i < len(st.args); {
-			n := s.batchLen((len(st.args)-i)/cols) * cols
-			src, a := s.rowsSource(st.args[i:i+n], st.types)
-			i += n
-			if _, err := s.txExec(ctx, tx, fmt.Sprintf(st.sql, src), a...); err != nil {
-				return fmt.Errorf("store: upsert %s: %w", strings.Fields(st.sql)[2], err)
-			}
+		{"object_hashes", hashes, `INSERT INTO object_hashes (hash, object_id, algo)`, `ON CONFLICT (hash, object_id) DO NOTHING`},
+	} {
+		if _, err := s.execRows(ctx, tx, st.head, st.rows, st.tail); err != nil {
+			return fmt.Errorf("store: upsert %s: %w", st.table, err)
 		}
 	}
 	return nil
