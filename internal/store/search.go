@@ -72,10 +72,7 @@ func (q *Query) checkText() error {
 }
 
 // vulnSorts maps each Query.Sort to its column and direction.
-var vulnSorts = map[string]struct {
-	col  string
-	desc bool
-}{
+var vulnSorts = map[string]vulnSort{
 	"-cvss2": {"v.cvss_v2", true}, "-cvss3": {"v.cvss_v3", true}, "-cvss4": {"v.cvss_v4", true}, "-epss": {"v.epss", true},
 	"cvss2": {"v.cvss_v2", false}, "cvss3": {"v.cvss_v3", false}, "cvss4": {"v.cvss_v4", false}, "epss": {"v.epss", false},
 	"published": {"v.published_at", false}, "-published": {"v.published_at", true},
@@ -102,13 +99,149 @@ type Result struct {
 	Next    string         `json:"next,omitempty"` // pass as Query.After for the next page; empty at the end
 }
 
+// searchCursor is where the next page of a search starts: after an
+// object's id and, in a sorted search, after its sort key. Clients see it
+// encoded ("o" and the id in base 36; "s", the id, "_" and the key) and
+// give it back as Query.After.
+type searchCursor struct {
+	id  int64
+	key float64 // sorted searches only
+}
+
+func (c searchCursor) encode(sorted bool) string {
+	id := strconv.FormatInt(c.id, 36)
+	if sorted {
+		return "s" + id + "_" + strconv.FormatFloat(c.key, 'g', -1, 64)
+	}
+	return "o" + id
+}
+
+// parseCursor decodes a Query.After for a search sorted or not.
+func parseCursor(after string, sorted bool) (searchCursor, error) {
+	bad := intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued for this sort", after)
+	var c searchCursor
+	var err error
+	if !sorted {
+		if c.id, err = strconv.ParseInt(strings.TrimPrefix(after, "o"), 36, 64); err != nil || !strings.HasPrefix(after, "o") {
+			return c, bad
+		}
+		return c, nil
+	}
+	idPart, keyPart, ok := strings.Cut(strings.TrimPrefix(after, "s"), "_")
+	id, err1 := strconv.ParseInt(idPart, 36, 64)
+	key, err2 := strconv.ParseFloat(keyPart, 64)
+	if !ok || err1 != nil || err2 != nil || !strings.HasPrefix(after, "s") {
+		return c, bad
+	}
+	return searchCursor{id, key}, nil
+}
+
+// vulnSort is a sort of vulnerabilities: its column and direction.
+type vulnSort struct {
+	col  string
+	desc bool
+}
+
+// searchPlan is a query checked and ready to build: what it joins and how
+// it is ordered, decided once, and what it needs from the database (the
+// products a name matches, how wide a score range is) read beforehand, so
+// that building its SQL runs no query.
+type searchPlan struct {
+	q        Query
+	types    []intel.Type // the type filter; nil when the vulnerabilities join restricts the type
+	vuln     bool         // joins vulnerabilities
+	sort     *vulnSort    // nil: in id order
+	after    *searchCursor
+	products [2][]int64 // the software matching q.Product and q.Vendor, when given
+	wide     map[string]bool
+	nowUS    int64
+}
+
+// from is the join a search and a count of it share.
+func (p *searchPlan) from() string {
+	if p.vuln {
+		return `objects o JOIN vulnerabilities v ON v.object_id = o.id`
+	}
+	return `objects o`
+}
+
+// plan checks q and reads what building its SQL needs.
+func (s *Store) plan(ctx context.Context, q Query) (*searchPlan, error) {
+	if err := q.checkText(); err != nil {
+		return nil, err
+	}
+	p := &searchPlan{q: q, types: q.Types, nowUS: s.now().UnixMicro(), wide: map[string]bool{}}
+	if q.Product != "" || q.Vendor != "" || q.CVSSv2.Set() || q.CVSSv3.Set() || q.CVSSv4.Set() || q.EPSS.Set() ||
+		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 || q.HasCVE != nil || (q.Sort != "" && q.Sort != "id") {
+		p.vuln, p.types = true, nil // the join with vulnerabilities restricts the type
+	}
+	for _, t := range p.types {
+		if !t.Valid() {
+			_, err := intel.ParseType(string(t))
+			return nil, err
+		}
+	}
+	for _, t := range append(slices.Clone(q.TLPs), q.MaxTLP) {
+		if t != "" && !t.Valid() {
+			_, err := intel.ParseTLP(string(t))
+			return nil, err
+		}
+	}
+	if q.Sort != "" && q.Sort != "id" {
+		vs, ok := vulnSorts[q.Sort]
+		if !ok {
+			return nil, intel.Errorf(intel.EINVALID, "sort %q is not known; allowed: %s", q.Sort, strings.Join(SortNames(), ", "))
+		}
+		p.sort = &vs
+	}
+	if q.After != "" {
+		c, err := parseCursor(q.After, p.sort != nil)
+		if err != nil {
+			return nil, err
+		}
+		p.after = &c
+	}
+	for i, m := range []struct{ col, needle string }{{`product_lc`, q.Product}, {`vendor_lc`, q.Vendor}} {
+		if m.needle == "" {
+			continue
+		}
+		ids, err := s.matchProducts(ctx, m.col, strings.ToLower(m.needle))
+		if err != nil {
+			return nil, err
+		}
+		p.products[i] = ids
+	}
+	for _, r := range p.ranges() {
+		if !r.r.Set() {
+			continue
+		}
+		if r.r.Min != nil && r.r.Max != nil && *r.r.Min > *r.r.Max {
+			return nil, intel.Errorf(intel.EINVALID, "%s range %g–%g is empty: the minimum is above the maximum", r.name, *r.r.Min, *r.r.Max)
+		}
+		wide, err := s.wideRange(ctx, r.col, r.r)
+		if err != nil {
+			return nil, err
+		}
+		p.wide[r.col] = wide
+	}
+	return p, nil
+}
+
+// scoreRange is one of a query's score ranges.
+type scoreRange struct {
+	col  string // in vulnerabilities
+	r    Range
+	name string
+}
+
+func (p *searchPlan) ranges() []scoreRange {
+	q := &p.q
+	return []scoreRange{{`cvss_v2`, q.CVSSv2, "CVSS v2"}, {`cvss_v3`, q.CVSSv3, "CVSS v3"}, {`cvss_v4`, q.CVSSv4, "CVSS v4"}, {`epss`, q.EPSS, "EPSS"}}
+}
+
 // Search returns the objects matching q in id order, one page at a time
 // (keyset pagination: pages stay stable while new objects arrive).
 func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
-	w, err := s.where(ctx, q)
-	if err != nil {
-		return Result{}, err
-	}
 	limit := q.Limit
 	switch {
 	case limit == 0:
@@ -116,40 +249,39 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	case limit < 0 || limit > 1000:
 		return Result{}, intel.Errorf(intel.EINVALID, "limit %d is out of range 1–1000", limit)
 	}
-	from := `objects o`
-	if w.vuln {
-		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
+	p, err := s.plan(ctx, q)
+	if err != nil {
+		return Result{}, err
 	}
+	w := s.build(p)
 	order, cols := `o.id`, objectCols
-	if w.vuln { // walk the vulnerabilities in id order: a LIMIT stops the scan early
+	if p.vuln { // walk the vulnerabilities in id order: a LIMIT stops the scan early
 		order = `v.object_id`
 	}
-	sorted, isSorted := vulnSorts[q.Sort]
-	if isSorted {
+	if p.sort != nil {
 		dir := ` ASC`
-		if sorted.desc {
+		if p.sort.desc {
 			dir = ` DESC`
 		}
-		order = sortKey(sorted.col) + dir + `, v.object_id`
-		cols = sortKey(sorted.col) + `, ` + objectCols
+		order = sortKey(p.sort.col) + dir + `, v.object_id`
+		cols = sortKey(p.sort.col) + `, ` + objectCols
 	}
-	query := `SELECT ` + cols + ` FROM ` + from + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
+	query := `SELECT ` + cols + ` FROM ` + p.from() + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
 	rows, err := s.rdb.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("store: search: %w", err)
 	}
 	defer rows.Close()
-	nowUS := s.now().UnixMicro()
 	var res Result
 	var keys []float64
 	for rows.Next() {
 		var o *intel.Object
-		if isSorted {
+		if p.sort != nil {
 			var k float64
-			o, err = s.scanObject(prefixed{rows, &k}, nowUS)
+			o, err = s.scanObject(prefixed{rows, &k}, p.nowUS)
 			keys = append(keys, k)
 		} else {
-			o, err = s.scanObject(rows, nowUS)
+			o, err = s.scanObject(rows, p.nowUS)
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("store: search: %w", err)
@@ -161,12 +293,11 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 	}
 	if len(res.Objects) > limit {
 		res.Objects = res.Objects[:limit]
-		last := strconv.FormatInt(res.Objects[limit-1].ID, 36)
-		if isSorted {
-			res.Next = "s" + last + "_" + strconv.FormatFloat(keys[limit-1], 'g', -1, 64)
-		} else {
-			res.Next = "o" + last
+		c := searchCursor{id: res.Objects[limit-1].ID}
+		if p.sort != nil {
+			c.key = keys[limit-1]
 		}
+		res.Next = c.encode(p.sort != nil)
 	}
 	if err := s.fill(ctx, res.Objects); err != nil {
 		return Result{}, err
@@ -177,32 +308,32 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 // Count returns how many objects match q (its Limit and After are ignored).
 func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
 	q.After = ""
-	w, err := s.where(ctx, q)
+	p, err := s.plan(ctx, q)
 	if err != nil {
 		return 0, err
 	}
-	from := `objects o`
-	if w.vuln {
-		from += ` JOIN vulnerabilities v ON v.object_id = o.id`
-	}
+	w := s.build(p)
 	var n int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM `+from+w.sql(), w.args...).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM `+p.from()+w.sql(), w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
 	return n, nil
 }
 
+// whereBuilder collects a search's conditions and their arguments, in the
+// order the SQL uses them (SQLite's placeholders are positional).
 type whereBuilder struct {
+	s     *Store
 	conds []string
 	args  []any
-	vuln  bool
 }
 
 func (w *whereBuilder) arg(v any) string {
 	w.args = append(w.args, v)
-	return "$" + strconv.Itoa(len(w.args))
+	return w.s.param(len(w.args))
 }
 
+// add appends a condition whose %s are the given arguments, in order.
 func (w *whereBuilder) add(format string, args ...any) {
 	refs := make([]any, len(args))
 	for i, a := range args {
@@ -226,17 +357,157 @@ func (w *whereBuilder) sql() string {
 	return ` WHERE ` + strings.Join(w.conds, ` AND `)
 }
 
-func (w *whereBuilder) rng(col string, r Range, name string) error {
-	if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
-		return intel.Errorf(intel.EINVALID, "%s range %g–%g is empty: the minimum is above the maximum", name, *r.Min, *r.Max)
+// build writes a plan's conditions, one small method per filter; it runs
+// no query.
+func (s *Store) build(p *searchPlan) *whereBuilder {
+	w := &whereBuilder{s: s}
+	q := &p.q
+	w.types(p.types)
+	w.after(p)
+	w.value(q, p.types)
+	w.tags(q.Tags)
+	w.collection(q.Collection)
+	w.tlps(q.TLPs, q.MaxTLP)
+	w.hasCVE(q.HasCVE)
+	w.sources(q.ChannelID, q.Instance)
+	w.text(q.Text)
+	w.deprecated(q.Deprecated, p.nowUS)
+	w.times(`o.modified_at`, q.ModifiedAfter, q.ModifiedBefore)
+	w.times(`o.last_seen`, q.LastSeenAfter, q.LastSeenBefore)
+	w.times(`o.valid_until`, q.ValidUntilAfter, q.ValidUntilBefore)
+	for i, needle := range []string{q.Product, q.Vendor} {
+		if needle != "" {
+			w.affects(p.products[i])
+		}
 	}
-	if r.Min != nil {
-		w.add(col+` >= %s`, *r.Min)
+	for _, r := range p.ranges() {
+		w.scoreRange(r, p.wide[r.col])
 	}
-	if r.Max != nil {
-		w.add(col+` <= %s`, *r.Max)
+	if len(q.Severities) > 0 {
+		w.in(`v.severity`, lower(q.Severities))
 	}
-	return nil
+	if len(q.ExploitMaturities) > 0 {
+		w.in(`v.exploit_maturity`, lower(q.ExploitMaturities))
+	}
+	if q.FlashpointID != 0 {
+		w.add(`v.flashpoint_id = %s`, q.FlashpointID)
+	}
+	return w
+}
+
+func (w *whereBuilder) types(types []intel.Type) {
+	if len(types) > 0 {
+		w.in(`o.type`, typeNames(types))
+	}
+}
+
+// after starts the page after the cursor.
+func (w *whereBuilder) after(p *searchPlan) {
+	c := p.after
+	switch {
+	case c == nil:
+	case p.sort != nil:
+		cmp := ">"
+		if p.sort.desc {
+			cmp = "<"
+		}
+		k := sortKey(p.sort.col)
+		w.add(`(`+k+` `+cmp+` %s OR (`+k+` = %s AND v.object_id > %s))`, c.key, c.key, c.id)
+	case p.vuln:
+		w.add(`v.object_id > %s`, c.id)
+	default:
+		w.add(`o.id > %s`, c.id)
+	}
+}
+
+// value filters by the exact value, a prefix or a substring.
+func (w *whereBuilder) value(q *Query, types []intel.Type) {
+	if (q.Value != "" || q.ValuePrefix != "") && len(types) == 0 {
+		w.in(`o.type`, typeNames(intel.Types())) // lets the (type, vkey) index serve value conditions
+	}
+	if q.Value != "" {
+		w.add(`o.vkey = %s`, Vkey(q.Value))
+	}
+	if q.ValuePrefix != "" {
+		w.add(`o.vkey >= %s AND o.vkey < %s`, q.ValuePrefix, q.ValuePrefix+"\U0010FFFF")
+	}
+	if q.ValueContains != "" {
+		if w.s.dialect == Postgres {
+			w.add(`strpos(COALESCE(o.value, o.vkey), %s) > 0`, q.ValueContains)
+		} else {
+			w.add(`instr(COALESCE(o.value, o.vkey), %s) > 0`, q.ValueContains)
+		}
+	}
+}
+
+// tags keeps the objects that have every tag.
+func (w *whereBuilder) tags(tags []string) {
+	for _, t := range tags {
+		if w.s.dialect == Postgres {
+			w.add(`jsonb_exists(o.tags::jsonb, %s)`, t)
+		} else {
+			w.add(`EXISTS (SELECT 1 FROM json_each(o.tags) WHERE json_each.value = %s)`, t)
+		}
+	}
+}
+
+func (w *whereBuilder) collection(name string) {
+	if name != "" {
+		w.add(`o.id IN (SELECT m.object_id FROM collection_objects m JOIN collections c ON c.id = m.collection_id WHERE c.name_key = %s)`,
+			strings.ToLower(strings.TrimSpace(name)))
+	}
+}
+
+// tlps keeps the objects marked with one of tlps, and none above the cap.
+func (w *whereBuilder) tlps(tlps []intel.TLP, maxTLP intel.TLP) {
+	if len(tlps) > 0 {
+		w.in(`o.tlp`, typeNames(tlps))
+	}
+	if maxTLP != "" {
+		w.in(`o.tlp`, typeNames(intel.TLPsUpTo(maxTLP)))
+	}
+}
+
+// hasCVE keeps the vulnerabilities valued by a CVE id, or those that are not.
+func (w *whereBuilder) hasCVE(has *bool) {
+	switch {
+	case has == nil:
+	case *has:
+		w.add(`o.vkey >= %s AND o.vkey < %s`, "CVE-", "CVE.")
+	default:
+		w.add(`(o.vkey < %s OR o.vkey >= %s)`, "CVE-", "CVE.")
+	}
+}
+
+// sources keeps the objects a channel, or an instance, reported.
+func (w *whereBuilder) sources(channelID int64, instance string) {
+	if channelID != 0 {
+		w.add(`o.id IN (SELECT object_id FROM provenance WHERE channel_id = %s)`, channelID)
+	}
+	if instance != "" {
+		w.add(`o.id IN (SELECT object_id FROM provenance WHERE instance = %s)`, instance)
+	}
+}
+
+// text is the full-text search over names, titles and descriptions.
+func (w *whereBuilder) text(text string) {
+	switch {
+	case text == "":
+	case w.s.dialect == Postgres:
+		w.add(`o.fts @@ plainto_tsquery('english', %s)`, text)
+	default:
+		w.add(`o.id IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH %s)`, ftsQuery(text))
+	}
+}
+
+func (w *whereBuilder) deprecated(dep *bool, nowUS int64) {
+	switch {
+	case dep == nil:
+	case *dep:
+		w.add(`o.valid_until < %s`, nowUS)
+	default:
+		w.add(`(o.valid_until IS NULL OR o.valid_until >= %s)`, nowUS)
+	}
 }
 
 func (w *whereBuilder) times(col string, after, before time.Time) {
@@ -248,218 +519,72 @@ func (w *whereBuilder) times(col string, after, before time.Time) {
 	}
 }
 
-// contains is the dialect's case-sensitive substring test.
-func (s *Store) contains(hay, needleRef string) string {
-	if s.dialect == Postgres {
-		return `strpos(` + hay + `, ` + needleRef + `) > 0`
-	}
-	return `instr(` + hay + `, ` + needleRef + `) > 0`
-}
-
-func (s *Store) where(ctx context.Context, q Query) (*whereBuilder, error) {
-	if err := q.checkText(); err != nil {
-		return nil, err
-	}
-	w := &whereBuilder{}
-	types := q.Types
-	if q.Product != "" || q.Vendor != "" || q.CVSSv2.Set() || q.CVSSv3.Set() || q.CVSSv4.Set() || q.EPSS.Set() ||
-		len(q.Severities) > 0 || len(q.ExploitMaturities) > 0 || q.FlashpointID != 0 || q.HasCVE != nil || (q.Sort != "" && q.Sort != "id") {
-		w.vuln = true // the join with vulnerabilities restricts the type
-		types = nil
-	}
-	if len(types) > 0 {
-		names := make([]string, len(types))
-		for i, t := range types {
-			if !t.Valid() {
-				_, err := intel.ParseType(string(t))
-				return nil, err
-			}
-			names[i] = string(t)
-		}
-		w.in(`o.type`, names)
-	}
-	sorted, sortOK := vulnSorts[q.Sort]
-	if q.Sort != "" && q.Sort != "id" && !sortOK {
-		return nil, intel.Errorf(intel.EINVALID, "sort %q is not known; allowed: %s", q.Sort, strings.Join(SortNames(), ", "))
-	}
-	if q.After != "" {
-		bad := intel.Errorf(intel.EINVALID, "page cursor %q is not one this server issued for this sort", q.After)
-		switch {
-		case sortOK:
-			idPart, valPart, ok := strings.Cut(strings.TrimPrefix(q.After, "s"), "_")
-			id, err1 := strconv.ParseInt(idPart, 36, 64)
-			val, err2 := strconv.ParseFloat(valPart, 64)
-			if !ok || err1 != nil || err2 != nil || !strings.HasPrefix(q.After, "s") {
-				return nil, bad
-			}
-			cmp := ">"
-			if sorted.desc {
-				cmp = "<"
-			}
-			k := sortKey(sorted.col)
-			w.add(`(`+k+` `+cmp+` %s OR (`+k+` = %s AND v.object_id > %s))`, val, val, id)
-		default:
-			id, err := strconv.ParseInt(strings.TrimPrefix(q.After, "o"), 36, 64)
-			if err != nil || !strings.HasPrefix(q.After, "o") {
-				return nil, bad
-			}
-			if w.vuln {
-				w.add(`v.object_id > %s`, id)
-			} else {
-				w.add(`o.id > %s`, id)
-			}
-		}
-	}
-	if (q.Value != "" || q.ValuePrefix != "") && len(types) == 0 {
-		w.in(`o.type`, typeNames(intel.Types())) // lets the (type, vkey) index serve value conditions
-	}
-	if q.Value != "" {
-		w.add(`o.vkey = %s`, Vkey(q.Value))
-	}
-	if q.ValuePrefix != "" {
-		w.add(`o.vkey >= %s AND o.vkey < %s`, q.ValuePrefix, q.ValuePrefix+"\U0010FFFF")
-	}
-	if q.ValueContains != "" {
-		w.conds = append(w.conds, s.contains(`COALESCE(o.value, o.vkey)`, w.arg(q.ValueContains)))
-	}
-	for _, t := range q.Tags {
-		if s.dialect == Postgres {
-			w.add(`jsonb_exists(o.tags::jsonb, %s)`, t)
-		} else {
-			w.add(`EXISTS (SELECT 1 FROM json_each(o.tags) WHERE json_each.value = %s)`, t)
-		}
-	}
-	if q.Collection != "" {
-		w.add(`o.id IN (SELECT m.object_id FROM collection_objects m JOIN collections c ON c.id = m.collection_id WHERE c.name_key = %s)`,
-			strings.ToLower(strings.TrimSpace(q.Collection)))
-	}
-	if len(q.TLPs) > 0 {
-		names := make([]string, len(q.TLPs))
-		for i, t := range q.TLPs {
-			if !t.Valid() {
-				_, err := intel.ParseTLP(string(t))
-				return nil, err
-			}
-			names[i] = string(t)
-		}
-		w.in(`o.tlp`, names)
-	}
-	if q.MaxTLP != "" {
-		if !q.MaxTLP.Valid() {
-			_, err := intel.ParseTLP(string(q.MaxTLP))
-			return nil, err
-		}
-		w.in(`o.tlp`, typeNames(intel.TLPsUpTo(q.MaxTLP)))
-	}
-	if q.HasCVE != nil {
-		if *q.HasCVE {
-			w.add(`o.vkey >= %s AND o.vkey < %s`, "CVE-", "CVE.")
-		} else {
-			w.add(`(o.vkey < %s OR o.vkey >= %s)`, "CVE-", "CVE.")
-		}
-	}
-	if q.ChannelID != 0 {
-		w.add(`o.id IN (SELECT object_id FROM provenance WHERE channel_id = %s)`, q.ChannelID)
-	}
-	if q.Instance != "" {
-		w.add(`o.id IN (SELECT object_id FROM provenance WHERE instance = %s)`, q.Instance)
-	}
-	if q.Text != "" {
-		if s.dialect == Postgres {
-			w.add(`o.fts @@ plainto_tsquery('english', %s)`, q.Text)
-		} else {
-			w.add(`o.id IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH %s)`, ftsQuery(q.Text))
-		}
-	}
-	if q.Deprecated != nil {
-		now := s.now().UnixMicro()
-		if *q.Deprecated {
-			w.add(`o.valid_until < %s`, now)
-		} else {
-			w.add(`(o.valid_until IS NULL OR o.valid_until >= %s)`, now)
-		}
-	}
-	w.times(`o.modified_at`, q.ModifiedAfter, q.ModifiedBefore)
-	w.times(`o.last_seen`, q.LastSeenAfter, q.LastSeenBefore)
-	w.times(`o.valid_until`, q.ValidUntilAfter, q.ValidUntilBefore)
-	for _, m := range []struct{ col, needle string }{{`product_lc`, q.Product}, {`vendor_lc`, q.Vendor}} {
-		if m.needle == "" {
-			continue
-		}
-		cond, err := s.affects(ctx, m.col, strings.ToLower(m.needle))
-		if err != nil {
-			return nil, err
-		}
-		w.conds = append(w.conds, cond)
-	}
-	for _, r := range []struct {
-		col  string
-		r    Range
-		name string
-	}{{`cvss_v2`, q.CVSSv2, "CVSS v2"}, {`cvss_v3`, q.CVSSv3, "CVSS v3"}, {`cvss_v4`, q.CVSSv4, "CVSS v4"}, {`epss`, q.EPSS, "EPSS"}} {
-		if !r.r.Set() {
-			continue
-		}
-		col := `v.` + r.col
-		wide, err := s.wideRange(ctx, r.col, r.r)
-		if err != nil {
-			return nil, err
-		}
-		if wide {
-			col = `+` + col // not by its index: walking in id order finds a page of matches sooner than sorting them all
-		}
-		if err := w.rng(col, r.r, r.name); err != nil {
-			return nil, err
-		}
-	}
-	if len(q.Severities) > 0 {
-		w.in(`v.severity`, lower(q.Severities))
-	}
-	if len(q.ExploitMaturities) > 0 {
-		w.in(`v.exploit_maturity`, lower(q.ExploitMaturities))
-	}
-	if q.FlashpointID != 0 {
-		w.add(`v.flashpoint_id = %s`, q.FlashpointID)
-	}
-	return w, nil
-}
-
 // narrowProducts is the most matching products for which a vulnerability
 // search first collects the vulnerabilities of each; above it, it walks the
 // vulnerabilities in id order and tests each, which a LIMIT ends early.
 const narrowProducts = 64
 
-// affects returns the condition "the vulnerability affects a product whose
-// name (or vendor) contains needle". The products are found first (a few
-// thousand rows); their ids are inlined, being integers read from the database.
-func (s *Store) affects(ctx context.Context, col, needle string) (string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT object_id FROM software WHERE `+s.contains(col, s.param(1)), needle)
-	if err != nil {
-		return "", fmt.Errorf("store: match products: %w", err)
+// affects keeps the vulnerabilities that affect one of the products (their
+// ids are inlined, being integers read from the database).
+func (w *whereBuilder) affects(products []int64) {
+	if len(products) == 0 {
+		w.conds = append(w.conds, `1 = 0`)
+		return
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return "", fmt.Errorf("store: match products: %w", err)
-		}
-		ids = append(ids, strconv.FormatInt(id, 10))
+	ids := make([]string, len(products))
+	for i, id := range products {
+		ids[i] = strconv.FormatInt(id, 10)
 	}
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("store: match products: %w", err)
-	}
-	switch {
-	case len(ids) == 0:
-		return `1 = 0`, nil
-	case len(ids) <= narrowProducts:
-		return `v.object_id IN (SELECT r.source_id FROM relationships r WHERE r.type = 'has' AND r.target_id IN (` +
-			strings.Join(ids, ",") + `))`, nil
+	list := strings.Join(ids, ",")
+	if len(products) <= narrowProducts {
+		w.conds = append(w.conds, `v.object_id IN (SELECT r.source_id FROM relationships r WHERE r.type = 'has' AND r.target_id IN (`+list+`))`)
+		return
 	}
 	// "+": test the list per relationship; probing the index once per listed
 	// product for every vulnerability walked costs far more.
-	return `EXISTS (SELECT 1 FROM relationships r WHERE r.source_id = v.object_id AND r.type = 'has' AND +r.target_id IN (` +
-		strings.Join(ids, ",") + `))`, nil
+	w.conds = append(w.conds, `EXISTS (SELECT 1 FROM relationships r WHERE r.source_id = v.object_id AND r.type = 'has' AND +r.target_id IN (`+list+`))`)
+}
+
+// scoreRange keeps the vulnerabilities whose score is in the range; a wide
+// one is tested while walking in id order, not through its index, which
+// finds a page of matches sooner than sorting them all.
+func (w *whereBuilder) scoreRange(r scoreRange, wide bool) {
+	col := `v.` + r.col
+	if wide {
+		col = `+` + col
+	}
+	if r.r.Min != nil {
+		w.add(col+` >= %s`, *r.r.Min)
+	}
+	if r.r.Max != nil {
+		w.add(col+` <= %s`, *r.r.Max)
+	}
+}
+
+// matchProducts finds the software whose name (col product_lc) or vendor
+// (vendor_lc) contains needle: a few thousand rows at most.
+func (s *Store) matchProducts(ctx context.Context, col, needle string) ([]int64, error) {
+	cond := `instr(` + col + `, ` + s.param(1) + `) > 0`
+	if s.dialect == Postgres {
+		cond = `strpos(` + col + `, ` + s.param(1) + `) > 0`
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT object_id FROM software WHERE `+cond, needle)
+	if err != nil {
+		return nil, fmt.Errorf("store: match products: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: match products: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: match products: %w", err)
+	}
+	return ids, nil
 }
 
 // wideAt is the number of matches from which a range filter is applied while
@@ -470,7 +595,7 @@ const wideAt = 2000
 // vulnerabilities, counting at most that many index entries. SQLite's
 // planner cannot tell a wide range from a narrow one; PostgreSQL's can.
 func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error) {
-	if s.dialect != SQLite || (r.Min != nil && r.Max != nil && *r.Min > *r.Max) {
+	if s.dialect != SQLite {
 		return false, nil
 	}
 	lo, hi := -1.0, 1e9
@@ -481,8 +606,8 @@ func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error
 		hi = *r.Max
 	}
 	var n int
-	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= ? AND `+col+` <= ? LIMIT `+
-		strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= `+s.param(1)+
+		` AND `+col+` <= `+s.param(2)+` LIMIT `+strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: size %s range: %w", col, err)
 	}
