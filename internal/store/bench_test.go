@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flintcti/flint/internal/bench/gen"
 	"github.com/flintcti/flint/internal/intel"
 )
 
@@ -20,24 +21,11 @@ func benchDBs(b *testing.B, f func(b *testing.B, s *Store)) {
 	})
 }
 
-// BenchIndicator is the i-th indicator of the store benchmarks: a realistic
-// Flashpoint indicator with tags, score, times and validity.
-func BenchIndicator(i int, reported time.Time) intel.Object {
-	return intel.Object{
-		Type: intel.IPv4, Value: fmt.Sprintf("%d.%d.%d.%d", 10+i>>24&127, i>>16&255, i>>8&255, i&255),
-		TLP: intel.TLPAmber, Confidence: 80, Score: intel.ScoreMalicious,
-		Tags:      []string{"malware:emotet", "source:flashpoint", "type:loader"},
-		FirstSeen: reported.Add(-time.Hour), LastSeen: reported, Reported: reported,
-		ValidUntil: reported.Add(90 * 24 * time.Hour), OriginalID: fmt.Sprintf("ind-%08d", i),
-		Details: intel.Details{AttackPatterns: []string{"T1071.001"}, MalwareNames: []string{"emotet"}},
-	}
-}
-
 func benchPage(from, n int, reported time.Time) Page {
 	p := Page{Source: prodIndicators, Collection: "prod Indicators", Cursor: fmt.Sprint(from + n)}
 	p.Objects = make([]intel.Object, n)
 	for i := range p.Objects {
-		p.Objects[i] = BenchIndicator(from+i, reported)
+		p.Objects[i] = gen.Indicator(from+i, reported, intel.IPv4)
 	}
 	return p
 }
