@@ -312,9 +312,9 @@ func (c *ChannelPollCmd) Run(ctx context.Context, e *env) error {
 }
 
 func runLine(ch feed.Channel, r feed.PollRun) string {
-	line := fmt.Sprintf("%s/%s: %s in %.1fs: %d pages, %d new, %d updated, %d unchanged, %d filtered, %d invalid, %d unsupported; %d requests for %d listed",
+	line := fmt.Sprintf("%s/%s: %s in %.1fs: %d pages, %d new, %d updated, %d unchanged, %d filtered, %d invalid, %d unsupported, %d relationships; %d requests for %d listed",
 		ch.Instance, ch.Kind, r.Outcome, r.Ended.Sub(r.Started).Seconds(), r.Pages, r.New, r.Updated, r.Unchanged, r.Filtered, r.Invalid, r.Unsupported,
-		r.Requests, r.Listed)
+		r.Relationships, r.Requests, r.Listed)
 	if r.ErrorCode != "" {
 		line += "; error " + r.ErrorCode
 	}

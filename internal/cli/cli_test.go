@@ -195,7 +195,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestProgressLine(t *testing.T) {
-	r := feed.PollRun{Pages: 3, New: 250, Updated: 50, Unchanged: 0, Remaining: 700}
+	r := feed.PollRun{Counts: feed.Counts{Pages: 3, New: 250, Updated: 50, Unchanged: 0}, Remaining: 700}
 	got := progressLine("prod/indicators", r, 12*time.Second)
 	want := "prod/indicators: [=========>                    ]  30% of 1000: 300 items (250 new, 50 updated), 3 pages, 12s"
 	if got != want {

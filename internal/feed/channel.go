@@ -52,15 +52,7 @@ type PollRun struct {
 	Holder       string    `json:"holder"`
 	Started      time.Time `json:"started"`
 	Ended        time.Time `json:"ended,omitzero"`
-	Pages        int       `json:"pages"`
-	New          int       `json:"new"`
-	Updated      int       `json:"updated"`
-	Unchanged    int       `json:"unchanged"`
-	Filtered     int       `json:"filtered"`
-	Invalid      int       `json:"invalid"`
-	Unsupported  int       `json:"unsupported"`
-	Listed       int       `json:"listed"`   // items read from Flashpoint's lists
-	Requests     int       `json:"requests"` // requests sent to Flashpoint, retries included
+	Counts
 	CursorBefore string    `json:"cursor_before"`
 	CursorAfter  string    `json:"cursor_after"`
 	Outcome      Outcome   `json:"outcome"`
@@ -71,30 +63,47 @@ type PollRun struct {
 	Remaining int `json:"-"`
 }
 
-// AddCounts adds o's pages and item counts to r.
-func (r *PollRun) AddCounts(o PollRun) {
-	r.Pages += o.Pages
-	r.New += o.New
-	r.Updated += o.Updated
-	r.Unchanged += o.Unchanged
-	r.Filtered += o.Filtered
-	r.Invalid += o.Invalid
-	r.Unsupported += o.Unsupported
-	r.Listed += o.Listed
-	r.Requests += o.Requests
+// Counts are what a poll, or a part of it (a page, a batch, a transaction
+// of pages), did: the one type the connector, the store and the poll
+// record count in.
+type Counts struct {
+	Pages         int `json:"pages"`
+	New           int `json:"new"`       // objects stored for the first time
+	Updated       int `json:"updated"`   // stored objects changed
+	Unchanged     int `json:"unchanged"` // items that changed nothing
+	Filtered      int `json:"filtered"`  // dropped by the channel's ingest filters
+	Invalid       int `json:"invalid"`   // could not be decoded or normalised
+	Unsupported   int `json:"unsupported"`
+	Listed        int `json:"listed"`        // items read from Flashpoint's lists
+	Requests      int `json:"requests"`      // requests sent to Flashpoint, retries included
+	Relationships int `json:"relationships"` // relationships between objects made
 }
 
-// RequestsPerItem is how many requests the poll made for each item it
-// listed (0 when it listed none).
-func (r *PollRun) RequestsPerItem() float64 {
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Pages += o.Pages
+	c.New += o.New
+	c.Updated += o.Updated
+	c.Unchanged += o.Unchanged
+	c.Filtered += o.Filtered
+	c.Invalid += o.Invalid
+	c.Unsupported += o.Unsupported
+	c.Listed += o.Listed
+	c.Requests += o.Requests
+	c.Relationships += o.Relationships
+}
+
+// RequestsPerItem is how many requests were made for each item listed (0
+// when none was).
+func (r *Counts) RequestsPerItem() float64 {
 	if r.Listed == 0 {
 		return 0
 	}
 	return float64(r.Requests) / float64(r.Listed)
 }
 
-// Items is the number of items the poll received.
-func (r *PollRun) Items() int {
+// Items is the number of items received.
+func (r *Counts) Items() int {
 	return r.New + r.Updated + r.Unchanged + r.Filtered + r.Invalid + r.Unsupported
 }
 

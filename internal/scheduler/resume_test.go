@@ -37,7 +37,8 @@ func dieMidPoll(t *testing.T, e *env, ch feed.Channel, holder string, pages int)
 		if err != nil {
 			t.Fatal(err)
 		}
-		run.AddCounts(feed.PollRun{Pages: 1, New: c.New, Updated: c.Updated, Unchanged: c.Unchanged})
+		c.Pages = 1
+		run.Add(c)
 		run.CursorAfter = b.Cursor
 		if err := tx.Record(ctx, run); err != nil {
 			t.Fatal(err)

@@ -417,9 +417,9 @@ func (s *Store) FinishPoll(ctx context.Context, run feed.PollRun) error {
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE polls SET ended_at = $1, pages = $2, new = $3, updated = $4, unchanged = $5, filtered = $6,
 		invalid = $7, unsupported = $8, cursor_after = $9, outcome = $10, error_code = $11, error_message = $12,
-		listed = $13, requests = $14 WHERE id = $15`,
+		listed = $13, requests = $14, relationships = $15 WHERE id = $16`,
 		run.Ended.UnixMicro(), run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported,
-		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.Listed, run.Requests, run.ID)
+		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.Listed, run.Requests, run.Relationships, run.ID)
 	if err != nil {
 		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
 	}
@@ -432,7 +432,7 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 		limit = 20
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id, channel_id, trigger, holder, started_at, ended_at, pages, new, updated, unchanged,
-		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message, listed, requests
+		filtered, invalid, unsupported, cursor_before, cursor_after, outcome, error_code, error_message, listed, requests, relationships
 		FROM polls WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, channelID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list polls of channel %d: %w", channelID, err)
@@ -445,7 +445,7 @@ func (s *Store) Polls(ctx context.Context, channelID int64, limit int) ([]feed.P
 		var ended sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.ChannelID, &r.Trigger, &r.Holder, &started, &ended, &r.Pages, &r.New, &r.Updated, &r.Unchanged,
 			&r.Filtered, &r.Invalid, &r.Unsupported, &r.CursorBefore, &r.CursorAfter, &r.Outcome, &r.ErrorCode, &r.ErrorMessage,
-			&r.Listed, &r.Requests); err != nil {
+			&r.Listed, &r.Requests, &r.Relationships); err != nil {
 			return nil, fmt.Errorf("store: list polls: %w", err)
 		}
 		r.Started, r.Ended = time.UnixMicro(started).UTC(), fromMicros(ended)

@@ -23,21 +23,10 @@ type Page struct {
 	Cursor        string
 }
 
-// Counts say what a page did to the store.
-type Counts struct {
-	New           int `json:"new"`
-	Updated       int `json:"updated"`
-	Unchanged     int `json:"unchanged"`
-	Relationships int `json:"relationships"` // relationships not seen before
-}
-
-// Add accumulates c2 into c.
-func (c *Counts) Add(c2 Counts) {
-	c.New += c2.New
-	c.Updated += c2.Updated
-	c.Unchanged += c2.Unchanged
-	c.Relationships += c2.Relationships
-}
+// Counts say what a page did to the store: its objects new, updated and
+// unchanged, and the relationships not seen before (feed.Counts, the one
+// counts type; the store fills these four).
+type Counts = feed.Counts
 
 type refKey struct {
 	typ  intel.Type
@@ -94,8 +83,8 @@ func (pd *pending) decide() {
 	}
 }
 
-// count adds an object of fate f to the counts.
-func (c *Counts) count(f fate) {
+// countFate adds an object of fate f to c.
+func countFate(c *Counts, f fate) {
 	switch f {
 	case fateGuessed, fateCreated:
 		c.New++
@@ -181,9 +170,10 @@ func (w *PageTx) Age() time.Duration { return time.Since(w.began) }
 // short still says what it stored.
 func (w *PageTx) Record(ctx context.Context, run feed.PollRun) error {
 	if _, err := w.tx.ExecContext(ctx, `UPDATE polls SET pages = $1, new = $2, updated = $3, unchanged = $4, filtered = $5,
-		invalid = $6, unsupported = $7, cursor_after = $8, listed = $9, requests = $10 WHERE id = $11 AND channel_id = $12`,
+		invalid = $6, unsupported = $7, cursor_after = $8, listed = $9, requests = $10, relationships = $11
+		WHERE id = $12 AND channel_id = $13`,
 		run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported, run.CursorAfter,
-		run.Listed, run.Requests, run.ID, w.lease.ChannelID); err != nil {
+		run.Listed, run.Requests, run.Relationships, run.ID, w.lease.ChannelID); err != nil {
 		return fmt.Errorf("store: record poll %d: %w", run.ID, err)
 	}
 	return nil
@@ -300,7 +290,7 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 		if pd.fate == fateUndecided {
 			pd.decide()
 		}
-		counts.count(pd.fate)
+		countFate(&counts, pd.fate)
 		switch pd.fate {
 		case fateGuessed:
 			writes, fresh = append(writes, pd), append(fresh, k)

@@ -61,32 +61,17 @@ func (c Cursor) String() string {
 	return string(b)
 }
 
-// Stats count what a page did besides the objects it produced.
-type Stats struct {
-	Fetched     int `json:"fetched"`     // items read from Flashpoint
-	Filtered    int `json:"filtered"`    // dropped by the channel's ingest filters
-	Invalid     int `json:"invalid"`     // could not be decoded or normalised
-	Unsupported int `json:"unsupported"` // MISP attribute types Flint does not map
-	Unchanged   int `json:"unchanged"`   // not changed since the channel stored them: not mapped again
-	Requests    int `json:"requests"`    // requests the page took, retries included
-}
-
-// Add accumulates s2 into s.
-func (s *Stats) Add(s2 Stats) {
-	s.Fetched += s2.Fetched
-	s.Filtered += s2.Filtered
-	s.Invalid += s2.Invalid
-	s.Unsupported += s2.Unsupported
-	s.Unchanged += s2.Unchanged
-	s.Requests += s2.Requests
-}
-
 // Batch is one mapped page.
 type Batch struct {
 	Objects       []intel.Object
 	Relationships []intel.Relationship
 	Cursor        string
-	Stats         Stats
+	// Counts say what the page did besides the objects it produced: the
+	// items listed, filtered, invalid, unsupported (MISP attribute types
+	// Flint does not map) and unchanged (not changed since the channel
+	// stored them: not mapped again), and the requests it took, retries
+	// included. The store counts the rest.
+	Counts feed.Counts
 	// Remaining is how many items the server said follow this page in the
 	// poll's current query, -1 when it did not say (for a progress bar; the
 	// query's total can change while the poll runs).
@@ -189,7 +174,7 @@ func (p *Poll) Next(ctx context.Context) (*Batch, error) {
 		return nil, fmt.Errorf("flashpoint: channel %q is not known", p.kind)
 	}
 	if b != nil {
-		b.Stats.Requests = int(p.c.Client.Requests() - sent)
+		b.Counts.Requests = int(p.c.Client.Requests() - sent)
 	}
 	return b, err
 }

@@ -57,7 +57,7 @@ func settings(k feed.Kind) feed.Settings {
 
 // drain runs a poll to its end (or for at most pages pages when pages > 0),
 // writing each batch with its cursor, and returns what it mapped.
-func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Settings, pages int) ([]intel.Object, Stats, string) {
+func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Settings, pages int) ([]intel.Object, feed.Counts, string) {
 	t.Helper()
 	ctx := context.Background()
 	cur, err := f.store.Cursor(ctx, channel)
@@ -74,7 +74,7 @@ func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Setting
 	}
 	defer f.store.ReleaseLease(ctx, l)
 	var objs []intel.Object
-	var stats Stats
+	var stats feed.Counts
 	last := cur
 	for n := 0; p.More() && (pages == 0 || n < pages); n++ {
 		b, err := p.Next(ctx)
@@ -83,7 +83,7 @@ func (f *fixture) drain(t *testing.T, channel int64, k feed.Kind, s feed.Setting
 		}
 		last = b.Cursor
 		objs = append(objs, b.Objects...)
-		stats.Add(b.Stats)
+		stats.Add(b.Counts)
 		if _, err := f.store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: channel, Instance: "test", Channel: string(k)},
 			Collection: s.Collection, Objects: b.Objects, Relationships: b.Relationships, Cursor: b.Cursor}); err != nil {
 			t.Fatalf("apply page %d: %v", n, err)
@@ -353,7 +353,7 @@ func TestReports(t *testing.T) {
 		}
 		related += len(rel)
 	}
-	if related == 0 || stats.Fetched != len(want) {
+	if related == 0 || stats.Listed != len(want) {
 		t.Errorf("%d report→indicator relationships, stats %+v", related, stats)
 	}
 	t.Logf("%d reports, %d featured, %d related indicators, stats %+v", len(want), featured, related, stats)

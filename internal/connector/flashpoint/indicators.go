@@ -53,7 +53,7 @@ func (p *Poll) nextIndicators(ctx context.Context) (*Batch, error) {
 // indicatorBatch maps a page of indicators, leaving out those read already
 // in this window.
 func (p *Poll) indicatorBatch(page *ignite.Page[ignite.Indicator]) *Batch {
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Objects: make([]intel.Object, 0, len(page.Items)), Remaining: remaining(page)}
+	b := &Batch{Counts: feed.Counts{Listed: page.Count(), Invalid: len(page.Invalid)}, Objects: make([]intel.Object, 0, len(page.Items)), Remaining: remaining(page)}
 	techniques := map[string]bool{} // attack patterns of the page
 	for i := range page.Items {
 		it := &page.Items[i]
@@ -63,9 +63,9 @@ func (p *Poll) indicatorBatch(page *ignite.Page[ignite.Indicator]) *Batch {
 		o, ok := p.mapIndicator(it)
 		switch {
 		case !ok:
-			b.Stats.Invalid++
+			b.Counts.Invalid++
 		case !p.keepIndicator(it):
-			b.Stats.Filtered++
+			b.Counts.Filtered++
 		default:
 			b.Objects = append(b.Objects, o)
 			p.indicatorRelations(it, &o, b, techniques)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/indicator"
 	"github.com/flintcti/flint/internal/intel"
@@ -41,11 +42,11 @@ func (p *Poll) nextReports(ctx context.Context) (*Batch, error) {
 // reportBatch maps a page of reports with their events, leaving out those
 // read already in this poll.
 func (p *Poll) reportBatch(ctx context.Context, page *ignite.Page[ignite.Report]) (*Batch, error) {
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
+	b := &Batch{Counts: feed.Counts{Listed: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
 	for i := range page.Items {
 		r := &page.Items[i]
 		if strings.TrimSpace(r.ID) == "" {
-			b.Stats.Invalid++
+			b.Counts.Invalid++
 			p.invalid++ // counted against the window's total
 			continue
 		}
@@ -93,7 +94,7 @@ func (p *Poll) mapReport(ctx context.Context, r *ignite.Report, b *Batch) error 
 		if err != nil {
 			return err
 		}
-		b.Stats.Invalid += len(page.Invalid)
+		b.Counts.Invalid += len(page.Invalid)
 		for i := range page.Items {
 			ev := &page.Items[i]
 			var evTags []string
@@ -110,9 +111,9 @@ func (p *Poll) mapReport(ctx context.Context, r *ignite.Report, b *Batch) error 
 				ind, ok, supported := p.mapAttribute(&attrs[j], reported, evTags, ev.AttackIDs)
 				switch {
 				case !supported:
-					b.Stats.Unsupported++
+					b.Counts.Unsupported++
 				case !ok:
-					b.Stats.Invalid++
+					b.Counts.Invalid++
 				default:
 					b.Objects = append(b.Objects, ind)
 					b.Relationships = append(b.Relationships, intel.Relationship{Source: o.Ref(), Type: intel.RelRelatedTo, Target: ind.Ref()})

@@ -34,8 +34,8 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Stats: Stats{Fetched: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
-	todo, err := p.changedVulnerabilities(ctx, page.Items, &b.Stats)
+	b := &Batch{Counts: feed.Counts{Listed: page.Count(), Invalid: len(page.Invalid)}, Remaining: remaining(page)}
+	todo, err := p.changedVulnerabilities(ctx, page.Items, &b.Counts)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 	for _, v := range full {
 		objs, rels, keep := p.mapVulnerability(v)
 		if !keep {
-			b.Stats.Filtered++
+			b.Counts.Filtered++
 			continue
 		}
 		b.Objects = append(b.Objects, objs...)
@@ -62,7 +62,7 @@ func (p *Poll) nextVulnerabilities(ctx context.Context) (*Batch, error) {
 // (the others count as unchanged: neither their detail nor their mapping
 // would add anything), and not dropped by the channel's filters on what
 // the list record shows.
-func (p *Poll) changedVulnerabilities(ctx context.Context, items []ignite.Vulnerability, st *Stats) ([]*ignite.Vulnerability, error) {
+func (p *Poll) changedVulnerabilities(ctx context.Context, items []ignite.Vulnerability, st *feed.Counts) ([]*ignite.Vulnerability, error) {
 	fresh := make([]*ignite.Vulnerability, 0, len(items))
 	ids := make([]int64, 0, len(items))
 	for i := range items {
