@@ -46,18 +46,18 @@ const (
 
 // PollRun records one poll of a channel (docs/domain.md §3).
 type PollRun struct {
-	ID           int64     `json:"id"`
-	ChannelID    int64     `json:"channel_id"`
-	Trigger      Trigger   `json:"trigger"`
-	Holder       string    `json:"holder"`
-	Started      time.Time `json:"started"`
-	Ended        time.Time `json:"ended,omitzero"`
+	ID        int64     `json:"id"`
+	ChannelID int64     `json:"channel_id"`
+	Trigger   Trigger   `json:"trigger"`
+	Holder    string    `json:"holder"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended,omitzero"`
 	Counts
-	CursorBefore string    `json:"cursor_before"`
-	CursorAfter  string    `json:"cursor_after"`
-	Outcome      Outcome   `json:"outcome"`
-	ErrorCode    string    `json:"error_code,omitempty"`
-	ErrorMessage string    `json:"error_message,omitempty"`
+	CursorBefore string  `json:"cursor_before"`
+	CursorAfter  string  `json:"cursor_after"`
+	Outcome      Outcome `json:"outcome"`
+	ErrorCode    string  `json:"error_code,omitempty"`
+	ErrorMessage string  `json:"error_message,omitempty"`
 	// Remaining is, while the poll runs, how many items the server said
 	// follow the last page committed (-1: it did not say). Not stored.
 	Remaining int `json:"-"`
