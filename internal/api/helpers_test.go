@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,16 +20,15 @@ import (
 	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
-	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/scheduler"
-	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/testenv"
 )
 
-var simNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+var simNow = testenv.SimNow
 
 // env is a real API server over loopback HTTP on a SQLite file, with a
 // simulator for the feed-source routes; every response it sees is checked
@@ -50,34 +48,18 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	good, _ := sim.ParseToken("good")
-	novuln, _ := sim.ParseToken("novuln:reports,indicators,premium")
-	s := sim.New(sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400,
-		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour, Tokens: []sim.Token{good, novuln}})
-	simSrv := httptest.NewServer(s.Handler())
-	t.Cleanup(simSrv.Close)
-	st, err := store.Open(context.Background(), store.Options{DSN: filepath.Join(t.TempDir(), "flint.db"), Now: s.Clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	box, err := secret.New(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched := &scheduler.Scheduler{Store: st, Box: box, Holder: "api-test", Now: s.Clock, Version: "test", PageSize: 100, Addresses: &ignite.AddrPolicy{AllowLoopback: true},
-		Client: func(o *ignite.Options) {
-			o.RetryBase, o.RetryMax, o.RetryAfterCap, o.RateLimit = time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, -1
-		}}
+	te := testenv.New(t, "sqlite", sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400,
+		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour})
+	sched := &scheduler.Scheduler{Store: te.Store, Box: te.Box, Holder: "api-test", Now: te.Sim.Clock, Version: "test", PageSize: 100,
+		Addresses: testenv.Loopback, Client: testenv.FastClient}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	svc := &service.Service{Store: st, Scheduler: sched, Now: s.Clock,
-		Seal: func(id int64, tok string) ([]byte, error) { return box.Seal([]byte(tok), secret.InstanceAD(id)) }}
-	a := &api.Server{Service: svc, Now: s.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6}
+	svc := &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal}
+	a := &api.Server{Service: svc, Now: te.Sim.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, sim: s, simURL: simSrv.URL, store: st, sched: sched, api: a, url: srv.URL, router: openapiRouter(t),
+	e := &env{t: t, sim: te.Sim, simURL: te.URL, store: te.Store, sched: sched, api: a, url: srv.URL, router: openapiRouter(t),
 		ended: make(chan feed.PollRun, 100)}
 	sched.OnEnd = func(run feed.PollRun) { e.ended <- run }
 	e.admin = e.key("root", auth.Admin, "")

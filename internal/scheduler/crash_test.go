@@ -26,6 +26,7 @@ import (
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/store/storetest"
+	"github.com/flintcti/flint/internal/testenv"
 )
 
 // The crash test's child process reads its instructions from these.
@@ -64,7 +65,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	// The default holder (host:pid): each child takes over the lease of the
 	// one killed before it without waiting for it to lapse.
-	s := &Scheduler{Store: st, Box: box, Version: "test", PageSize: 1000, Addresses: loopback,
+	s := &Scheduler{Store: st, Box: box, Version: "test", PageSize: 1000, Addresses: testenv.Loopback,
 		Client: func(o *ignite.Options) { o.RateLimit = -1 }}
 	if at := os.Getenv(envAt); at != "" {
 		name, n, _ := strings.Cut(at, ":")

@@ -15,6 +15,7 @@ import (
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/store/storetest"
+	"github.com/flintcti/flint/internal/testenv"
 )
 
 // dieMidPoll leaves a channel as a process that died during a poll leaves
@@ -152,7 +153,7 @@ func TestResumeTakesOverADeadProcessOfThisHost(t *testing.T) {
 		dieMidPoll(t, e, liveCh, hostPrefix()+strconv.Itoa(os.Getppid()), 1) // the test's parent lives on
 		dead := dieMidPoll(t, e, deadCh, hostPrefix()+strconv.Itoa(gone.Process.Pid), 1)
 
-		restarted := &Scheduler{Store: e.store, Box: e.box, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: loopback}
+		restarted := &Scheduler{Store: e.store, Box: e.box, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: testenv.Loopback}
 		if err := runDueAndWait(ctx, restarted); err != nil {
 			t.Fatal(err)
 		}

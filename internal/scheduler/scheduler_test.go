@@ -1,10 +1,8 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
@@ -17,9 +15,10 @@ import (
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/store/storetest"
+	"github.com/flintcti/flint/internal/testenv"
 )
 
-var simNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+var simNow = testenv.SimNow
 
 type env struct {
 	sim   *sim.Server
@@ -28,6 +27,7 @@ type env struct {
 	store *store.Store
 	box   *secret.Box
 	sched *Scheduler
+	te    *testenv.Env
 }
 
 // newEnv starts a simulator over HTTP and a store of the dialect, with the
@@ -41,25 +41,8 @@ func newEnv(t *testing.T, dialect string, cfg sim.Config) *env {
 // newEnvAt is newEnv with the simulator's clock as cfg sets it.
 func newEnvAt(t *testing.T, dialect string, cfg sim.Config) *env {
 	t.Helper()
-	if cfg.Tokens == nil {
-		all, _ := sim.ParseToken("good")
-		novuln, _ := sim.ParseToken("novuln:reports,indicators,premium")
-		cfg.Tokens = []sim.Token{all, novuln}
-	}
-	s := sim.New(cfg)
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	dsn := storetest.DSN(t, dialect)
-	st, err := store.Open(context.Background(), store.Options{DSN: dsn, Now: s.Clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	box, err := secret.New(bytes.Repeat([]byte{9}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{sim: s, url: srv.URL, dsn: dsn, store: st, box: box}
+	te := testenv.New(t, dialect, cfg)
+	e := &env{sim: te.Sim, url: te.URL, dsn: te.DSN, store: te.Store, box: te.Box, te: te}
 	e.sched = e.scheduler("test")
 	return e
 }
@@ -67,41 +50,23 @@ func newEnvAt(t *testing.T, dialect string, cfg sim.Config) *env {
 // scheduler returns a scheduler on the environment's store and clock, as a
 // process named holder would run it.
 func (e *env) scheduler(holder string) *Scheduler {
-	return &Scheduler{Store: e.store, Box: e.box, Holder: holder, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: loopback,
-		Client: func(o *ignite.Options) {
-			o.RetryBase, o.RetryMax, o.RetryAfterCap, o.RateLimit = time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, -1
-		}}
+	return &Scheduler{Store: e.store, Box: e.box, Holder: holder, Now: e.sim.Clock, Version: "test", PageSize: 200, Addresses: testenv.Loopback,
+		Client: testenv.FastClient}
 }
 
+// addInstance adds an instance of the simulator with every channel enabled.
 func (e *env) addInstance(t *testing.T, name, token string) feed.Instance {
 	t.Helper()
-	settings := map[feed.Kind]feed.Settings{}
-	for _, k := range feed.Kinds() {
-		s := feed.DefaultSettings(name, k, e.sim.Clock())
-		s.Enabled = true
-		settings[k] = s
-	}
-	in, err := e.store.CreateInstance(context.Background(), feed.Instance{Name: name, BaseURL: e.url, VerifyTLS: true}, token,
-		func(id int64, tok string) ([]byte, error) { return e.box.Seal([]byte(tok), secret.InstanceAD(id)) }, settings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return e.te.AddInstance(t, name, token, func(_ feed.Kind, s *feed.Settings) { s.Enabled = true })
 }
 
 func (e *env) channel(t *testing.T, instance string, k feed.Kind) feed.Channel {
 	t.Helper()
-	ch, err := e.store.Channel(context.Background(), instance, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
+	return e.te.Channel(t, instance, k)
 }
 
 func forEachDialect(t *testing.T, f func(t *testing.T, dialect string)) {
-	for _, d := range storetest.Dialects {
-		t.Run(d, func(t *testing.T) { f(t, d) })
-	}
+	storetest.ForEachDialect(t, f)
 }
 
 func smallSim() sim.Config {
@@ -374,7 +339,6 @@ func TestIncrementalAndNoData(t *testing.T) {
 }
 
 // loopback is the address policy of the tests: the simulator is local.
-var loopback = &ignite.AddrPolicy{AllowLoopback: true}
 
 // runDueAndWait runs what is due and waits until it is done.
 func runDueAndWait(ctx context.Context, s *Scheduler) error {

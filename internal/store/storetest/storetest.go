@@ -65,3 +65,11 @@ func NewPostgresDB(tb testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// ForEachDialect runs f as a subtest for each dialect.
+func ForEachDialect(t *testing.T, f func(t *testing.T, dialect string)) {
+	t.Helper()
+	for _, d := range Dialects {
+		t.Run(d, func(t *testing.T) { f(t, d) })
+	}
+}
