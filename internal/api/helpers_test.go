@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	svc := &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal}
-	a := &api.Server{Service: svc, Now: te.Sim.Clock, Version: "test", BaseContext: ctx, RateLimit: 1e6, RateBurst: 1e6}
+	a := &api.Server{Service: svc, Now: te.Sim.Clock, Version: "test", BaseContext: func() context.Context { return ctx }, RateLimit: 1e6, RateBurst: 1e6}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 

@@ -36,9 +36,10 @@ type Server struct {
 	Now     func() time.Time
 	Version string
 
-	// BaseContext is the context of work that outlives a request (polls
-	// started with POST .../poll); cancelling it stops them.
-	BaseContext context.Context
+	// BaseContext returns the context of work that outlives a request
+	// (polls started with POST .../poll); cancelling it stops them. A
+	// function, as in http.Server: no context is kept in a struct.
+	BaseContext func() context.Context
 
 	RateLimit rate.Limit // requests per second per key; default 50
 	RateBurst int        // default 100
@@ -83,7 +84,7 @@ func (s *Server) log() *slog.Logger {
 
 func (s *Server) baseContext() context.Context {
 	if s.BaseContext != nil {
-		return s.BaseContext
+		return s.BaseContext()
 	}
 	return context.Background()
 }

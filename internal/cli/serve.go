@@ -65,7 +65,7 @@ func serveWarnings(addr net.Addr, dataDir string) []string {
 // HTTPServer returns the daemon's HTTP server: the REST API with the
 // server's timeouts; polls started through it run under ctx.
 func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.Server {
-	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: ctx}
+	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: func() context.Context { return ctx }}
 	for _, o := range opts {
 		o(srv)
 	}
