@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -192,8 +194,12 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 	}
 	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
-		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c JOIN collection_objects m ON m.collection_id = c.id
-			WHERE m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
+		// CROSS JOIN: SQLite walks the few collections and probes each one's
+		// primary key for the objects, whatever its statistics say; left to
+		// choose without them (after a large load, before ANALYZE), it
+		// scanned every membership instead (20 ms a page at 60,000).
+		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c CROSS JOIN collection_objects m
+			WHERE m.collection_id = c.id AND m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
 		if err != nil {
 			return fmt.Errorf("store: load collections of objects: %w", err)
 		}
@@ -230,8 +236,13 @@ func (s *Store) recordSources(ctx context.Context, objs []intel.Object) error {
 	recs := map[int64][]record{}
 	err := chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
+		// No ORDER BY (sorted below): ordering by the primary key tempts a
+		// planner without statistics (after a large load, before ANALYZE)
+		// to walk the whole table in key order instead of probing the
+		// object_id index: 22 ms instead of 1 for a page of 100 at 60,000
+		// records.
 		rows, err := s.txQuery(ctx, nil, `SELECT object_id, channel_id, flashpoint_id, first_reported, last_reported
-			FROM vulnerability_records WHERE object_id `+cond+` ORDER BY object_id, channel_id, flashpoint_id`, args...)
+			FROM vulnerability_records WHERE object_id `+cond, args...)
 		if err != nil {
 			return fmt.Errorf("store: load vulnerability records: %w", err)
 		}
@@ -250,6 +261,7 @@ func (s *Store) recordSources(ctx context.Context, objs []intel.Object) error {
 		return err
 	}
 	for id, rs := range recs {
+		slices.SortFunc(rs, func(a, b record) int { return cmp.Or(cmp.Compare(a.channel, b.channel), cmp.Compare(a.fpid, b.fpid)) })
 		o := byID[id]
 		var out []intel.Provenance
 		for _, p := range o.Sources {
