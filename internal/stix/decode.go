@@ -85,6 +85,9 @@ func Decode(data []byte) ([]intel.Object, []intel.Relationship, error) {
 				continue // a pattern Flint has no type for
 			}
 			o.Type, o.Value, o.ValidFrom, o.ValidUntil = typ, value, s.ValidFrom.Time(), s.ValidUntil.Time()
+			if o.Description == IndicatorDescription(&o) { // written for want of one
+				o.Description = ""
+			}
 			if o.Name == o.Value {
 				o.Name = ""
 			}
@@ -125,9 +128,14 @@ func Decode(data []byte) ([]intel.Object, []intel.Relationship, error) {
 	for _, s := range sros {
 		src, ok1 := refOf[s.SourceRef]
 		dst, ok2 := refOf[s.TargetRef]
-		if ok1 && ok2 {
-			rels = append(rels, intel.Relationship{Source: src, Type: intel.RelationshipType(s.RelationshipType), Target: dst})
+		if !ok1 || !ok2 {
+			continue
 		}
+		typ := intel.RelationshipType(s.RelationshipType)
+		if typ == intel.RelHas && src.Type == intel.Software && dst.Type == intel.Vulnerability {
+			src, dst = dst, src // Flint keeps "vulnerability has software"
+		}
+		rels = append(rels, intel.Relationship{Source: src, Type: typ, Target: dst})
 	}
 	return objs, rels, nil
 }

@@ -182,9 +182,16 @@ func (e *encoder) object(o *intel.Object) error {
 				s.ExternalReferences = append(s.ExternalReferences, ExternalReference{SourceName: "cwe", ExternalID: cwe})
 			}
 			for _, r := range v.References {
-				if r.URL != "" {
-					s.ExternalReferences = append(s.ExternalReferences, ExternalReference{SourceName: firstNonEmpty(r.Name, r.Type, "reference"), URL: r.URL})
+				if r.URL == "" {
+					continue
 				}
+				ref := ExternalReference{SourceName: firstNonEmpty(r.Name, r.Type, "reference")}
+				if uri, ok := URIValue(r.URL); ok { // written as a URI, like a URL indicator
+					ref.URL = uri
+				} else { // not a URL at all: kept as the reference's description
+					ref.Description = r.URL
+				}
+				s.ExternalReferences = append(s.ExternalReferences, ref)
 			}
 		}
 		e.add(s)
@@ -235,6 +242,9 @@ func (e *encoder) object(o *intel.Object) error {
 		s := e.common(o, "indicator")
 		if s.Name == "" {
 			s.Name = o.Value
+		}
+		if s.Description == "" { // the OASIS validator's best practice: a description besides the name
+			s.Description = IndicatorDescription(o)
 		}
 		s.Pattern, s.PatternType, s.PatternVersion = pattern, "stix", SpecVersion
 		s.IndicatorTypes = []string{indicatorType(o.Score)}
@@ -300,9 +310,27 @@ func IndicatorPattern(o *intel.Object) (string, *Object, error) {
 	case intel.IPv4, intel.IPv6, intel.Domain, intel.URL, intel.Email:
 		typ := map[intel.Type]string{intel.IPv4: "ipv4-addr", intel.IPv6: "ipv6-addr", intel.Domain: "domain-name",
 			intel.URL: "url", intel.Email: "email-addr"}[o.Type]
-		s := sco(typ, map[string]any{"value": o.Value})
-		s.Value = o.Value
-		return eq(typ+":value", o.Value), s, nil
+		// A value its observable's format refuses gets its indicator alone
+		// (format.go; docs/stix.md): the pattern carries it.
+		value, valid := o.Value, true
+		switch o.Type {
+		case intel.URL:
+			if uri, ok := URIValue(o.Value); ok {
+				value = uri
+			} else {
+				valid = false
+			}
+		case intel.Domain:
+			valid = ValidHostname(o.Value)
+		case intel.Email:
+			valid = ValidEmail(o.Value)
+		}
+		if !valid {
+			return eq(typ+":value", value), nil, nil
+		}
+		s := sco(typ, map[string]any{"value": value})
+		s.Value = value
+		return eq(typ+":value", value), s, nil
 	case intel.File:
 		hashes := map[string]string{}
 		for algo, h := range o.Hashes {
@@ -389,6 +417,12 @@ func (e *encoder) relationships(objs []intel.Object, rels []intel.Relationship) 
 			created = extensionCreated
 		}
 		typ := strings.ToLower(string(r.Type))
+		if r.Type == intel.RelHas && r.Source.Type == intel.Vulnerability && r.Target.Type == intel.Software {
+			// Flint keeps "vulnerability has software" (what it affects);
+			// STIX consumers such as OpenCTI read "software has
+			// vulnerability".
+			src, dst = dst, src
+		}
 		e.add(&Object{Type: "relationship", SpecVersion: SpecVersion, ID: flintID("relationship", src, typ, dst),
 			CreatedByRef: FlintIdentityID, Created: ts(created), Modified: ts(created),
 			RelationshipType: typ, SourceRef: src, TargetRef: dst})
@@ -436,6 +470,16 @@ func (e *encoder) finish() {
 	for _, o := range extra {
 		e.add(o)
 	}
+}
+
+// IndicatorDescription is the description of an indicator Flint has none
+// for: what it is, and Flashpoint's verdict.
+func IndicatorDescription(o *intel.Object) string {
+	d := fmt.Sprintf("%s %s, reported by Flashpoint", o.Type, o.Value)
+	if o.Score != "" {
+		d += fmt.Sprintf(" (score: %s)", o.Score)
+	}
+	return d
 }
 
 func firstNonEmpty(s ...string) string {

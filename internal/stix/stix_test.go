@@ -3,6 +3,7 @@ package stix
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,6 +34,18 @@ type validator struct {
 func newValidator(t *testing.T) *validator {
 	t.Helper()
 	c := jsonschema.NewCompiler()
+	// Formats asserted, as strictly as the OASIS validator: a URL that is
+	// not an RFC 3986 URI, a host name with an underscore, a bad email
+	// address fail (the library's own checks let the first two through).
+	c.AssertFormat()
+	for name, valid := range map[string]func(string) bool{"uri": ValidURI, "idn-hostname": ValidHostname, "email": ValidEmail} {
+		c.RegisterFormat(&jsonschema.Format{Name: name, Validate: func(v any) error {
+			if s, ok := v.(string); ok && !valid(s) {
+				return fmt.Errorf("%q is not a valid %s", s, name)
+			}
+			return nil
+		}})
+	}
 	err := filepath.WalkDir(schemaDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
 			return err
@@ -347,5 +360,123 @@ func TestStableIDs(t *testing.T) {
 	}
 	if a.ID == b.ID {
 		t.Error("two bundles share an id")
+	}
+}
+
+// Values Flint keeps as valid indicators but that are not valid in their
+// observable's STIX format are written by the rule of format.go: a URL as
+// a URI, a domain or email address its format refuses as an indicator
+// without an observable. Every object validates with formats asserted, no
+// indicator is dropped, and the Flint value comes back on decoding.
+func TestAwkwardValues(t *testing.T) {
+	v := newValidator(t)
+	mk := func(typ intel.Type, value string) intel.Object {
+		return intel.Object{Type: typ, Value: value, TLP: intel.TLPGreen, Confidence: 70, Created: t0, Modified: t0, ValidFrom: t0}
+	}
+	objs := []intel.Object{
+		mk(intel.URL, "http://example.com/pa th?q=a b&c=\\"),
+		mk(intel.URL, "http://пример.рф/путь"),
+		mk(intel.URL, "http://example.com/a|b{c}#x#y"),
+		mk(intel.Domain, "under_score.example.com"),
+		mk(intel.Domain, "good.example.com"),
+		mk(intel.Email, "first.last@under_score.example.com"),
+	}
+	vuln := mk(intel.Vulnerability, "CVE-2026-0001")
+	vuln.Vulnerability = &intel.VulnerabilityDetail{References: []intel.Reference{{Name: "vendor", URL: "https://vendor.example/adv isory"},
+		{Name: "note", URL: "see the vendor's advisory"}}}
+	objs = append(objs, vuln)
+	raw := encodeJSON(t, objs, nil)
+	var b struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	indicators, scos := map[string]string{}, map[string]string{}
+	for _, o := range b.Objects {
+		var m map[string]any
+		if err := json.Unmarshal(o, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "extension-definition" {
+			continue
+		}
+		v.validate(t, o)
+		switch m["type"] {
+		case "indicator":
+			indicators[m["pattern"].(string)] = m["description"].(string)
+		case "url", "domain-name", "email-addr":
+			scos[m["value"].(string)] = m["type"].(string)
+		case "vulnerability":
+			refs, _ := json.Marshal(m["external_references"])
+			if !strings.Contains(string(refs), `"url":"https://vendor.example/adv%20isory"`) ||
+				!strings.Contains(string(refs), `"description":"see the vendor's advisory"`) {
+				t.Errorf("vulnerability references %s", refs)
+			}
+		}
+	}
+	wantPatterns := []string{
+		"[url:value = 'http://example.com/pa%20th?q=a%20b&c=%5C']",
+		"[url:value = 'http://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C']",
+		"[url:value = 'http://example.com/a%7Cb%7Bc%7D#x%23y']",
+		"[domain-name:value = 'under_score.example.com']",
+		"[domain-name:value = 'good.example.com']",
+		"[email-addr:value = 'first.last@under_score.example.com']",
+	}
+	for _, p := range wantPatterns {
+		if d, ok := indicators[p]; !ok || d == "" {
+			t.Errorf("no indicator (with a description) %s; have %v", p, indicators)
+		}
+	}
+	wantSCOs := map[string]string{"http://example.com/pa%20th?q=a%20b&c=%5C": "url", "http://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C": "url",
+		"http://example.com/a%7Cb%7Bc%7D#x%23y": "url", "good.example.com": "domain-name"}
+	if d := cmp.Diff(wantSCOs, scos); d != "" {
+		t.Errorf("observables (-want +got):\n%s", d)
+	}
+	got, _, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]bool{}
+	for _, o := range got {
+		values[o.Value] = true
+		if o.Description != "" {
+			t.Errorf("%s %s decoded with the description written for want of one: %q", o.Type, o.Value, o.Description)
+		}
+	}
+	for _, o := range objs {
+		if !values[o.Value] {
+			t.Errorf("%s %q did not come back from the bundle", o.Type, o.Value)
+		}
+	}
+}
+
+// A vulnerability and the software it affects are written "software has
+// vulnerability", as STIX consumers (OpenCTI) read it, and read back the
+// way Flint keeps them.
+func TestSoftwareHasVulnerability(t *testing.T) {
+	vuln := intel.Object{Type: intel.Vulnerability, Value: "CVE-2026-0002", TLP: intel.TLPAmber, Created: t0, Modified: t0}
+	sw := intel.Object{Type: intel.Software, Value: "acme:widget", Details: intel.Details{Software: &intel.SoftwareDetail{Vendor: "Acme", Product: "Widget"}}}
+	rel := intel.Relationship{Source: vuln.Ref(), Type: intel.RelHas, Target: sw.Ref()}
+	raw := encodeJSON(t, []intel.Object{vuln, sw}, []intel.Relationship{rel})
+	var b struct{ Objects []Object }
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, o := range b.Objects {
+		if o.Type == "relationship" {
+			found = true
+			if !strings.HasPrefix(o.SourceRef, "software--") || !strings.HasPrefix(o.TargetRef, "vulnerability--") || o.RelationshipType != "has" {
+				t.Errorf("relationship %s %s %s", o.SourceRef, o.RelationshipType, o.TargetRef)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no relationship written")
+	}
+	_, rels, err := Decode(raw)
+	if err != nil || len(rels) != 1 || rels[0] != rel {
+		t.Errorf("decoded %+v, %v; want %+v", rels, err, rel)
 	}
 }
