@@ -26,20 +26,46 @@ var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
 // that the bundle refers only to what it contains. Objects of a type STIX
 // cannot express (a user agent has no observable) still get their indicator.
 func Encode(objs []intel.Object, rels []intel.Relationship) (*Bundle, error) {
-	e := &encoder{
-		b:       &Bundle{Type: "bundle", ID: "bundle--" + uuid.NewString()},
-		ids:     make(map[intel.Ref]string, len(objs)),
-		created: make(map[string]time.Time, len(objs)),
-		seen:    map[string]bool{},
-	}
+	e := newEncoder(len(objs))
 	for i := range objs {
 		if err := e.object(&objs[i]); err != nil {
 			return nil, err
 		}
 	}
-	e.relationships(objs, rels)
+	e.relationships(rels, rels)
 	e.finish()
 	return e.b, nil
+}
+
+func newEncoder(n int) *encoder {
+	return &encoder{
+		b:       &Bundle{Type: "bundle", ID: "bundle--" + uuid.NewString()},
+		ids:     make(map[intel.Ref]string, n),
+		created: make(map[string]time.Time, n),
+		seen:    map[string]bool{},
+	}
+}
+
+// know records an object that is in the bundle without being written by
+// this encoder (a streamed bundle's other pages), so that relationships and
+// reports may refer to it.
+func (e *encoder) know(o *intel.Object) {
+	id := ObjectID(o)
+	e.ids[o.Ref()] = id
+	e.created[id] = createdTime(o)
+	if o.Type == intel.Software { // an observable: as object() records it
+		e.created[id] = o.Created
+	}
+}
+
+// createdTime is when an object was created, as STIX writes it.
+func createdTime(o *intel.Object) time.Time {
+	for _, t := range []time.Time{o.Created, o.Reported, o.FirstSeen} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return extensionCreated
 }
 
 type encoder struct {
@@ -82,16 +108,7 @@ func ObjectID(o *intel.Object) string {
 }
 
 func (e *encoder) common(o *intel.Object, stixType string) *Object {
-	created := o.Created
-	if created.IsZero() {
-		created = o.Reported
-	}
-	if created.IsZero() {
-		created = o.FirstSeen
-	}
-	if created.IsZero() {
-		created = extensionCreated
-	}
+	created := createdTime(o)
 	modified := o.Modified
 	if modified.Before(created) {
 		modified = created
@@ -393,11 +410,12 @@ func IndicatorPattern(o *intel.Object) (string, *Object, error) {
 	return "", nil, fmt.Errorf("stix: no pattern for type %q", o.Type)
 }
 
-// relationships writes the relationships whose ends are both in the bundle,
-// and fills each report's object_refs with what it relates to.
-func (e *encoder) relationships(objs []intel.Object, rels []intel.Relationship) {
+// relationships writes rels whose ends are both in the bundle, and fills
+// each report's object_refs with what reportRels relate it to in the
+// bundle.
+func (e *encoder) relationships(rels, reportRels []intel.Relationship) {
 	refs := map[string][]string{}
-	for _, r := range rels {
+	for _, r := range reportRels {
 		src, ok1 := e.ids[r.Source]
 		dst, ok2 := e.ids[r.Target]
 		if !ok1 || !ok2 {
@@ -408,6 +426,13 @@ func (e *encoder) relationships(objs []intel.Object, rels []intel.Relationship) 
 		}
 		if r.Target.Type == intel.Report {
 			refs[dst] = append(refs[dst], src)
+		}
+	}
+	for _, r := range rels {
+		src, ok1 := e.ids[r.Source]
+		dst, ok2 := e.ids[r.Target]
+		if !ok1 || !ok2 {
+			continue
 		}
 		created := e.created[src]
 		if c := e.created[dst]; c.After(created) {
@@ -442,19 +467,27 @@ func (e *encoder) relationships(objs []intel.Object, rels []intel.Relationship) 
 // finish adds the identities, the extension definition and the TLP marking
 // definitions that the bundle's objects refer to.
 func (e *encoder) finish() {
+	for _, o := range extras(e.usesFP, e.usesExt, e.usesFlint, e.tlps) {
+		e.add(o)
+	}
+}
+
+// extras are the identities, the extension definition and the TLP marking
+// definitions a bundle's objects refer to.
+func extras(usesFP, usesExt, usesFlint bool, tlps []intel.TLP) []*Object {
 	var extra []*Object
 	at := ts(extensionCreated)
-	if e.usesFP {
+	if usesFP {
 		extra = append(extra, &Object{Type: "identity", SpecVersion: SpecVersion, ID: FlashpointIdentityID,
 			Created: at, Modified: at, Name: "Flashpoint", IdentityClass: "organization",
 			Description: "Flashpoint Ignite, the source of this intelligence."})
 	}
-	if e.usesExt || e.usesFlint {
+	if usesExt || usesFlint {
 		extra = append(extra, &Object{Type: "identity", SpecVersion: SpecVersion, ID: FlintIdentityID,
 			Created: at, Modified: at, Name: "Flint", IdentityClass: "system",
 			Description: "Flint, the threat-intelligence feed platform that wrote this bundle."})
 	}
-	if e.usesExt {
+	if usesExt {
 		extra = append(extra, &Object{Type: "extension-definition", SpecVersion: SpecVersion, ID: ExtensionID,
 			CreatedByRef: FlintIdentityID, Created: at, Modified: at, Name: "Flint intelligence properties",
 			Description: "Flint's properties that STIX 2.1 has no place for: the object's Flint type and value, the Flashpoint score, " +
@@ -463,13 +496,12 @@ func (e *encoder) finish() {
 			Schema: "https://github.com/flintcti/flint/blob/main/docs/stix.md", Version: "1.0",
 			ExtensionTypes: []string{"property-extension"}})
 	}
-	slices.SortFunc(e.tlps, func(a, b intel.TLP) int { return a.Rank() - b.Rank() })
-	for _, t := range slices.Compact(e.tlps) {
+	tlps = slices.Clone(tlps)
+	slices.SortFunc(tlps, func(a, b intel.TLP) int { return a.Rank() - b.Rank() })
+	for _, t := range slices.Compact(tlps) {
 		extra = append(extra, TLPMarking(t))
 	}
-	for _, o := range extra {
-		e.add(o)
-	}
+	return extra
 }
 
 // IndicatorDescription is the description of an indicator Flint has none
