@@ -56,6 +56,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/objects/{id}", auth.ReadIntel, s.getObject},
 		{"POST", "/api/v1/lookup", auth.ReadIntel, s.heavy(s.lookup)},
 		{"GET", "/api/v1/vulnerabilities", auth.ReadIntel, s.budget(s.searchVulnerabilities)},
+		{"GET", "/api/v1/stix", auth.ReadIntel, s.exportSTIX},
 		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
 		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.heavy(s.cmdbMatch)},
 

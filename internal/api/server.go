@@ -51,6 +51,9 @@ type Server struct {
 	QueryBudget time.Duration // how long a search, lookup or CMDB match may run; default 10 s
 	MaxHeavy    int           // lookups and CMDB matches running at once server-wide; default GOMAXPROCS (at least 2)
 
+	exportOnce sync.Once
+	exports    chan struct{}
+
 	heavyOnce  sync.Once
 	heavySlots chan struct{}
 	heavyWait  chan struct{}

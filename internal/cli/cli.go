@@ -43,6 +43,7 @@ type root struct {
 	Search   SearchCmd   `cmd:"" help:"Search the intelligence."`
 	Vuln     VulnCmd     `cmd:"" help:"Vulnerabilities: search by product, vendor, CVSS, severity, EPSS."`
 	Cmdb     CmdbCmd     `cmd:"" help:"Match a CMDB export against the vulnerabilities."`
+	Export   ExportCmd   `cmd:"" help:"Export the intelligence: a STIX 2.1 bundle."`
 	Apikey   ApikeyCmd   `cmd:"" help:"Manage the REST API's keys."`
 	Serve    ServeCmd    `cmd:"" help:"Run the daemon: the REST API, scheduled polls and restore attempts."`
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`

@@ -149,8 +149,8 @@ func readLines(r io.Reader, max int) ([]string, error) {
 	return out, sc.Err()
 }
 
-// SearchCmd searches the intelligence like GET /api/v1/objects.
-type SearchCmd struct {
+// objectFilters are the filters of GET /api/v1/objects, as flags.
+type objectFilters struct {
 	Type          []string `help:"Object types (repeat or comma-separate): ipv4, domain, url, file, vulnerability, report, software, ..."`
 	Value         string   `help:"Exact normalised value."`
 	ValuePrefix   string   `name:"value-prefix" help:"Values starting with this."`
@@ -162,11 +162,9 @@ type SearchCmd struct {
 	TLP           []string `name:"tlp" help:"TLP levels."`
 	Deprecated    string   `help:"true or false."`
 	ModifiedAfter string   `name:"modified-after" help:"Changed after this time: RFC 3339 (2026-11-20T08:00:00Z) or a date (2026-11-20)."`
-	Limit         int      `default:"100" help:"Results per page (1–1000)."`
-	Cursor        string   `help:"The next of the previous page."`
 }
 
-func (c *SearchCmd) values() url.Values {
+func (c *objectFilters) values() url.Values {
 	v := url.Values{}
 	set := func(k, val string) {
 		if val != "" {
@@ -186,8 +184,22 @@ func (c *SearchCmd) values() url.Values {
 	set("tlp", strings.Join(c.TLP, ","))
 	set("deprecated", c.Deprecated)
 	set("modified_after", c.ModifiedAfter)
+	return v
+}
+
+// SearchCmd searches the intelligence like GET /api/v1/objects.
+type SearchCmd struct {
+	objectFilters
+	Limit  int    `default:"100" help:"Results per page (1–1000)."`
+	Cursor string `help:"The next of the previous page."`
+}
+
+func (c *SearchCmd) values() url.Values {
+	v := c.objectFilters.values()
 	v.Set("limit", strconv.Itoa(c.Limit))
-	set("cursor", c.Cursor)
+	if c.Cursor != "" {
+		v.Set("cursor", c.Cursor)
+	}
 	return v
 }
 

@@ -74,6 +74,45 @@ func TestLookupSearchAndKeyCommands(t *testing.T) {
 		t.Errorf("an invalid value's reason is not in its own column:\n%s", out)
 	}
 
+	// export stix: a bundle to standard output, or written whole into a bundleFile.
+	out, errs, code = cli(t, dir, "", "export", "stix", "--type", "ipv4")
+	var bundle struct {
+		Type    string
+		Objects []struct{ Type, ID string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &bundle) != nil || bundle.Type != "bundle" || !strings.Contains(errs, "exported") {
+		t.Fatalf("export stix: %d %.300s %s", code, out, errs)
+	}
+	indicators := 0
+	for _, o := range bundle.Objects {
+		if o.Type == "indicator" {
+			indicators++
+		}
+	}
+	ipv4, _, _ := cli(t, dir, "", "--json", "search", "--type", "ipv4", "--limit", "1000")
+	var ipv4s store.Result
+	if json.Unmarshal([]byte(ipv4), &ipv4s) != nil || indicators != len(ipv4s.Objects) || indicators == 0 {
+		t.Errorf("export stix --type ipv4: %d indicators for %d ipv4 objects", indicators, len(ipv4s.Objects))
+	}
+	bundleFile := filepath.Join(t.TempDir(), "bundle.json")
+	if _, errs, code := cli(t, dir, "", "export", "stix", "-o", bundleFile); code != 0 {
+		t.Fatalf("export stix -o: %d %s", code, errs)
+	}
+	if raw, err := os.ReadFile(bundleFile); err != nil || json.Unmarshal(raw, &bundle) != nil || len(bundle.Objects) <= indicators {
+		t.Errorf("export stix -o: %v, %d objects", err, len(bundle.Objects))
+	}
+	if fi, err := os.Stat(bundleFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the bundle bundleFile: %v, mode %v; want 0600 (it may hold TLP:RED intelligence)", err, fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(bundleFile)); len(entries) != 1 {
+		t.Errorf("export left %d files beside the bundle", len(entries)-1)
+	}
+	if _, errs, code := cli(t, dir, "", "export", "stix", "--type", "nonsense", "-o", bundleFile+"2"); code == 0 || !strings.Contains(errs, "nonsense") {
+		t.Errorf("export stix with a bad type: %d %s", code, errs)
+	} else if _, err := os.Stat(bundleFile + "2"); !os.IsNotExist(err) {
+		t.Errorf("a refused export wrote its bundleFile: %v", err)
+	}
+
 	// vuln search.
 	out, errs, code = cli(t, dir, "", "--json", "vuln", "search", "--min-cvss3", "7", "--sort=-cvss3")
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Objects) == 0 {

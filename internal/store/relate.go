@@ -203,6 +203,47 @@ func (s *Store) Related(ctx context.Context, id int64, limit int) ([]intel.Relat
 	return out, rows.Err()
 }
 
+// Link is a stored relationship by its ends' ids.
+type Link struct {
+	Source, Target int64
+	Type           intel.RelationshipType
+}
+
+// Links returns the relationships with an end among ids, each once.
+func (s *Store) Links(ctx context.Context, ids []int64) ([]Link, error) {
+	seen := map[Link]bool{}
+	var out []Link
+	err := chunks(ids, s.batchLen, func(c []int64) error {
+		for _, col := range []string{"source_id", "target_id"} {
+			cond, args := s.in(1, int64Args(c))
+			rows, err := s.txQuery(ctx, nil, `SELECT source_id, type, target_id FROM relationships WHERE `+col+` `+cond, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var l Link
+				if err := rows.Scan(&l.Source, &l.Type, &l.Target); err != nil {
+					rows.Close()
+					return err
+				}
+				if !seen[l] {
+					seen[l] = true
+					out = append(out, l)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: links of objects: %w", err)
+	}
+	return out, nil
+}
+
 // Relationships returns the relationships whose two ends are both among ids,
 // with their ends named by type and value (as a STIX export wants them).
 func (s *Store) Relationships(ctx context.Context, ids []int64) ([]intel.Relationship, error) {

@@ -24,6 +24,7 @@ type Query struct {
 	Collection    string
 	TLPs          []intel.TLP
 	MaxTLP        intel.TLP // leave out objects marked above it (an API key's cap); "" : no cap
+	IDs           []int64   // only these objects (at most MaxIDs)
 	ChannelID     int64     // reported by this channel
 	Instance      string    // reported by this instance
 	Text          string    // full text over names, titles and descriptions
@@ -186,6 +187,9 @@ func (s *Store) plan(ctx context.Context, q Query) (*searchPlan, error) {
 			_, err := intel.ParseTLP(string(t))
 			return nil, err
 		}
+	}
+	if len(q.IDs) > MaxIDs {
+		return nil, intel.Errorf(intel.EINVALID, "%d object ids in one query; at most %d", len(q.IDs), MaxIDs)
 	}
 	if q.Sort != "" && q.Sort != "id" {
 		vs, ok := vulnSorts[q.Sort]
@@ -363,6 +367,7 @@ func (s *Store) build(p *searchPlan) *whereBuilder {
 	w := &whereBuilder{s: s}
 	q := &p.q
 	w.types(p.types)
+	w.ids(q.IDs)
 	w.after(p)
 	w.value(q, p.types)
 	w.tags(q.Tags)
@@ -399,6 +404,26 @@ func (w *whereBuilder) types(types []intel.Type) {
 	if len(types) > 0 {
 		w.in(`o.type`, typeNames(types))
 	}
+}
+
+// MaxIDs is the most object ids a query may name.
+const MaxIDs = 1000
+
+// ids keeps the objects named (an empty list names none: Query.IDs is set
+// only to ask which of some objects match).
+func (w *whereBuilder) ids(ids []int64) {
+	if ids == nil {
+		return
+	}
+	if len(ids) == 0 {
+		w.conds = append(w.conds, `1 = 0`)
+		return
+	}
+	refs := make([]string, len(ids))
+	for i, id := range ids {
+		refs[i] = w.arg(id)
+	}
+	w.conds = append(w.conds, `o.id IN (`+strings.Join(refs, ",")+`)`)
 }
 
 // after starts the page after the cursor.
