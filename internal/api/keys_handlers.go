@@ -24,6 +24,7 @@ type keyRequest struct {
 	Name   string `json:"name"`
 	Role   string `json:"role"`
 	MaxTLP string `json:"max_tlp"`
+	List   string `json:"list"`
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -31,7 +32,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err := decode(r, &q); err != nil {
 		return err
 	}
-	k, err := s.Service.CreateKey(r.Context(), p, service.KeyInput{Name: q.Name, Role: q.Role, MaxTLP: q.MaxTLP})
+	k, err := s.Service.CreateKey(r.Context(), p, service.KeyInput{Name: q.Name, Role: q.Role, MaxTLP: q.MaxTLP, List: q.List})
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,15 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
 		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.heavy(s.cmdbMatch)},
 
+		{"GET", edlPattern, auth.ViewAPIFeed, s.serveList},
+		{"GET", "/api/v1/lists", auth.ViewAPIFeed, s.listLists},
+		{"GET", "/api/v1/lists/{name}", auth.ViewAPIFeed, s.getList},
+		{"PUT", "/api/v1/lists/{name}", auth.ManageOutlets, s.putList},
+		{"DELETE", "/api/v1/lists/{name}", auth.ManageOutlets, s.deleteList},
+		{"GET", "/api/v1/allow", auth.ManageOutlets, s.listAllows},
+		{"POST", "/api/v1/allow", auth.ManageOutlets, s.addAllow},
+		{"DELETE", "/api/v1/allow/{id}", auth.ManageOutlets, s.removeAllow},
+
 		{"GET", "/api/v1/keys", auth.ManageKeys, s.listKeys},
 		{"POST", "/api/v1/keys", auth.ManageKeys, s.createKey},
 		{"DELETE", "/api/v1/keys/{id}", auth.ManageKeys, s.revokeKey},

@@ -114,7 +114,7 @@ func (s *Server) methodNotAllowed(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := next.Handler(r); pattern == "" || pattern == "/" {
 			rr := *r
-			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 				rr.Method = m
 				if _, p := next.Handler(&rr); p != "" && p != "/" {
 					writeError(w, r, s.log(), &httpError{http.StatusMethodNotAllowed, "method_not_allowed",
@@ -150,6 +150,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			var err error
 			if p, err = s.authenticate(r); err != nil {
 				s.authFailed(w, r, err)
+				return
+			}
+			if p.List != "" && rt.Pattern != edlPattern {
+				writeError(w, r, s.log(), intel.Errorf(intel.EFORBIDDEN, "the key %q is bound to the blocklist %q and may read only it (GET /edl/%s)",
+					p.Name, p.List, p.List))
 				return
 			}
 			if !p.Can(rt.Perm) {
@@ -190,6 +195,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
+		w.Header().Add("WWW-Authenticate", `Basic realm="flint", charset="UTF-8"`)
 	}
 	writeError(w, r, s.log(), err)
 }
@@ -234,13 +240,12 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 		return nil, &httpError{http.StatusBadRequest, "bad_request", "the request has more than one Authorization header; send one"}
 	}
 	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
-		return nil, intel.Errorf(intel.EUNAUTHORIZED, "an API key is required: send Authorization: Bearer flint_...")
+		return nil, intel.Errorf(intel.EUNAUTHORIZED, "an API key is required: send Authorization: Bearer flint_... (or HTTP Basic with the key as the password)")
 	}
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !auth.LooksLikeKey(token) {
-		return nil, intel.Errorf(intel.EUNAUTHORIZED, "the Authorization header must be Bearer followed by a Flint API key (flint_...)")
+	token, ok := credential(r)
+	if !ok || !auth.LooksLikeKey(token) {
+		return nil, intel.Errorf(intel.EUNAUTHORIZED, "the Authorization header must be Bearer followed by a Flint API key (flint_...), or HTTP Basic with the key as the password")
 	}
 	k, err := s.Service.Store.APIKeyByHash(r.Context(), auth.Hash(token))
 	if err != nil {
@@ -256,6 +261,23 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 		}
 	}
 	return auth.PrincipalOf(k), nil
+}
+
+// credential is the key a request presents: Bearer, or HTTP Basic with the
+// key as the password (firewalls and TAXII clients send Basic; the user
+// name is not read).
+func credential(r *http.Request) (string, bool) {
+	scheme, rest, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	switch {
+	case !ok:
+		return "", false
+	case strings.EqualFold(scheme, "Bearer"):
+		return strings.TrimSpace(rest), true
+	case strings.EqualFold(scheme, "Basic"):
+		_, password, ok := r.BasicAuth()
+		return password, ok
+	}
+	return "", false
 }
 
 func (s *Server) limiter(keyID int64) *rate.Limiter {

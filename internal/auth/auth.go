@@ -32,11 +32,12 @@ const (
 	UpdateFeedSource Permission = "update_feed_source" // change, test, poll, migrate, remove instances and channels
 	ReadIntel        Permission = "read_intel"         // objects, lookup, vulnerabilities, CMDB matching
 	ManageKeys       Permission = "manage_keys"        // API keys and the audit trail
+	ManageOutlets    Permission = "manage_outlets"     // blocklists and the allow-list
 )
 
 // AllPermissions lists every permission.
 func AllPermissions() []Permission {
-	return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource, ReadIntel, ManageKeys}
+	return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource, ReadIntel, ManageKeys, ManageOutlets}
 }
 
 // Role is a named set of permissions.
@@ -80,6 +81,7 @@ type Key struct {
 	Name      string     `json:"name"`
 	Role      Role       `json:"role"`
 	MaxTLP    intel.TLP  `json:"max_tlp,omitempty"` // "" : no cap
+	List      string     `json:"list,omitempty"`    // "" : not bound; else the one blocklist the key may read (a firewall's)
 	Prefix    string     `json:"prefix"`
 	Created   time.Time  `json:"created"`
 	CreatedBy string     `json:"created_by,omitempty"`
@@ -138,6 +140,7 @@ type Principal struct {
 	Name   string
 	Role   Role
 	MaxTLP intel.TLP // "" : no cap
+	List   string    // "" : not bound; else the only thing the principal may read is this blocklist
 
 	actor string // how the audit trail names it, when not by its key
 }
@@ -151,7 +154,7 @@ func Operator(name string) *Principal {
 
 // PrincipalOf returns the principal of a stored key.
 func PrincipalOf(k Key) *Principal {
-	return &Principal{KeyID: k.ID, Name: k.Name, Role: k.Role, MaxTLP: k.MaxTLP}
+	return &Principal{KeyID: k.ID, Name: k.Name, Role: k.Role, MaxTLP: k.MaxTLP, List: k.List}
 }
 
 // Can reports whether the principal has the permission.

@@ -22,6 +22,7 @@ type ApikeyCreateCmd struct {
 	Name   string `required:"" help:"What the key is for (1–64 characters)."`
 	Role   string `required:"" help:"admin, feed-manager or analyst."`
 	MaxTLP string `name:"max-tlp" help:"Cap: the key sees no object marked above this TLP (clear, green, amber, amber+strict, red)."`
+	List   string `help:"Bind the key to this blocklist: it reads /edl/LIST and nothing else (see edl key)."`
 }
 
 // Run creates the key and prints it.
@@ -31,7 +32,7 @@ func (c *ApikeyCreateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer a.Close()
-	k, err := a.Service.CreateKey(ctx, e.operator(), service.KeyInput{Name: c.Name, Role: c.Role, MaxTLP: c.MaxTLP})
+	k, err := a.Service.CreateKey(ctx, e.operator(), service.KeyInput{Name: c.Name, Role: c.Role, MaxTLP: c.MaxTLP, List: c.List})
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,8 @@ type root struct {
 	Vuln     VulnCmd     `cmd:"" help:"Vulnerabilities: search by product, vendor, CVSS, severity, EPSS."`
 	Cmdb     CmdbCmd     `cmd:"" help:"Match a CMDB export against the vulnerabilities."`
 	Export   ExportCmd   `cmd:"" help:"Export the intelligence: a STIX 2.1 bundle."`
+	Edl      EdlCmd      `cmd:"" name:"edl" help:"Blocklists for firewalls (external dynamic lists), served at /edl/NAME."`
+	Allow    AllowCmd    `cmd:"" help:"The allow-list: values no blocklist carries, whatever the feed says."`
 	Apikey   ApikeyCmd   `cmd:"" help:"Manage the REST API's keys."`
 	Serve    ServeCmd    `cmd:"" help:"Run the daemon: the REST API, scheduled polls and restore attempts."`
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`

@@ -13,6 +13,7 @@ type KeyInput struct {
 	Name   string
 	Role   string
 	MaxTLP string // "" : no cap
+	List   string // "" : not bound; else the one blocklist the key may read (a firewall's)
 }
 
 // CreatedKey is a new key: the only result that carries the key itself.
@@ -29,7 +30,7 @@ func (s *Service) CreateKey(ctx context.Context, p *auth.Principal, q KeyInput) 
 	if err := need(p, auth.ManageKeys); err != nil {
 		return CreatedKey{}, err
 	}
-	k := auth.Key{Name: q.Name, Role: auth.Role(q.Role), CreatedBy: p.Actor()}
+	k := auth.Key{Name: q.Name, Role: auth.Role(q.Role), CreatedBy: p.Actor(), List: q.List}
 	if q.MaxTLP != "" {
 		t, err := intel.ParseTLP(q.MaxTLP)
 		if err != nil {
@@ -46,13 +47,23 @@ func (s *Service) CreateKey(ctx context.Context, p *auth.Principal, q KeyInput) 
 	if err := p.Grants(k); err != nil {
 		return CreatedKey{}, err
 	}
+	if k.List != "" {
+		if p.List != "" && p.List != k.List {
+			return CreatedKey{}, intel.Errorf(intel.EFORBIDDEN, "%s is bound to the list %q: it may not create a key for %q", p.Actor(), p.List, k.List)
+		}
+		if _, err := s.Store.List(ctx, k.List); err != nil {
+			return CreatedKey{}, intel.Invalid([]intel.FieldError{{Field: "list", Message: intel.ErrorMessage(err)}})
+		}
+	} else if p.List != "" {
+		return CreatedKey{}, intel.Errorf(intel.EFORBIDDEN, "%s is bound to the list %q: a key it creates is bound to it too", p.Actor(), p.List)
+	}
 	token, prefix, hash := auth.NewToken()
 	k.Prefix = prefix
 	k, err := s.Store.CreateAPIKey(ctx, k, hash)
 	if err != nil {
 		return CreatedKey{}, err
 	}
-	s.audit(ctx, p, "key.create", keyTarget(k), map[string]any{"role": k.Role, "max_tlp": k.MaxTLP, "prefix": k.Prefix})
+	s.audit(ctx, p, "key.create", keyTarget(k), map[string]any{"role": k.Role, "max_tlp": k.MaxTLP, "prefix": k.Prefix, "list": k.List})
 	return CreatedKey{k, token}, nil
 }
 

@@ -49,6 +49,9 @@ func need(p *auth.Principal, perm auth.Permission) error {
 	if !p.Can(perm) {
 		return intel.Errorf(intel.EFORBIDDEN, "%s (role %s) lacks the %s permission", p.Actor(), p.Role, perm)
 	}
+	if p.List != "" && perm != auth.ViewAPIFeed {
+		return intel.Errorf(intel.EFORBIDDEN, "%s is bound to the blocklist %q and may only read it", p.Actor(), p.List)
+	}
 	return nil
 }
 

@@ -19,16 +19,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, k auth.Key, hash string) (auth
 		return k, err
 	}
 	k.Created = s.now().UTC().Truncate(time.Microsecond)
-	err := s.db.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, max_tlp, prefix, hash, created_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		k.Name, string(k.Role), string(k.MaxTLP), k.Prefix, hash, k.Created.UnixMicro(), k.CreatedBy).Scan(&k.ID)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, max_tlp, prefix, hash, created_at, created_by, edl_list)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		k.Name, string(k.Role), string(k.MaxTLP), k.Prefix, hash, k.Created.UnixMicro(), k.CreatedBy, k.List).Scan(&k.ID)
 	if err != nil {
 		return k, fmt.Errorf("store: create API key %q: %w", k.Name, err)
 	}
 	return k, nil
 }
 
-const keyCols = `id, name, role, max_tlp, prefix, created_at, created_by, last_used_at, revoked_at`
+const keyCols = `id, name, role, max_tlp, prefix, created_at, created_by, last_used_at, revoked_at, edl_list`
 
 func scanKey(r scanner) (auth.Key, error) {
 	var (
@@ -36,7 +36,7 @@ func scanKey(r scanner) (auth.Key, error) {
 		created       int64
 		used, revoked sql.NullInt64
 	)
-	if err := r.Scan(&k.ID, &k.Name, &k.Role, &k.MaxTLP, &k.Prefix, &created, &k.CreatedBy, &used, &revoked); err != nil {
+	if err := r.Scan(&k.ID, &k.Name, &k.Role, &k.MaxTLP, &k.Prefix, &created, &k.CreatedBy, &used, &revoked, &k.List); err != nil {
 		return k, err
 	}
 	k.Created = time.UnixMicro(created).UTC()

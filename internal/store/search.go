@@ -25,10 +25,19 @@ type Query struct {
 	TLPs          []intel.TLP
 	MaxTLP        intel.TLP // leave out objects marked above it (an API key's cap); "" : no cap
 	IDs           []int64   // only these objects (at most MaxIDs)
-	ChannelID     int64     // reported by this channel
-	Instance      string    // reported by this instance
-	Text          string    // full text over names, titles and descriptions
-	Deprecated    *bool
+	MinConfidence int       // confidence at least this
+	// Bare leaves the results without their sources and collections (a
+	// blocklist's values need neither, and reading them costs more than
+	// the search).
+	Bare bool
+	// NotDeprecatedAt, when set, leaves out what was deprecated at that
+	// time (Deprecated uses the present).
+	NotDeprecatedAt time.Time
+	Scores          []intel.Score
+	ChannelID       int64  // reported by this channel
+	Instance        string // reported by this instance
+	Text            string // full text over names, titles and descriptions
+	Deprecated      *bool
 
 	ModifiedAfter, ModifiedBefore     time.Time
 	LastSeenAfter, LastSeenBefore     time.Time
@@ -303,8 +312,10 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 		}
 		res.Next = c.encode(p.sort != nil)
 	}
-	if err := s.fill(ctx, res.Objects); err != nil {
-		return Result{}, err
+	if !q.Bare {
+		if err := s.fill(ctx, res.Objects); err != nil {
+			return Result{}, err
+		}
 	}
 	return res, nil
 }
@@ -373,10 +384,15 @@ func (s *Store) build(p *searchPlan) *whereBuilder {
 	w.tags(q.Tags)
 	w.collection(q.Collection)
 	w.tlps(q.TLPs, q.MaxTLP)
+	w.quality(q.MinConfidence, q.Scores)
 	w.hasCVE(q.HasCVE)
 	w.sources(q.ChannelID, q.Instance)
 	w.text(q.Text)
 	w.deprecated(q.Deprecated, p.nowUS)
+	if !q.NotDeprecatedAt.IsZero() {
+		f := false
+		w.deprecated(&f, q.NotDeprecatedAt.UnixMicro())
+	}
 	w.times(`o.modified_at`, q.ModifiedAfter, q.ModifiedBefore)
 	w.times(`o.last_seen`, q.LastSeenAfter, q.LastSeenBefore)
 	w.times(`o.valid_until`, q.ValidUntilAfter, q.ValidUntilBefore)
@@ -490,6 +506,17 @@ func (w *whereBuilder) tlps(tlps []intel.TLP, maxTLP intel.TLP) {
 	}
 	if maxTLP != "" {
 		w.in(`o.tlp`, typeNames(intel.TLPsUpTo(maxTLP)))
+	}
+}
+
+// quality keeps the objects of at least a confidence and of one of the
+// Flashpoint scores.
+func (w *whereBuilder) quality(minConfidence int, scores []intel.Score) {
+	if minConfidence > 0 {
+		w.add(`o.confidence >= %s`, minConfidence)
+	}
+	if len(scores) > 0 {
+		w.in(`o.score`, typeNames(scores))
 	}
 }
 
