@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -41,7 +42,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return nil
 	}
 	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
-	if _, err := s.Service.WriteList(r.Context(), v, dw); err != nil {
+	bw := bufio.NewWriterSize(dw, 64<<10) // a write (and a flush to the client) per 64 KiB, not per line
+	_, err = s.Service.WriteList(r.Context(), v, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		if !dw.written {
 			h.Del("ETag")
 			h.Del("Last-Modified")

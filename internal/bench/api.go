@@ -79,7 +79,7 @@ func API(ctx context.Context, c APIConfig, env Env) (APIResult, error) {
 	if err != nil {
 		return APIResult{}, err
 	}
-	base, stop, err := startServeProcess(ctx, dsn, env.DataDir)
+	base, _, stop, err := startServeProcess(ctx, dsn, env.DataDir)
 	if err != nil {
 		return APIResult{}, err
 	}
@@ -103,10 +103,10 @@ func dsnName(dsn string) string {
 // startServeProcess runs `flint serve` on the database as a child, on a free
 // loopback port, with a rate limit above the benchmark's; stop ends it and
 // returns its peak RSS in MB.
-func startServeProcess(ctx context.Context, dsn, dataDir string) (base string, stop func() float64, err error) {
+func startServeProcess(ctx context.Context, dsn, dataDir string) (base string, pid int, stop func() float64, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if dataDir == "" {
 		dataDir = filepath.Dir(dsn)
@@ -116,10 +116,10 @@ func startServeProcess(ctx context.Context, dsn, dataDir string) (base string, s
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("bench: start flint serve: %w", err)
+		return "", 0, nil, fmt.Errorf("bench: start flint serve: %w", err)
 	}
 	var once sync.Once
 	var rss float64
@@ -138,11 +138,11 @@ func startServeProcess(ctx context.Context, dsn, dataDir string) (base string, s
 		if _, rest, ok := strings.Cut(sc.Text(), "serving on "); ok {
 			base, _, _ = strings.Cut(rest, " ")
 			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return base, stop, nil
+			return base, cmd.Process.Pid, stop, nil
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("bench: flint serve did not say where it listens")
+	return "", 0, nil, fmt.Errorf("bench: flint serve did not say where it listens")
 }
 
 // measureAPI measures the API at base with an analyst key.

@@ -10,11 +10,12 @@ import (
 
 // BenchCmd groups the benchmarks.
 type BenchCmd struct {
-	Fetch  BenchFetchCmd  `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
-	Store  BenchStoreCmd  `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
-	Ingest BenchIngestCmd `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
-	API    BenchAPICmd    `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
-	Vulns  BenchVulnsCmd  `cmd:"" name:"vulns" help:"Backfill vulnerabilities with premium detail from a simulator at a rate limit, then read them again unchanged: requests and time."`
+	Fetch   BenchFetchCmd   `cmd:"" help:"Fetch indicators from a simulator on loopback and report the rate and peak memory."`
+	Store   BenchStoreCmd   `cmd:"" help:"Load the store with indicators and vulnerabilities; report write rates, lookup and search latency and size."`
+	Ingest  BenchIngestCmd  `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
+	API     BenchAPICmd     `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
+	Vulns   BenchVulnsCmd   `cmd:"" name:"vulns" help:"Backfill vulnerabilities with premium detail from a simulator at a rate limit, then read them again unchanged: requests and time."`
+	Outlets BenchOutletsCmd `cmd:"" name:"outlets" help:"Serve a blocklist of every indicator, refresh it conditionally, and export everything as STIX, over HTTP."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child
@@ -49,4 +50,27 @@ func (c *BenchFetchCmd) Run(ctx context.Context, e *env) error {
 func (e *env) bench(name string) bench.Env {
 	return bench.Env{DB: e.g.DB, DataDir: e.g.DataDir, Log: e.log, Version: Version,
 		Progress: func(msg string) { fmt.Fprintf(e.stderr, "bench %s: %s\n", name, msg) }}
+}
+
+// BenchOutletsCmd measures the outlets over HTTP.
+type BenchOutletsCmd struct {
+	Indicators  int  `default:"1000000" help:"Indicators to store."`
+	Conditional int  `default:"200" help:"Conditional refreshes (304) to time."`
+	Keep        bool `help:"Keep the temporary SQLite file (and reuse it with --db next time)."`
+}
+
+// Run runs the benchmark.
+func (c *BenchOutletsCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Outlets(ctx, bench.OutletsConfig{Indicators: c.Indicators, Conditional: c.Conditional, Keep: c.Keep}, e.bench("outlets"))
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "blocklist of %d entries: first byte %.1f ms, whole %.2f s; 304 p50 %.2f ms, p99 %.2f ms\n",
+		res.ListEntries, res.ListFirstByteMs, res.ListWholeSeconds, res.NotModifiedP50Ms, res.NotModifiedP99Ms)
+	fmt.Fprintf(e.stdout, "STIX export of %d indicators: %d STIX objects in %.1f s (%.0f indicators/s); server RSS grew %.0f MB while streaming (peak %.0f MB)\n",
+		res.Indicators, res.ExportObjects, res.ExportSeconds, res.ExportPerSecond, res.ExportRSSGrowthMB, res.ServerPeakRSSMB)
+	return nil
 }

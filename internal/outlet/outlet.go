@@ -132,27 +132,32 @@ func (l *List) IntelTypes() []intel.Type {
 	return slices.Compact(out)
 }
 
-// Entry is the value a list writes for a stored object: its value, or the
-// file hash of an algorithm the list carries. ok is false when the object
-// gives the list nothing.
-func (l *List) Entry(o *intel.Object) (value string, typ ListType, ok bool) {
-	if o.Type != intel.File {
-		t := ListType(o.Type)
-		return o.Value, t, slices.Contains(l.Types, t)
+// Entry is the value a list writes for a stored object (its type, value
+// and, for a file, hashes): its value, or the file hash of an algorithm
+// the list carries. ok is false when the object gives the list nothing.
+func (l *List) Entry(t intel.Type, value string, hashes map[intel.HashAlgo]string) (entry string, typ ListType, ok bool) {
+	if t != intel.File {
+		lt := ListType(t)
+		return value, lt, slices.Contains(l.Types, lt)
 	}
-	for _, t := range []ListType{"sha256", "sha1", "md5"} {
-		if !slices.Contains(l.Types, t) {
+	for _, lt := range []ListType{"sha256", "sha1", "md5"} {
+		if !slices.Contains(l.Types, lt) {
 			continue
 		}
-		algo := map[ListType]intel.HashAlgo{"sha256": intel.SHA256, "sha1": intel.SHA1, "md5": intel.MD5}[t]
-		if a, ok := indicator.HashAlgoOf(o.Value); ok && a == algo {
-			return o.Value, t, true
+		algo := map[ListType]intel.HashAlgo{"sha256": intel.SHA256, "sha1": intel.SHA1, "md5": intel.MD5}[lt]
+		if a, ok := indicator.HashAlgoOf(value); ok && a == algo {
+			return value, lt, true
 		}
-		if h := o.Hashes[algo]; h != "" {
-			return strings.ToLower(h), t, true
+		if h := hashes[algo]; h != "" {
+			return strings.ToLower(h), lt, true
 		}
 	}
 	return "", "", false
+}
+
+// HashTypes reports whether the list carries file hashes.
+func (l *List) HashTypes() bool {
+	return slices.ContainsFunc(l.Types, func(t ListType) bool { return t == "sha256" || t == "sha1" || t == "md5" })
 }
 
 // Header is what a list writes before its values.

@@ -59,10 +59,10 @@ func TestListEntryAndLines(t *testing.T) {
 	}
 	md5 := strings.Repeat("b", 32)
 	file := intel.Object{Type: intel.File, Value: strings.Repeat("a", 64), Details: intel.Details{Hashes: map[intel.HashAlgo]string{intel.MD5: strings.ToUpper(md5)}}}
-	if v, typ, ok := l.Entry(&file); !ok || v != md5 || typ != "md5" {
+	if v, typ, ok := l.Entry(file.Type, file.Value, file.Hashes); !ok || v != md5 || typ != "md5" {
 		t.Errorf("a file's md5: %q %q %v", v, typ, ok)
 	}
-	if _, _, ok := l.Entry(&intel.Object{Type: intel.Domain, Value: "example.com"}); ok {
+	if _, _, ok := l.Entry(intel.Domain, "example.com", nil); ok {
 		t.Error("a domain in a list of md5 and url")
 	}
 	var b bytes.Buffer

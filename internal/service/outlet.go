@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -173,7 +174,10 @@ func mostRestrictiveCap(a, b intel.TLP) intel.TLP {
 	return a
 }
 
-// listPage is the number of objects a blocklist reads at a time.
+// errFull ends a list's walk at its limit.
+var errFull = errors.New("the list is full")
+
+// listPage is the number of objects a CSV blocklist reads at a time.
 const listPage = 1000
 
 // WriteList writes the blocklist of v to w: the stored indicators its
@@ -188,27 +192,44 @@ func (s *Service) WriteList(ctx context.Context, v ListVersion, w io.Writer) (in
 	}
 	allowed := outlet.NewAllowed(allows)
 	q := store.Query{Types: l.IntelTypes(), Collection: l.Collection, MinConfidence: l.MinConfidence, Scores: outlet.Scores(l.MinScore),
-		MaxTLP: v.cap, Limit: listPage, NotDeprecatedAt: v.asOf, Bare: l.Format != outlet.CSV}
+		MaxTLP: v.cap, Limit: listPage, NotDeprecatedAt: v.asOf}
 	if err := l.Header(w); err != nil {
 		return 0, err
 	}
 	n := 0
-	for {
+	// write writes one value; errFull ends the walk at the list's limit.
+	write := func(t intel.Type, value string, hashes map[intel.HashAlgo]string, o *intel.Object) error {
+		entry, typ, ok := l.Entry(t, value, hashes)
+		if !ok || allowed.Contains(t, entry) {
+			return nil
+		}
+		if err := l.Line(w, entry, typ, o); err != nil {
+			return err
+		}
+		if n++; l.Limit > 0 && n >= l.Limit {
+			return errFull
+		}
+		return nil
+	}
+	if l.Format != outlet.CSV { // values alone: one streamed query
+		err := s.Store.EachValue(ctx, q, l.HashTypes(), func(v store.Value) error { return write(v.Type, v.Value, v.Hashes, nil) })
+		if errors.Is(err, errFull) {
+			err = nil
+		}
+		return n, err
+	}
+	for { // CSV rows carry the sources: pages of whole objects
 		res, err := s.Store.Search(ctx, q)
 		if err != nil {
 			return n, err
 		}
 		for i := range res.Objects {
 			o := &res.Objects[i]
-			value, typ, ok := l.Entry(o)
-			if !ok || allowed.Contains(o.Type, value) {
-				continue
-			}
-			if err := l.Line(w, value, typ, o); err != nil {
+			if err := write(o.Type, o.Value, o.Hashes, o); err != nil {
+				if errors.Is(err, errFull) {
+					return n, nil
+				}
 				return n, err
-			}
-			if n++; l.Limit > 0 && n >= l.Limit {
-				return n, nil
 			}
 		}
 		if res.Next == "" {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -690,4 +691,59 @@ func ftsQuery(text string) string {
 		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
 	}
 	return strings.Join(words, " ")
+}
+
+// Value is an object as a blocklist needs it: its type and value, and a
+// file's hashes when asked for.
+type Value struct {
+	ID     int64
+	Type   intel.Type
+	Value  string
+	Hashes map[intel.HashAlgo]string
+}
+
+// EachValue calls f for each object matching q, in id order, with its type
+// and value (and a file's hashes when hashes is true) alone, over one
+// streamed query: a blocklist of a million values costs one statement and
+// no object decoding. q's limit, cursor and sort are ignored. f's error
+// ends the walk and is returned.
+func (s *Store) EachValue(ctx context.Context, q Query, hashes bool, f func(Value) error) error {
+	q.After, q.Sort, q.Limit = "", "", 0
+	p, err := s.plan(ctx, q)
+	if err != nil {
+		return err
+	}
+	w := s.build(p)
+	cols := `o.id, o.type, COALESCE(o.value, o.vkey), ''`
+	if hashes {
+		cols = `o.id, o.type, COALESCE(o.value, o.vkey), CASE WHEN o.type = 'file' THEN o.data ELSE '' END`
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+cols+` FROM `+p.from()+w.sql()+` ORDER BY o.id`, w.args...)
+	if err != nil {
+		return fmt.Errorf("store: list values: %w", err)
+	}
+	defer rows.Close()
+	var data string
+	for rows.Next() {
+		var v Value
+		if err := rows.Scan(&v.ID, &v.Type, &v.Value, &data); err != nil {
+			return fmt.Errorf("store: list values: %w", err)
+		}
+		if data != "" && data != "{}" {
+			var d struct {
+				Hashes map[intel.HashAlgo]string `json:"hashes"`
+			}
+			if err := json.Unmarshal([]byte(data), &d); err != nil {
+				return fmt.Errorf("store: object %d: bad data: %w", v.ID, err)
+			}
+			v.Hashes = d.Hashes
+		}
+		if err := f(v); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: list values: %w", err)
+	}
+	return nil
 }
