@@ -13,6 +13,7 @@ import (
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/stix"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/store/storetest"
 )
 
 // bundleObjects reads a bundle's objects by id, failing on a repeated id.
@@ -40,7 +41,11 @@ func bundleObjects(t *testing.T, raw []byte) map[string]map[string]any {
 // for object, the bundle stix.Encode builds of everything at once, with the
 // relationships among the objects.
 func TestExportSTIXIsTheWholeBundle(t *testing.T) {
-	e := loaded(t)
+	storetest.ForEachDialect(t, func(t *testing.T, dialect string) { testExportSTIXIsTheWholeBundleOn(t, dialect) })
+}
+
+func testExportSTIXIsTheWholeBundleOn(t *testing.T, dialect string) {
+	e := loadedOn(t, dialect)
 	r := e.do("GET", "/api/v1/stix", e.admin, nil)
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/stix+json") ||
 		!strings.Contains(r.header.Get("Content-Disposition"), "attachment") {
@@ -93,7 +98,11 @@ func TestExportSTIXIsTheWholeBundle(t *testing.T) {
 // A key capped at TLP green exports nothing above green, and no
 // relationship or reference to what is.
 func TestExportSTIXKeepsTheCap(t *testing.T) {
-	e := loaded(t) // indicators are red, vulnerabilities green, reports clear
+	storetest.ForEachDialect(t, func(t *testing.T, dialect string) { testExportSTIXKeepsTheCapOn(t, dialect) })
+}
+
+func testExportSTIXKeepsTheCapOn(t *testing.T, dialect string) {
+	e := loadedOn(t, dialect) // indicators are red, vulnerabilities green, reports clear
 	green := e.key("green", auth.Analyst, intel.TLPGreen)
 	r := e.do("GET", "/api/v1/stix", green, nil)
 	if r.status != http.StatusOK {

@@ -46,9 +46,12 @@ type env struct {
 	ended  chan feed.PollRun // every poll the scheduler ends
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, "sqlite") }
+
+// newEnvOn is newEnv on a store of the dialect.
+func newEnvOn(t *testing.T, dialect string) *env {
 	t.Helper()
-	te := testenv.New(t, "sqlite", sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400,
+	te := testenv.New(t, dialect, sim.Config{Seed: 7, Now: simNow, Reports: 20, Vulnerabilities: 150, Indicators: 400,
 		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour})
 	sched := &scheduler.Scheduler{Store: te.Store, Box: te.Box, Holder: "api-test", Now: te.Sim.Clock, Version: "test", PageSize: 100,
 		Addresses: testenv.Loopback, Client: testenv.FastClient}

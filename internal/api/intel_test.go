@@ -20,8 +20,11 @@ import (
 // loaded polls all three channels of an instance, each channel marking what
 // it brings with its own TLP: reports clear, vulnerabilities green,
 // indicators red.
-func loaded(t *testing.T) *env {
-	e := newEnv(t)
+func loaded(t *testing.T) *env { return loadedOn(t, "sqlite") }
+
+// loadedOn is loaded on a store of the dialect.
+func loadedOn(t *testing.T, dialect string) *env {
+	e := newEnvOn(t, dialect)
 	e.addInstance("main", "good")
 	for k, tlp := range map[feed.Kind]intel.TLP{feed.Reports: intel.TLPClear, feed.Vulnerabilities: intel.TLPGreen, feed.Indicators: intel.TLPRed} {
 		ch, err := e.store.Channel(context.Background(), "main", k)

@@ -15,6 +15,7 @@ import (
 	"github.com/flintcti/flint/internal/outlet"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/store/storetest"
 )
 
 // get fetches a blocklist with the headers given (the OpenAPI check does
@@ -71,7 +72,11 @@ func (e *env) stored(types []intel.Type, maxTLP intel.TLP, keep func(o intel.Obj
 }
 
 func TestBlocklist(t *testing.T) {
-	e := loaded(t)
+	storetest.ForEachDialect(t, func(t *testing.T, dialect string) { testBlocklistOn(t, dialect) })
+}
+
+func testBlocklistOn(t *testing.T, dialect string) {
+	e := loadedOn(t, dialect)
 	bearer := func(k string) map[string]string { return map[string]string{"Authorization": "Bearer " + k} }
 	// A page of the store's own: addresses in reserved ranges, which the
 	// default allow-list keeps out of every blocklist.
