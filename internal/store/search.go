@@ -166,6 +166,10 @@ type searchPlan struct {
 	products [2][]int64 // the software matching q.Product and q.Vendor, when given
 	wide     map[string]bool
 	nowUS    int64
+	// walk says the query reads every matching row in id order (EachValue):
+	// the type filter then must not lead the planner to an index whose
+	// rows it would sort before returning the first.
+	walk bool
 }
 
 // from is the join a search and a count of it share.
@@ -378,7 +382,7 @@ func (w *whereBuilder) sql() string {
 func (s *Store) build(p *searchPlan) *whereBuilder {
 	w := &whereBuilder{s: s}
 	q := &p.q
-	w.types(p.types)
+	w.types(p.types, p.walk)
 	w.ids(q.IDs)
 	w.after(p)
 	w.value(q, p.types)
@@ -417,8 +421,12 @@ func (s *Store) build(p *searchPlan) *whereBuilder {
 	return w
 }
 
-func (w *whereBuilder) types(types []intel.Type) {
-	if len(types) > 0 {
+func (w *whereBuilder) types(types []intel.Type, walk bool) {
+	switch {
+	case len(types) == 0:
+	case walk: // "+": tested row by row, not looked up in the (type, vkey) index
+		w.in(`+o.type`, typeNames(types))
+	default:
 		w.in(`o.type`, typeNames(types))
 	}
 }
@@ -713,6 +721,7 @@ func (s *Store) EachValue(ctx context.Context, q Query, hashes bool, f func(Valu
 	if err != nil {
 		return err
 	}
+	p.walk = true
 	w := s.build(p)
 	cols := `o.id, o.type, COALESCE(o.value, o.vkey), ''`
 	if hashes {
