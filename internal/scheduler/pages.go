@@ -190,7 +190,7 @@ func (w *groupWriter) commit(ctx context.Context) error {
 	total.CursorAfter, total.Remaining = w.cursor, w.remaining
 	err := w.tx.Record(ctx, total)
 	if err == nil {
-		err = w.tx.Commit()
+		err = w.tx.Commit(ctx)
 	}
 	w.close()
 	if err != nil {

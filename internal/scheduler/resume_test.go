@@ -44,7 +44,7 @@ func dieMidPoll(t *testing.T, e *env, ch feed.Channel, holder string, pages int)
 		if err := tx.Record(ctx, run); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.Commit(); err != nil {
+		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

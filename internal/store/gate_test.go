@@ -38,7 +38,7 @@ func TestPageTransactionsTakeTurns(t *testing.T) {
 				_, err = w.Apply(ctx, ipv4Page(srcBusy, i*50, 50, c.Now(), strconv.Itoa(i)))
 			}
 			if err == nil {
-				err = w.Commit()
+				err = w.Commit(ctx)
 			}
 			if err != nil {
 				chained <- err
@@ -63,7 +63,7 @@ func TestPageTransactionsTakeTurns(t *testing.T) {
 	if _, err := w.Apply(ctx, ipv4Page(srcOther, 100000, 10, c.Now(), "x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)

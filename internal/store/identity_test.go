@@ -73,13 +73,14 @@ func TestVulnerabilityIdentityByFlashpointID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.DownTo(ctx, version); err != nil {
-			t.Fatal(err)
-		}
+		// (Written first: the write path of today needs today's tables.)
 		c.Add(time.Minute)
 		MustApply(t, s, l, Page{Source: src, Collection: "v", Cursor: "2", Objects: []intel.Object{
 			vuln("Use after free in libbar", "Use after free in libbar", 21),
 		}})
+		if _, err := p.DownTo(ctx, version); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.migrate(ctx); err != nil {
 			t.Fatal(err)
 		}

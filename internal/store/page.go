@@ -110,7 +110,7 @@ func (s *Store) ApplyPage(ctx context.Context, lease Lease, p Page) (Counts, err
 	if err != nil {
 		return counts, err
 	}
-	return counts, w.Commit()
+	return counts, w.Commit(ctx)
 }
 
 // PageTx is one write transaction taking the pages of one channel's poll in
@@ -127,6 +127,10 @@ type PageTx struct {
 	objects int
 	began   time.Time
 	gated   bool // holds the store's page gate (SQLite)
+	// added are the object versions the transaction gave its collections,
+	// stamped in the added log at commit (added.go).
+	added     []addedEntry
+	addedSeen map[addedEntry]bool
 }
 
 // BeginPages opens a write transaction for pages of the lease's channel. On
@@ -180,8 +184,11 @@ func (w *PageTx) Record(ctx context.Context, run feed.PollRun) error {
 }
 
 // Commit makes the pages applied so far durable, with the last cursor.
-func (w *PageTx) Commit() error {
+func (w *PageTx) Commit(ctx context.Context) error {
 	defer w.release()
+	if err := w.s.logAdded(ctx, w.tx, w.added); err != nil {
+		return err
+	}
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit pages of channel %d: %w", w.lease.ChannelID, err)
 	}
@@ -313,11 +320,22 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if err := s.upsertSideTables(ctx, tx, writes); err != nil {
 		return counts, err
 	}
-	var join []int64
+	var join, changed []int64
 	for _, k := range order {
-		if pd := byKey[k]; !pd.member {
+		pd := byKey[k]
+		if !pd.member {
 			join = append(join, pd.cur.ID)
 		}
+		switch {
+		case pd.fate == fateUpdated: // a new version: every collection holding it receives it
+			changed = append(changed, pd.cur.ID)
+			w.noteAdded(collID, pd.cur.ID, nowUS)
+		case pd.fate == fateGuessed || pd.fate == fateCreated || !pd.member:
+			w.noteAdded(collID, pd.cur.ID, nowUS)
+		}
+	}
+	if err := w.noteOtherCollections(ctx, changed, collID, nowUS); err != nil {
+		return counts, err
 	}
 	if err := s.addMembers(ctx, tx, collID, join, nowUS); err != nil {
 		return counts, err

@@ -447,7 +447,7 @@ func TestPageTxSpansPages(t *testing.T) {
 			}
 			total.Add(got)
 		}
-		if err := w.Commit(); err != nil {
+		if err := w.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		// 5..1604: 1600 objects, 5 of them stored before, and each of the

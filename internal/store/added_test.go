@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+func collectionIDOf(t *testing.T, s *Store, name string) int64 {
+	t.Helper()
+	var id int64
+	if err := s.db.QueryRow(`SELECT id FROM collections WHERE name_key = $1`, name).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// readAdded reads a collection's added log after a stamp to its end, the
+// way a TAXII client pages, and returns the objects and the last stamp.
+func readAdded(t *testing.T, s *Store, coll int64, after time.Time, maxTLP intel.TLP) ([]int64, time.Time) {
+	t.Helper()
+	var ids []int64
+	for {
+		page, err := s.Added(context.Background(), coll, after, maxTLP, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			if !a.At.After(after) {
+				t.Fatalf("stamp %v does not follow %v", a.At, after)
+			}
+			ids = append(ids, a.ObjectID)
+			after = a.At
+		}
+		if len(page) < 7 {
+			return ids, after
+		}
+	}
+}
+
+// A reader resuming after the last stamp it saw misses nothing, even when
+// a writer that began first commits last (PostgreSQL, where page
+// transactions of two channels run at once; stamps taken when the pages
+// were written would put the late commit's objects before the reader's
+// mark); an object written again is received again; a capped reader gets
+// nothing above its cap.
+func TestAddedLogMissesNothing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l1, l2 := MustLease(t, s, 1), MustLease(t, s, 2)
+		src1, src2 := prodIndicators, intel.Provenance{ChannelID: 2, Instance: "lab", Channel: "indicators"}
+		page := func(src intel.Provenance, from, n int, cursor string) Page {
+			p := ipv4Page(src, from, n, epoch, cursor)
+			p.Collection = "shared"
+			return p
+		}
+		MustApply(t, s, l1, page(src1, 0, 3, "0"))
+		coll := collectionIDOf(t, s, "shared")
+		seen, mark := readAdded(t, s, coll, time.Time{}, "")
+		if len(seen) != 3 {
+			t.Fatalf("first read: %d objects", len(seen))
+		}
+
+		first, err := s.BeginPages(ctx, l1) // begins first ...
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Apply(ctx, page(src1, 100, 5, "1")); err != nil {
+			t.Fatal(err)
+		}
+		if s.dialect == Postgres { // ... another commits meanwhile (SQLite's writers take turns)
+			c.Add(time.Second)
+			MustApply(t, s, l2, page(src2, 200, 4, "a"))
+			got, m := readAdded(t, s, coll, mark, "")
+			if len(got) != 4 {
+				t.Fatalf("the second writer's 4 objects: read %d", len(got))
+			}
+			seen, mark = append(seen, got...), m
+		}
+		if err := first.Commit(ctx); err != nil { // ... and the first commits last
+			t.Fatal(err)
+		}
+		got, m := readAdded(t, s, coll, mark, "")
+		if len(got) != 5 {
+			t.Errorf("after the mark %v, read %d objects of the writer that committed last; want its 5", mark, len(got))
+		}
+		seen, mark = append(seen, got...), m
+
+		// An object written again is received again, after the mark, and
+		// listed once, at its latest version, from the start.
+		c.Add(time.Hour)
+		changed := page(src1, 0, 1, "2")
+		changed.Objects[0].Tags = []string{"new-tag"}
+		if got := MustApply(t, s, l1, changed); got.Updated != 1 {
+			t.Fatalf("update: %+v", got)
+		}
+		if got, _ := readAdded(t, s, coll, mark, ""); len(got) != 1 || got[0] != seen[0] {
+			t.Errorf("after an update: read %v, want [%d]", got, seen[0])
+		}
+		all, _ := readAdded(t, s, coll, time.Time{}, "")
+		if len(all) != len(seen) || all[len(all)-1] != seen[0] {
+			t.Errorf("from the start: %v; want %d objects, the updated one last", all, len(seen))
+		}
+		// A capped reader: the objects are amber.
+		if got, _ := readAdded(t, s, coll, time.Time{}, intel.TLPGreen); len(got) != 0 {
+			t.Errorf("a green reader got %d amber objects", len(got))
+		}
+	})
+}
+
+// Writers committing concurrently while a reader follows the log by its
+// last stamp: the reader ends with every object, each first received once.
+func TestAddedLogUnderConcurrentWriters(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		const writers, pages, perPage = 4, 12, 25
+		MustApply(t, s, MustLease(t, s, 99), Page{Source: intel.Provenance{ChannelID: 99, Instance: "x", Channel: "x"}, Collection: "busy",
+			Cursor: "0", Objects: []intel.Object{ipv4(99999, epoch)}})
+		coll := collectionIDOf(t, s, "busy")
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				src := intel.Provenance{ChannelID: int64(w + 1), Instance: fmt.Sprint("w", w), Channel: "indicators"}
+				l, err := s.AcquireLease(ctx, src.ChannelID, "test", time.Minute)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for p := range pages {
+					pg := ipv4Page(src, (w*pages+p)*perPage, perPage, epoch, fmt.Sprint(p))
+					pg.Collection = "busy"
+					if _, err := s.ApplyPage(ctx, l, pg); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		got := map[int64]int{}
+		var mark time.Time
+		for finished := false; !finished; {
+			select {
+			case <-done:
+				finished = true // one more read after the last commit
+			default:
+			}
+			ids, m := readAdded(t, s, coll, mark, "")
+			for _, id := range ids {
+				got[id]++
+			}
+			mark = m
+		}
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if want := writers*pages*perPage + 1; len(got) != want {
+			t.Errorf("the reader received %d distinct objects; %d were written", len(got), want)
+		}
+		for id, n := range got {
+			if n != 1 {
+				t.Errorf("object %d received %d times", id, n)
+			}
+		}
+	})
+}
