@@ -424,7 +424,7 @@ func (s *Store) build(p *searchPlan) *whereBuilder {
 func (w *whereBuilder) types(types []intel.Type, walk bool) {
 	switch {
 	case len(types) == 0:
-	case walk: // "+": tested row by row, not looked up in the (type, vkey) index
+	case walk && w.s.dialect == SQLite: // "+": tested row by row, not looked up in the (type, vkey) index
 		w.in(`+o.type`, typeNames(types))
 	default:
 		w.in(`o.type`, typeNames(types))
