@@ -57,7 +57,8 @@ type List struct {
 // MaxLimit is the most values a list may be limited to.
 const MaxLimit = 10_000_000
 
-// Validate checks a list's definition, naming every bad field.
+// Validate checks a list's definition, naming every bad field, and sorts
+// its types (each once).
 func (l *List) Validate() error {
 	var bad []intel.FieldError
 	fail := func(field, format string, args ...any) {

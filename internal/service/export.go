@@ -11,8 +11,8 @@ import (
 	"github.com/flintcti/flint/internal/store"
 )
 
-// exportPage is the number of objects an export reads at a time.
-const exportPage = 500
+// exportPageLen is the number of objects an export reads at a time.
+const exportPageLen = 500
 
 // Exported says what an export wrote.
 type Exported struct {
@@ -30,7 +30,7 @@ func (s *Service) ExportSTIX(ctx context.Context, p *auth.Principal, q store.Que
 	if err := need(p, auth.ReadIntel); err != nil {
 		return Exported{}, err
 	}
-	q.MaxTLP, q.Limit, q.After, q.Sort, q.IDs = p.Cap(), exportPage, "", "", nil
+	q.MaxTLP, q.Limit, q.After, q.Sort, q.IDs = p.Cap(), exportPageLen, "", "", nil
 	sw := stix.NewWriter(w) // buffered: nothing reaches w before the first page is read
 	var out Exported
 	for {
