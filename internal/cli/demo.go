@@ -68,25 +68,30 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	a.Scheduler.Addresses = &ignite.AddrPolicy{AllowLoopback: true} // the demo's simulator is on loopback
 	fmt.Fprintf(e.stdout, "Flashpoint Ignite simulator: %s\ndata directory: %s (%s; database %s)\n", base, dataDir, kept, a.Where())
 
-	// The demo instance: created on first run, pointed at this run's simulator after.
-	in, err := a.Store.Instance(ctx, "demo")
+	// The demo instance: created on first run, pointed at this run's
+	// simulator after; through the use cases, as an operator named "demo".
+	demo := auth.Operator("demo")
+	token := sim.DefaultToken
+	v, err := a.Service.Instance(ctx, demo, "demo")
 	switch intel.ErrorCode(err) {
 	case intel.ENOTFOUND:
-		settings := map[feed.Kind]feed.Settings{}
-		for _, k := range feed.Kinds() {
-			st := feed.DefaultSettings("demo", k, time.Now())
-			st.Enabled = true
-			settings[k] = st
+		name := "demo"
+		if v, err = a.Service.CreateInstance(ctx, demo, service.InstanceInput{Name: &name, BaseURL: &base, Token: &token}); err != nil {
+			return err
 		}
-		in, err = a.Store.CreateInstance(ctx, feed.Instance{Name: "demo", BaseURL: base, VerifyTLS: true}, sim.DefaultToken, a.Seal, settings)
+		for _, ch := range v.Channels {
+			if _, err := a.Service.UpdateChannel(ctx, demo, service.ChannelRef{Instance: name, Kind: string(ch.Kind)},
+				service.ChannelEdit{Apply: func(s *feed.Settings) error { s.Enabled = true; return nil }, Enable: true}); err != nil {
+				return err
+			}
+		}
 	case "":
-		in.BaseURL = base
-		in, err = a.Store.UpdateInstance(ctx, in, sim.DefaultToken, a.Seal)
+		v, err = a.Service.UpdateInstance(ctx, demo, "demo", service.InstanceInput{BaseURL: &base, Token: &token})
 	}
 	if err != nil {
 		return err
 	}
-	chs, err := a.Store.Channels(ctx, in.Name)
+	chs, err := a.Service.Channels(ctx, demo, v.Name)
 	if err != nil {
 		return err
 	}
@@ -96,10 +101,15 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run, err := a.Scheduler.Poll(ctx, ch, feed.TriggerManual)
-			lines[i] = runLine(ch, run)
+			started, err := a.Service.StartPoll(ctx, demo, service.ChannelRef{Instance: ch.Instance, Kind: string(ch.Kind)})
 			if err != nil {
-				lines[i] += ": " + err.Error()
+				lines[i] = fmt.Sprintf("%s/%s: %v", ch.Instance, ch.Kind, err)
+				return
+			}
+			res := <-started.Done
+			lines[i] = runLine(ch, res.Run)
+			if res.Err != nil {
+				lines[i] += ": " + res.Err.Error()
 			}
 		}()
 	}
@@ -125,7 +135,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	}
 	for _, ch := range chs {
 		if fresh, err := a.Store.ChannelByID(ctx, ch.ID); err == nil {
-			if err := a.Scheduler.Reschedule(ctx, fresh); err != nil {
+			if err := a.Scheduler.Reschedule(ctx, fresh); err != nil { // after the first polls: their next runs
 				e.log.Warn("demo: scheduling a channel failed", "channel", fresh.Ref(), "error", err)
 			}
 		}
