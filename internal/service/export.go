@@ -31,7 +31,7 @@ func (s *Service) ExportSTIX(ctx context.Context, p *auth.Principal, q store.Que
 		return Exported{}, err
 	}
 	q.MaxTLP, q.Limit, q.After, q.Sort, q.IDs = p.Cap(), exportPageLen, "", "", nil
-	q.Bare = true // STIX carries neither an object's sources nor its collections
+	q.Bare = true           // STIX carries neither an object's sources nor its collections
 	sw := stix.NewWriter(w) // buffered: nothing reaches w before the first page is read
 	var out Exported
 	for {
