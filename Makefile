@@ -43,6 +43,7 @@ bench:
 	$(GO) run ./cmd/flint bench store
 	$(GO) run ./cmd/flint bench ingest
 	$(GO) run ./cmd/flint bench api
+	$(GO) run ./cmd/flint bench outlets
 
 clean:
 	rm -rf bin test-output.json
