@@ -524,16 +524,3 @@ func firstNonEmpty(s ...string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// IDs are the ids of the STIX objects an object is written as: its own
-// (an indicator, a vulnerability, a report, a software observable, ...) and
-// its indicator's observable, when it has one.
-func IDs(o *intel.Object) []string {
-	ids := []string{ObjectID(o)}
-	if o.Type.IsIndicator() {
-		if _, sco, err := IndicatorPattern(o); err == nil && sco != nil {
-			ids = append(ids, sco.ID)
-		}
-	}
-	return ids
-}

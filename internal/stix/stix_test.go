@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -479,35 +478,5 @@ func TestSoftwareHasVulnerability(t *testing.T) {
 	_, rels, err := Decode(raw)
 	if err != nil || len(rels) != 1 || rels[0] != rel {
 		t.Errorf("decoded %+v, %v; want %+v", rels, err, rel)
-	}
-}
-
-// IDs names every STIX object an object is written as, as Encode writes
-// them.
-func TestIDs(t *testing.T) {
-	objs, _ := sample()
-	for i := range objs {
-		o := &objs[i]
-		b, err := Encode([]intel.Object{*o}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		written := map[string]bool{}
-		for _, s := range b.Objects {
-			written[s.ID] = true
-		}
-		for _, id := range IDs(o) {
-			if !written[id] {
-				t.Errorf("%s %s: id %s is not among those written", o.Type, o.Value, id)
-			}
-		}
-		for id := range written {
-			if strings.HasPrefix(id, "identity--") || strings.HasPrefix(id, "marking-definition--") || strings.HasPrefix(id, "extension-definition--") {
-				continue
-			}
-			if !slices.Contains(IDs(o), id) {
-				t.Errorf("%s %s: %s written but not in IDs", o.Type, o.Value, id)
-			}
-		}
 	}
 }

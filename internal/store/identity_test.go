@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/flintcti/flint/internal/intel"
 )
@@ -58,11 +61,15 @@ func TestVulnerabilityIdentityByFlashpointID(t *testing.T) {
 
 		// The store as an earlier version left it: undo the identity
 		// migration, store a vulnerability under its title, migrate again.
-		version := int64(9)
-		if s.dialect == Postgres {
-			version = 8
+		sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+		if err != nil {
+			t.Fatal(err)
 		}
-		p, err := s.migrations()
+		dialect, version := goose.DialectSQLite3, int64(9)
+		if s.dialect == Postgres {
+			dialect, version = goose.DialectPostgres, 8
+		}
+		p, err := goose.NewProvider(dialect, s.db, sub, goose.WithDisableGlobalRegistry(true))
 		if err != nil {
 			t.Fatal(err)
 		}

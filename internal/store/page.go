@@ -320,13 +320,6 @@ func (w *PageTx) Apply(ctx context.Context, p Page) (Counts, error) {
 	if err := s.upsertSideTables(ctx, tx, writes); err != nil {
 		return counts, err
 	}
-	written := make([]*intel.Object, len(writes))
-	for i, pd := range writes {
-		written[i] = &pd.cur
-	}
-	if err := s.insertSTIXIDs(ctx, tx, written, true); err != nil {
-		return counts, fmt.Errorf("store: record STIX ids: %w", err)
-	}
 	var join, changed []int64
 	for _, k := range order {
 		pd := byKey[k]

@@ -198,9 +198,23 @@ func redactDSN(err error, dsn string) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	p, err := s.migrations()
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
-		return err
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	dialect := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, s.db, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
 	}
 	res, err := p.Up(ctx)
 	if err != nil {
@@ -210,35 +224,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.log.Info("store: migrated", "dialect", s.dialect, "version", r.Source.Version, "duration", r.Duration)
 	}
 	return nil
-}
-
-// migrations is the dialect's migrations: its SQL files, then the
-// migrations written in Go (what SQL cannot compute), which take the
-// versions after the files'.
-func (s *Store) migrations() (*goose.Provider, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
-	if err != nil {
-		return nil, fmt.Errorf("store: migrations: %w", err)
-	}
-	goVersion := int64(14)
-	if s.dialect == Postgres {
-		goVersion = 13
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(stixIDsMigration(goVersion, s.dialect))}
-	dialect := goose.DialectSQLite3
-	if s.dialect == Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return nil, fmt.Errorf("store: migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, s.db, sub, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("store: migrations: %w", err)
-	}
-	return p, nil
 }
 
 // Close closes the database.
