@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
@@ -59,11 +60,13 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	return nil
 }
 
-// notModified applies If-None-Match, else If-Modified-Since (RFC 9110 §13.2.2).
+// notModified applies If-None-Match, else If-Modified-Since (RFC 9110
+// §13.2.2). Flint's entity tags are quoted hex, so a list of them splits
+// at its commas.
 func notModified(r *http.Request, etag string, modified time.Time) bool {
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
-		for _, tag := range splitTags(inm) {
-			if tag == "*" || tag == etag || tag == "W/"+etag {
+		for _, tag := range strings.Split(inm, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || tag == etag || tag == "W/"+etag {
 				return true
 			}
 		}
@@ -75,47 +78,6 @@ func notModified(r *http.Request, etag string, modified time.Time) bool {
 		}
 	}
 	return false
-}
-
-// splitTags splits an If-None-Match list of entity tags.
-func splitTags(v string) []string {
-	var out []string
-	for len(v) > 0 {
-		for len(v) > 0 && (v[0] == ' ' || v[0] == ',') {
-			v = v[1:]
-		}
-		if v == "" {
-			break
-		}
-		end := len(v)
-		if i := indexTagEnd(v); i >= 0 {
-			end = i
-		}
-		out = append(out, v[:end])
-		v = v[end:]
-	}
-	return out
-}
-
-func indexTagEnd(v string) int {
-	start := 0
-	if len(v) > 2 && v[:2] == "W/" {
-		start = 2
-	}
-	if start < len(v) && v[start] == '"' {
-		for i := start + 1; i < len(v); i++ {
-			if v[i] == '"' {
-				return i + 1
-			}
-		}
-		return -1
-	}
-	for i := start; i < len(v); i++ {
-		if v[i] == ',' || v[i] == ' ' {
-			return i
-		}
-	}
-	return -1
 }
 
 func (s *Server) listLists(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

@@ -38,26 +38,10 @@ func (w *PageTx) noteAdded(coll, object, modified int64) {
 // noteOtherCollections notes the new versions of changed objects for the
 // collections besides coll that hold them.
 func (w *PageTx) noteOtherCollections(ctx context.Context, changed []int64, coll, modified int64) error {
-	s := w.s
-	return chunks(changed, s.batchLen, func(c []int64) error {
-		cond, args := s.in(1, int64Args(c))
-		// CROSS JOIN: walk the few collections and probe each one's key.
-		rows, err := s.txQuery(ctx, w.tx, `SELECT m.collection_id, m.object_id FROM collections c CROSS JOIN collection_objects m
-			WHERE m.collection_id = c.id AND m.object_id `+cond, args...)
-		if err != nil {
-			return fmt.Errorf("store: collections of changed objects: %w", err)
+	return w.s.eachMembership(ctx, w.tx, changed, func(object, c int64, _ string) {
+		if c != coll {
+			w.noteAdded(c, object, modified)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var e addedEntry
-			if err := rows.Scan(&e.coll, &e.object); err != nil {
-				return fmt.Errorf("store: collections of changed objects: %w", err)
-			}
-			if e.coll != coll {
-				w.noteAdded(e.coll, e.object, modified)
-			}
-		}
-		return rows.Err()
 	})
 }
 

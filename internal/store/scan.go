@@ -192,25 +192,33 @@ func (s *Store) fill(ctx context.Context, objs []intel.Object) error {
 	if err := s.recordSources(ctx, objs); err != nil {
 		return err
 	}
+	return s.eachMembership(ctx, nil, ids, func(object, _ int64, name string) {
+		byID[object].Collections = append(byID[object].Collections, name)
+	})
+}
+
+// eachMembership calls f for each collection holding one of ids (in tx, or
+// on the read pool when tx is nil), by object, then collection name.
+func (s *Store) eachMembership(ctx context.Context, tx *sql.Tx, ids []int64, f func(object, coll int64, name string)) error {
 	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		// CROSS JOIN: SQLite walks the few collections and probes each one's
 		// primary key for the objects, whatever its statistics say; left to
 		// choose without them (after a large load, before ANALYZE), it
 		// scanned every membership instead (20 ms a page at 60,000).
-		rows, err := s.txQuery(ctx, nil, `SELECT m.object_id, c.name FROM collections c CROSS JOIN collection_objects m
+		rows, err := s.txQuery(ctx, tx, `SELECT m.object_id, c.id, c.name FROM collections c CROSS JOIN collection_objects m
 			WHERE m.collection_id = c.id AND m.object_id `+cond+` ORDER BY m.object_id, c.name`, args...)
 		if err != nil {
-			return fmt.Errorf("store: load collections of objects: %w", err)
+			return fmt.Errorf("store: collections of objects: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id int64
+			var object, coll int64
 			var name string
-			if err := rows.Scan(&id, &name); err != nil {
-				return err
+			if err := rows.Scan(&object, &coll, &name); err != nil {
+				return fmt.Errorf("store: collections of objects: %w", err)
 			}
-			byID[id].Collections = append(byID[id].Collections, name)
+			f(object, coll, name)
 		}
 		return rows.Err()
 	})
