@@ -57,7 +57,7 @@ func newEnvOn(t *testing.T, dialect string) *env {
 		Addresses: testenv.Loopback, Client: testenv.FastClient}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	svc := &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal}
+	svc := &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal, TokenKey: te.Box.Derive("taxii-next")}
 	a := &api.Server{Service: svc, Now: te.Sim.Clock, Version: "test", BaseContext: func() context.Context { return ctx }, RateLimit: 1e6, RateBurst: 1e6}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
+	s.mountTAXII(mux)
 	// Any other path gets a JSON 404 (or 405), not the mux's text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log(), &httpError{http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
@@ -127,9 +128,20 @@ func (s *Server) methodNotAllowed(next *http.ServeMux) http.Handler {
 	})
 }
 
+// renderer writes an error response in a transport's format (the API's
+// JSON error, or TAXII's error message).
+type renderer func(w http.ResponseWriter, r *http.Request, err error)
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, s.log(), err)
+}
+
 // wrap applies what every route shares: panic recovery, the body limit,
 // authentication, the permission check, the rate limit and error rendering.
-func (s *Server) wrap(rt route) http.Handler {
+func (s *Server) wrap(rt route) http.Handler { return s.guard(rt, s.renderError) }
+
+// guard is wrap with errors written by render.
+func (s *Server) guard(rt route, render renderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -137,7 +149,7 @@ func (s *Server) wrap(rt route) http.Handler {
 					panic(v)
 				}
 				s.log().Error("api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				writeError(w, r, s.log(), errors.New("panic"))
+				render(w, r, errors.New("panic"))
 			}
 		}()
 		maxBody := s.MaxBody
@@ -149,28 +161,28 @@ func (s *Server) wrap(rt route) http.Handler {
 		if rt.Perm != "" {
 			var err error
 			if p, err = s.authenticate(r); err != nil {
-				s.authFailed(w, r, err)
+				s.authFailed(w, r, err, render)
 				return
 			}
 			if p.List != "" && rt.Pattern != edlPattern {
-				writeError(w, r, s.log(), intel.Errorf(intel.EFORBIDDEN, "the key %q is bound to the blocklist %q and may read only it (GET /edl/%s)",
+				render(w, r, intel.Errorf(intel.EFORBIDDEN, "the key %q is bound to the blocklist %q and may read only it (GET /edl/%s)",
 					p.Name, p.List, p.List))
 				return
 			}
 			if !p.Can(rt.Perm) {
-				writeError(w, r, s.log(), intel.Errorf(intel.EFORBIDDEN, "the key %q (role %s) lacks the %s permission that %s %s needs",
+				render(w, r, intel.Errorf(intel.EFORBIDDEN, "the key %q (role %s) lacks the %s permission that %s %s needs",
 					p.Name, p.Role, rt.Perm, rt.Method, rt.Pattern))
 				return
 			}
 			if !s.limiter(p.KeyID).Allow() {
 				w.Header().Set("Retry-After", "1")
-				writeError(w, r, s.log(), &httpError{http.StatusTooManyRequests, "rate_limited",
+				render(w, r, &httpError{http.StatusTooManyRequests, "rate_limited",
 					"too many requests for this key; slow down and retry after a second"})
 				return
 			}
 		}
 		if err := rt.h(w, r, p); err != nil {
-			writeError(w, r, s.log(), err)
+			render(w, r, err)
 		}
 	})
 }
@@ -186,7 +198,7 @@ const (
 
 // authFailed answers a request whose authentication failed, logs it
 // (never with the key presented) and counts it against the client's address.
-func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error, render renderer) {
 	addr := clientAddr(r)
 	s.log().Warn("api: authentication failed", "remote", addr, "method", r.Method, "path", r.URL.Path, "reason", intel.ErrorMessage(err))
 	if r.Header.Get("Authorization") != "" { // a key was tried (a missing one guesses nothing)
@@ -197,7 +209,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flint"`)
 		w.Header().Add("WWW-Authenticate", `Basic realm="flint", charset="UTF-8"`)
 	}
-	writeError(w, r, s.log(), err)
+	render(w, r, err)
 }
 
 // failures returns the failed-authentication limiter of an address.
@@ -325,6 +337,12 @@ type ErrorBody struct {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, body := classify(r, log, err)
+	writeJSON(w, status, body)
+}
+
+// classify finds an error's status and body (logging a server fault).
+func classify(r *http.Request, log *slog.Logger, err error) (int, ErrorBody) {
 	var body ErrorBody
 	status := http.StatusInternalServerError
 	var he *httpError
@@ -348,7 +366,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
 	}
-	writeJSON(w, status, body)
+	return status, body
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -74,7 +74,7 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 	}
 	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log}
 	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version}
-	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log}
+	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next")}
 	return a, nil
 }
 

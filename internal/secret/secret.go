@@ -7,7 +7,9 @@
 package secret
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -156,4 +158,14 @@ func (b *Box) GoString() string { return b.String() }
 // instance row.
 func InstanceAD(instanceID int64) []byte {
 	return []byte("flint/instance/" + strconv.FormatInt(instanceID, 10))
+}
+
+// Derive returns a 32-byte key for one purpose (HMAC-SHA256 of the purpose
+// under the box's key): another use of the same secret, such as signing
+// TAXII's next tokens, without reusing the key itself. The same key file
+// gives the same derived key, across restarts and replicas.
+func (b *Box) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, b.key[:])
+	m.Write([]byte("flint/derive/" + purpose))
+	return m.Sum(nil)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
@@ -24,6 +25,15 @@ type Service struct {
 	Seal      store.Sealer     // seals an instance's token for the store
 	Now       func() time.Time // default time.Now
 	Log       *slog.Logger     // default: discard
+
+	// TokenKey signs TAXII's next tokens (secret.Box.Derive): the same key
+	// across restarts and replicas keeps their tokens good. Unset, a random
+	// key of the process.
+	TokenKey []byte
+
+	tokenOnce sync.Once
+	randomKey []byte
+	indexMu   sync.Mutex // one STIX id indexing at a time
 }
 
 func (s *Service) now() time.Time {

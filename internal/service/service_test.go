@@ -8,6 +8,7 @@ import (
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/taxii"
 )
 
 // Every use case checks the principal's permission before it touches the
@@ -60,6 +61,16 @@ func TestUseCasesCheckThePermission(t *testing.T) {
 		{"Vulnerability", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.Vulnerability(ctx, p, 1); return err }},
 		{"Lookup", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.Lookup(ctx, p, []string{"1.2.3.4"}); return err }},
 		{"Collections", auth.ViewAPIFeed, func(p *auth.Principal) error { _, err := s.Collections(ctx, p); return err }},
+		{"TAXIICollections", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.TAXIICollections(ctx, p); return err }},
+		{"TAXIICollection", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.TAXIICollection(ctx, p, "c"); return err }},
+		{"TAXIIObjects", auth.ReadIntel, func(p *auth.Principal) error {
+			_, err := s.TAXIIObjects(ctx, p, "c", taxii.Filter{Limit: 10})
+			return err
+		}},
+		{"TAXIIVersions", auth.ReadIntel, func(p *auth.Principal) error {
+			_, err := s.TAXIIVersions(ctx, p, "c", "indicator--x", taxii.Filter{Limit: 10})
+			return err
+		}},
 		{"MatchCMDB", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.MatchCMDB(ctx, p, nil); return err }},
 	}
 	for _, c := range cases {

@@ -480,3 +480,37 @@ func TestSoftwareHasVulnerability(t *testing.T) {
 		t.Errorf("decoded %+v, %v; want %+v", rels, err, rel)
 	}
 }
+
+// IDs names every STIX object an object is written as on its own, as
+// Encode writes them; Key keys each.
+func TestIDs(t *testing.T) {
+	objs, _ := sample()
+	for i := range objs {
+		o := &objs[i]
+		b, err := Encode([]intel.Object{*o}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written := map[string]bool{}
+		for _, s := range b.Objects {
+			if !strings.HasPrefix(s.ID, "identity--") && !strings.HasPrefix(s.ID, "marking-definition--") && !strings.HasPrefix(s.ID, "extension-definition--") {
+				written[s.ID] = true
+			}
+		}
+		ids := IDs(o)
+		if len(ids) != len(written) {
+			t.Errorf("%s %s: IDs %v, written %v", o.Type, o.Value, ids, written)
+		}
+		for _, id := range ids {
+			if !written[id] {
+				t.Errorf("%s %s: id %s is not among those written", o.Type, o.Value, id)
+			}
+			if Key(id) == 0 {
+				t.Errorf("Key(%s) = 0", id)
+			}
+		}
+	}
+	if Key("nonsense") != 0 || Key("indicator--nope") != 0 {
+		t.Error("Key of what is not a STIX id")
+	}
+}

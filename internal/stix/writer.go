@@ -2,8 +2,11 @@ package stix
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -113,4 +116,65 @@ func (sw *Writer) Flush() error {
 		return sw.err
 	}
 	return sw.w.Flush()
+}
+
+// Objects encodes a page as Write does, without writing it and without the
+// identities, extension definition and marking definitions its objects
+// refer to (Extras lists them): what TAXII serves as one object's entry.
+func Objects(p Page) ([]*Object, error) {
+	e := newEncoder(len(p.Objects) + len(p.Known))
+	for i := range p.Known {
+		e.know(&p.Known[i])
+	}
+	for i := range p.Objects {
+		if err := e.object(&p.Objects[i]); err != nil {
+			return nil, err
+		}
+	}
+	e.relationships(p.Relationships, p.ReportRelationships)
+	return e.b.Objects, nil
+}
+
+// Extras are every object Flint's objects may refer to without holding it:
+// the Flashpoint and Flint identities, Flint's extension definition and the
+// five TLP 2.0 marking definitions.
+func Extras() []*Object {
+	return extras(true, true, true, []intel.TLP{intel.TLPClear, intel.TLPGreen, intel.TLPAmber, intel.TLPAmberStrict, intel.TLPRed})
+}
+
+// IDs are the ids of the STIX objects an object is written as on its own:
+// its own (an indicator, a vulnerability, a report, a software observable,
+// ...) and its indicator's observable, when it has one.
+func IDs(o *intel.Object) []string {
+	ids := []string{ObjectID(o)}
+	if o.Type.IsIndicator() {
+		if _, sco, err := IndicatorPattern(o); err == nil && sco != nil {
+			ids = append(ids, sco.ID)
+		}
+	}
+	return ids
+}
+
+// Key is the first 64 bits of a STIX id's UUID, as a number: the key of
+// the store's index of ids (0 for what is not a STIX id).
+func Key(id string) int64 {
+	_, u, ok := strings.Cut(id, "--")
+	if !ok {
+		return 0
+	}
+	v, err := uuid.Parse(u)
+	if err != nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v[:8]))
+}
+
+// VersionTime is an object's version as TAXII names it: its modified time,
+// else its created time, else the zero time (the caller uses the time it
+// was added).
+func (o *Object) VersionTime() time.Time {
+	if o.Modified != nil {
+		return o.Modified.Time()
+	}
+	return o.Created.Time()
 }

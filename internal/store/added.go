@@ -82,26 +82,44 @@ type Added struct {
 // MaxAdded is the most entries Added returns at once.
 const MaxAdded = 10000
 
+// AddedQuery asks a collection's added log for what came after a stamp.
+type AddedQuery struct {
+	Collection int64
+	After      time.Time    // exclusive; zero: from the start
+	MaxTLP     intel.TLP    // leave out objects marked above it; "" : no cap
+	Types      []intel.Type // only objects of these types (none: all)
+	Objects    []int64      // only these objects (nil: all; at most MaxIDs)
+	Limit      int          // 1–MaxAdded
+}
+
 // Added returns, in stamp order, the objects a collection received after
-// the stamp after (zero: from the start), each at its latest version only
-// (an object received again later is listed then), leaving out objects
-// marked above maxTLP. A reader resuming after the last stamp it received
-// misses nothing.
-func (s *Store) Added(ctx context.Context, collection int64, after time.Time, maxTLP intel.TLP, limit int) ([]Added, error) {
-	if limit < 1 || limit > MaxAdded {
-		return nil, intel.Errorf(intel.EINVALID, "limit %d is out of range 1–%d", limit, MaxAdded)
+// q.After, each at its latest version only (an object received again later
+// is listed then), leaving out objects marked above q.MaxTLP. A reader
+// resuming after the last stamp it received misses nothing.
+func (s *Store) Added(ctx context.Context, q AddedQuery) ([]Added, error) {
+	if q.Limit < 1 || q.Limit > MaxAdded {
+		return nil, intel.Errorf(intel.EINVALID, "limit %d is out of range 1–%d", q.Limit, MaxAdded)
+	}
+	if len(q.Objects) > MaxIDs {
+		return nil, intel.Errorf(intel.EINVALID, "%d object ids in one query; at most %d", len(q.Objects), MaxIDs)
 	}
 	w := &whereBuilder{s: s}
-	w.add(`l.collection_id = %s`, collection)
-	w.add(`l.added_at > %s`, after.UnixMicro())
-	w.tlps(nil, maxTLP)
+	w.add(`l.collection_id = %s`, q.Collection)
+	w.add(`l.added_at > %s`, q.After.UnixMicro())
+	w.tlps(nil, q.MaxTLP)
+	w.types(q.Types, false)
+	w.ids(q.Objects)
 	w.conds = append(w.conds, `NOT EXISTS (SELECT 1 FROM added_log n WHERE n.object_id = l.object_id AND n.collection_id = l.collection_id
 		AND n.added_at > l.added_at)`)
 	rows, err := s.rdb.QueryContext(ctx, `SELECT l.object_id, l.added_at, l.modified_at FROM added_log l JOIN objects o ON o.id = l.object_id`+
-		w.sql()+` ORDER BY l.added_at LIMIT `+fmt.Sprint(limit), w.args...)
+		w.sql()+` ORDER BY l.added_at LIMIT `+fmt.Sprint(q.Limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: added log: %w", err)
 	}
+	return scanAdded(rows)
+}
+
+func scanAdded(rows *sql.Rows) ([]Added, error) {
 	defer rows.Close()
 	var out []Added
 	for rows.Next() {
@@ -114,4 +132,31 @@ func (s *Store) Added(ctx context.Context, collection int64, after time.Time, ma
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// AddedHistory returns every entry of the added log of a collection for
+// each of objects (at most MaxIDs), oldest first: the versions the
+// collection received.
+func (s *Store) AddedHistory(ctx context.Context, collection int64, objects []int64) (map[int64][]Added, error) {
+	if len(objects) > MaxIDs {
+		return nil, intel.Errorf(intel.EINVALID, "%d object ids in one query; at most %d", len(objects), MaxIDs)
+	}
+	out := map[int64][]Added{}
+	if len(objects) == 0 {
+		return out, nil
+	}
+	cond, args := s.in(2, int64Args(objects))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT object_id, added_at, modified_at FROM added_log
+		WHERE collection_id = `+s.param(1)+` AND object_id `+cond+` ORDER BY object_id, added_at`, append([]any{collection}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: added history: %w", err)
+	}
+	list, err := scanAdded(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range list {
+		out[a.ObjectID] = append(out[a.ObjectID], a)
+	}
+	return out, nil
 }

@@ -25,7 +25,7 @@ func readAdded(t *testing.T, s *Store, coll int64, after time.Time, maxTLP intel
 	t.Helper()
 	var ids []int64
 	for {
-		page, err := s.Added(context.Background(), coll, after, maxTLP, 7)
+		page, err := s.Added(context.Background(), AddedQuery{Collection: coll, After: after, MaxTLP: maxTLP, Limit: 7})
 		if err != nil {
 			t.Fatal(err)
 		}

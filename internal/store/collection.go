@@ -60,12 +60,25 @@ func tlpCap(maxTLP intel.TLP) (string, error) {
 // CollectionsUpTo lists the collections, counting only the objects marked
 // at most maxTLP ("" : all), as a key capped at it sees them.
 func (s *Store) CollectionsUpTo(ctx context.Context, maxTLP intel.TLP) ([]intel.Collection, error) {
+	return s.collections(ctx, maxTLP, true)
+}
+
+// CollectionList lists the collections without counting their objects
+// (Objects is 0), which costs a read of every membership.
+func (s *Store) CollectionList(ctx context.Context) ([]intel.Collection, error) {
+	return s.collections(ctx, "", false)
+}
+
+func (s *Store) collections(ctx context.Context, maxTLP intel.TLP, counted bool) ([]intel.Collection, error) {
 	count := `(SELECT count(*) FROM collection_objects m WHERE m.collection_id = c.id)`
+	if !counted {
+		count = `0`
+	}
 	capCond, err := tlpCap(maxTLP)
 	if err != nil {
 		return nil, err
 	}
-	if capCond != "" {
+	if capCond != "" && counted {
 		count = `(SELECT count(*) FROM collection_objects m JOIN objects o ON o.id = m.object_id WHERE m.collection_id = c.id` +
 			capCond + `)`
 	}
