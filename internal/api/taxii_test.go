@@ -566,6 +566,7 @@ func TestTAXIIAddedAfterMissesNothingUnderConcurrentWrites(t *testing.T) {
 							}
 							objs = append(objs, object(n, mod))
 						}
+						e.sim.Advance(time.Millisecond) // each write a new version (the store stamps versions by its clock)
 						if err := write(w+1, objs, fmt.Sprint(p)); err != nil {
 							errs <- err
 							return
@@ -636,4 +637,74 @@ func TestTAXIIAddedAfterMissesNothingUnderConcurrentWrites(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An object updated in a collection has two versions there: versions/
+// lists both, oldest first, a page at a time; objects/ serves the latest
+// (the content kept), for last and all; first serves only objects never
+// updated; a timestamp serves the object whose version it is.
+func TestTAXIIVersions(t *testing.T) {
+	e := newEnv(t)
+	analyst := e.key("siem", auth.Analyst, "")
+	ctx := context.Background()
+	l, err := e.store.AcquireLease(ctx, 600, "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := simNow.Add(-2*time.Hour), simNow.Add(-time.Hour)
+	mk := func(value string, modified time.Time, conf int) intel.Object {
+		return intel.Object{Type: intel.Domain, Value: value, TLP: intel.TLPAmber, Confidence: conf, Created: v1, Modified: modified, FirstSeen: v1, LastSeen: modified}
+	}
+	write := func(cursor string, objs ...intel.Object) {
+		if _, err := e.store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: 600, Instance: "v", Channel: "indicators"},
+			Collection: "versions", Cursor: cursor, Objects: objs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed, steady := mk("changed.example", v1, 50), mk("steady.example", v1, 50)
+	write("1", changed, steady)
+	first := e.sim.Clock()
+	second := e.sim.Advance(time.Minute) // the store stamps its versions by its clock
+	write("2", mk("changed.example", v2, 90))
+	coll := collectionURL("versions")
+	id, steadyID := stix.ObjectID(&changed), stix.ObjectID(&steady)
+	stamp := func(t time.Time) string { return taxii.Timestamp(t.Truncate(time.Millisecond)) }
+
+	var vs taxii.Versions
+	r := e.taxiiGet(coll+"objects/"+id+"/versions/", analyst, &vs)
+	if !slices.Equal(vs.Versions, []string{stamp(first), stamp(second)}) || vs.More {
+		t.Fatalf("versions: %+v", vs)
+	}
+	if r.header.Get("X-TAXII-Date-Added-First") >= r.header.Get("X-TAXII-Date-Added-Last") {
+		t.Errorf("versions' dates added: %v", r.header)
+	}
+	var page1, page2 taxii.Versions
+	e.taxiiGet(coll+"objects/"+id+"/versions/?limit=1", analyst, &page1)
+	e.taxiiGet(coll+"objects/"+id+"/versions/?limit=1&next="+url.QueryEscape(page1.Next), analyst, &page2)
+	if !page1.More || !slices.Equal(append(page1.Versions, page2.Versions...), vs.Versions) || page2.More {
+		t.Errorf("versions by pages: %+v then %+v", page1, page2)
+	}
+	served := func(version string) []string {
+		var env envelopeBody
+		e.taxiiGet(coll+"objects/?match[type]=indicator&match[version]="+url.QueryEscape(version), analyst, &env)
+		var ids []string
+		for _, raw := range env.Objects {
+			var h stixHead
+			_ = json.Unmarshal(raw, &h)
+			ids = append(ids, h.ID)
+			if h.ID == id && h.Modified != second.Format("2006-01-02T15:04:05.000Z") {
+				t.Errorf("match[version]=%s: %s at %s, not its latest", version, h.ID, h.Modified)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	both := []string{id, steadyID}
+	slices.Sort(both)
+	for version, want := range map[string][]string{"last": both, "all": both, "first": {steadyID}, stamp(second): {id},
+		stamp(first): {steadyID}, "first,last": both} {
+		if got := served(version); !slices.Equal(got, want) {
+			t.Errorf("match[version]=%s: %v, want %v", version, got, want)
+		}
+	}
 }

@@ -3,9 +3,11 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/flintcti/flint/internal/outlet"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
+	"github.com/flintcti/flint/internal/taxii"
 )
 
 // OutletsConfig configures the outlets benchmark.
@@ -37,6 +40,15 @@ type OutletsResult struct {
 	ExportPerSecond   float64 `json:"export_flint_objects_per_second"`
 	ExportRSSGrowthMB float64 `json:"export_server_rss_growth_mb"`
 	ServerPeakRSSMB   float64 `json:"server_peak_rss_mb"`
+
+	TAXIIObjects     int     `json:"taxii_objects"` // STIX objects of the collection walked by next
+	TAXIIPages       int     `json:"taxii_pages"`
+	TAXIISeconds     float64 `json:"taxii_seconds"`
+	TAXIIPerSecond   float64 `json:"taxii_objects_per_second"`
+	TAXIIPageP50Ms   float64 `json:"taxii_page_p50_ms"` // a page of 1,000 objects
+	TAXIIPageP99Ms   float64 `json:"taxii_page_p99_ms"`
+	TAXIIIndexSecond float64 `json:"taxii_id_index_seconds"` // building the STIX id index of the whole store (what flint serve does after polls)
+	TAXIIByIDMs      float64 `json:"taxii_by_id_ms"`         // one objects/{id} once the index is built
 }
 
 // Outlets measures the outlets over HTTP: a store of indicators is loaded,
@@ -74,10 +86,20 @@ func Outlets(ctx context.Context, c OutletsConfig, env Env) (OutletsResult, erro
 		return res, err
 	}
 	analyst, err := svc.CreateKey(ctx, op, service.KeyInput{Name: "bench export", Role: "analyst"})
+	if err != nil {
+		s.Close()
+		return res, err
+	}
+	// The STIX id index, which flint serve keeps after each poll, built
+	// here before the server starts: timed on its own.
+	t0 := time.Now()
+	err = svc.IndexSTIX(ctx)
+	res.TAXIIIndexSecond = time.Since(t0).Seconds()
 	s.Close()
 	if err != nil {
 		return res, err
 	}
+	env.progress("STIX id index of %d indicators built in %.1f s", c.Indicators, res.TAXIIIndexSecond)
 	base, pid, stop, err := startServeProcess(ctx, dsn, env.DataDir)
 	if err != nil {
 		return res, err
@@ -154,7 +176,7 @@ func Outlets(ctx context.Context, c OutletsConfig, env Env) (OutletsResult, erro
 	res.NotModifiedP50Ms, res.NotModifiedP99Ms = ms(pct(lat, 50)), ms(pct(lat, 99))
 
 	before := procStatusKB(pid, "VmRSS")
-	t0 := time.Now()
+	t0 = time.Now()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/stix", nil)
 	req.Header.Set("Authorization", "Bearer "+analyst.Token)
 	resp, err := client.Do(req)
@@ -187,8 +209,86 @@ func Outlets(ctx context.Context, c OutletsConfig, env Env) (OutletsResult, erro
 	res.ExportObjects = n
 	res.ExportPerSecond = float64(c.Indicators) / res.ExportSeconds
 	res.ExportRSSGrowthMB = max(0, peak-before) / 1024
+	env.progress("STIX export: %d objects in %.1f s", res.ExportObjects, res.ExportSeconds)
+
+	if err := taxiiWalk(ctx, client, base, analyst.Token, &res); err != nil {
+		return res, err
+	}
 	res.ServerPeakRSSMB = procStatusKB(pid, "VmHWM") / 1024
 	return res, nil
+}
+
+// taxiiWalk walks the benchmark's TAXII collection by next, in pages of
+// 1,000, timing each page, then looks one object up by id.
+func taxiiWalk(ctx context.Context, client *http.Client, base, key string, res *OutletsResult) error {
+	coll := base + "/taxii2/flint/collections/" + taxii.CollectionID("bench Indicators") + "/objects/"
+	get := func(url string, v any) error {
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", taxii.MediaType)
+		req.SetBasicAuth("siem", key)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("bench: GET %s: status %d: %s", url, resp.StatusCode, b)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	var lat []time.Duration
+	var lastID string
+	next := ""
+	t0 := time.Now()
+	for {
+		u := coll + "?limit=1000"
+		if next != "" {
+			u += "&next=" + url.QueryEscape(next)
+		}
+		var env struct {
+			More    bool `json:"more"`
+			Next    string
+			Objects []struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"objects"`
+		}
+		p0 := time.Now()
+		if err := get(u, &env); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(p0))
+		res.TAXIIObjects += len(env.Objects)
+		res.TAXIIPages++
+		for _, o := range env.Objects {
+			if o.Type == "indicator" {
+				lastID = o.ID
+			}
+		}
+		if !env.More {
+			break
+		}
+		next = env.Next
+	}
+	res.TAXIISeconds = time.Since(t0).Seconds()
+	res.TAXIIPerSecond = float64(res.TAXIIObjects) / res.TAXIISeconds
+	res.TAXIIPageP50Ms, res.TAXIIPageP99Ms = ms(pct(lat, 50)), ms(pct(lat, 99))
+	t1 := time.Now()
+	var one struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := get(coll+lastID+"/", &one); err != nil {
+		return err
+	}
+	if len(one.Objects) != 1 {
+		return fmt.Errorf("bench: objects/%s: %d objects", lastID, len(one.Objects))
+	}
+	res.TAXIIByIDMs = ms(time.Since(t1))
+	return nil
 }
 
 // countObjects counts the objects of a streamed bundle by their "type"

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
@@ -92,7 +94,40 @@ func (a *App) Where() string {
 }
 
 // Run runs the daemon until ctx ends.
-func (a *App) Run(ctx context.Context) error { return a.Scheduler.Run(ctx) }
+// Run runs the scheduler until ctx ends, and beside it the STIX id
+// index of TAXII's look-ups by id: brought up to date at the start and
+// after each poll, off the ingest path (a look-up catches up in any case).
+func (a *App) Run(ctx context.Context) error {
+	kick := make(chan struct{}, 1)
+	kick <- struct{}{}
+	prev := a.Scheduler.OnEnd
+	a.Scheduler.OnEnd = func(run feed.PollRun) {
+		if prev != nil {
+			prev(run)
+		}
+		select {
+		case kick <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			}
+			if err := a.Service.IndexSTIX(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("taxii: indexing STIX ids failed; look-ups by id will catch up", "error", err)
+			}
+		}
+	}()
+	defer wg.Wait()
+	return a.Scheduler.Run(ctx)
+}
 
 // Close closes the store.
 func (a *App) Close() error { return a.Store.Close() }

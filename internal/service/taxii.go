@@ -323,7 +323,15 @@ func (w *walk) run(ctx context.Context) (TAXIIPage, error) {
 		pos = position{stamp + 1, 0}
 		return true
 	}
-	extrasAt := w.c.Created.Add(-time.Microsecond)
+	// Just before the collection was created, and before its first entry
+	// whatever the clocks of the replicas that wrote them.
+	extrasAt := w.c.Created
+	if first, err := w.s.Store.FirstAdded(ctx, w.c.ID); err != nil {
+		return page, err
+	} else if !first.IsZero() && first.Before(extrasAt) {
+		extrasAt = first
+	}
+	extrasAt = extrasAt.Add(-time.Microsecond)
 	if w.extras && pos.stamp <= extrasAt.UnixMicro() {
 		var objs []TAXIIObject
 		for _, o := range stix.Extras() {
@@ -338,8 +346,13 @@ func (w *walk) run(ctx context.Context) (TAXIIPage, error) {
 	if w.flint != nil && len(w.flint) == 0 || w.only != nil && len(w.only) == 0 {
 		return page, nil
 	}
-	batch := min(w.f.Limit+1, store.MaxIDs)
+	// Entries are read as many at a time as the page still needs, by the
+	// objects an entry has held so far (an indicator and its observable: 2
+	// to begin with), and one more to know whether there is more.
+	served, read := 2, 1
 	for scanned := 0; scanned < taxiiScan; {
+		need := (w.f.Limit - len(page.Objects)) * read / served
+		batch := min(max(need+1, 16), store.MaxIDs)
 		entries, err := w.s.Store.Added(ctx, store.AddedQuery{Collection: w.c.ID, After: time.UnixMicro(pos.stamp - 1),
 			MaxTLP: w.p.Cap(), Types: w.flint, Objects: w.only, Limit: batch})
 		if err != nil {
@@ -353,6 +366,8 @@ func (w *walk) run(ctx context.Context) (TAXIIPage, error) {
 			if !emit(e.At.UnixMicro(), groups[e.ObjectID]) {
 				return page, nil
 			}
+			served += len(groups[e.ObjectID])
+			read++
 		}
 		scanned += len(entries)
 		if len(entries) < batch {

@@ -9,8 +9,10 @@ import (
 
 // Quote writes a STIX pattern string literal.
 func Quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return "'" + quoter.Replace(s) + "'"
 }
+
+var quoter = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // Comparison is one comparison of a pattern: object type, property path,
 // operator and literal (strings unquoted; other literals as written).

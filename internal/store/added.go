@@ -160,3 +160,16 @@ func (s *Store) AddedHistory(ctx context.Context, collection int64, objects []in
 	}
 	return out, nil
 }
+
+// FirstAdded returns the stamp of the first entry of a collection's added
+// log (zero: none).
+func (s *Store) FirstAdded(ctx context.Context, collection int64) (time.Time, error) {
+	var at sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT min(added_at) FROM added_log WHERE collection_id = $1`, collection).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("store: first added of collection %d: %w", collection, err)
+	}
+	if !at.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(at.Int64).UTC(), nil
+}
