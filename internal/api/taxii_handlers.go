@@ -23,19 +23,20 @@ const (
 
 // taxiiRoutes are TAXII's routes: every one needs read_intel, negotiates
 // application/taxii+json;version=2.1 and answers errors as TAXII error
-// messages.
+// messages; those that read objects run under the query budget (a page is
+// whole or a 503: the next token is given with the page only).
 func (s *Server) taxiiRoutes() []route {
 	return []route{
 		{"GET", taxiiBase + "{$}", auth.ReadIntel, s.taxiiDiscovery},
 		{"GET", taxiiRoot + "{$}", auth.ReadIntel, s.taxiiAPIRoot},
 		{"GET", taxiiRoot + "collections/{$}", auth.ReadIntel, s.taxiiCollections},
 		{"GET", taxiiColl + "{$}", auth.ReadIntel, s.taxiiCollection},
-		{"GET", taxiiColl + "objects/{$}", auth.ReadIntel, s.taxiiObjects},
+		{"GET", taxiiColl + "objects/{$}", auth.ReadIntel, s.budget(s.taxiiObjects)},
 		{"POST", taxiiColl + "objects/{$}", auth.ReadIntel, s.taxiiReadOnly},
-		{"GET", taxiiColl + "objects/{object}/{$}", auth.ReadIntel, s.taxiiObject},
+		{"GET", taxiiColl + "objects/{object}/{$}", auth.ReadIntel, s.budget(s.taxiiObject)},
 		{"DELETE", taxiiColl + "objects/{object}/{$}", auth.ReadIntel, s.taxiiReadOnly},
-		{"GET", taxiiColl + "objects/{object}/versions/{$}", auth.ReadIntel, s.taxiiVersions},
-		{"GET", taxiiColl + "manifest/{$}", auth.ReadIntel, s.taxiiManifest},
+		{"GET", taxiiColl + "objects/{object}/versions/{$}", auth.ReadIntel, s.budget(s.taxiiVersions)},
+		{"GET", taxiiColl + "manifest/{$}", auth.ReadIntel, s.budget(s.taxiiManifest)},
 		{"GET", taxiiRoot + "status/{status}/{$}", auth.ReadIntel, s.taxiiStatus},
 	}
 }

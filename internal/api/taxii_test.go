@@ -365,7 +365,11 @@ func TestTAXIIObjectsWalk(t *testing.T) {
 // only for the key, cap and filter it was given for, and an altered one
 // is refused.
 func TestTAXIITLPCapAndTokens(t *testing.T) {
-	e := loaded(t) // indicators are red, vulnerabilities green, reports clear
+	storetest.ForEachDialect(t, testTAXIITLPCapAndTokensOn)
+}
+
+func testTAXIITLPCapAndTokensOn(t *testing.T, dialect string) {
+	e := loadedOn(t, dialect) // indicators are red, vulnerabilities green, reports clear
 	green := e.key("green", auth.Analyst, intel.TLPGreen)
 	analyst := e.key("siem", auth.Analyst, "")
 	ind := collectionURL("main Indicators")
@@ -644,7 +648,11 @@ func TestTAXIIAddedAfterMissesNothingUnderConcurrentWrites(t *testing.T) {
 // (the content kept), for last and all; first serves only objects never
 // updated; a timestamp serves the object whose version it is.
 func TestTAXIIVersions(t *testing.T) {
-	e := newEnv(t)
+	storetest.ForEachDialect(t, testTAXIIVersionsOn)
+}
+
+func testTAXIIVersionsOn(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect)
 	analyst := e.key("siem", auth.Analyst, "")
 	ctx := context.Background()
 	l, err := e.store.AcquireLease(ctx, 600, "test", time.Minute)

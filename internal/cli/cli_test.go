@@ -383,3 +383,61 @@ func TestServeWarnings(t *testing.T) {
 		t.Errorf("all addresses, open directory: %q", w)
 	}
 }
+
+// The demo daemon serves what it prints: a TAXII client with the key it
+// shows reads the collections it polled, until the demo is stopped.
+func TestDemoServesTAXII(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"--data-dir", t.TempDir(), "demo", "--listen", "127.0.0.1:0"}, &out, &errb)
+	}()
+	line, ok := out.waitFor("  curl -u demo:", done)
+	if !ok {
+		t.Fatalf("the demo ended: %s\n%s", out.String(), errb.String())
+	}
+	// flint_KEY -H 'Accept: ...' http://ADDR/taxii2/flint/collections/
+	key, _, _ := strings.Cut(line, " ")
+	collections := line[strings.LastIndex(line, " ")+1:]
+	req, _ := http.NewRequestWithContext(ctx, "GET", collections, nil)
+	req.SetBasicAuth("demo", key)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs struct {
+		Collections []struct {
+			ID, Title string
+		}
+	}
+	err = json.NewDecoder(res.Body).Decode(&cs)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || len(cs.Collections) != 3 {
+		t.Fatalf("GET %s: %d %v %+v", collections, res.StatusCode, err, cs)
+	}
+	for _, c := range cs.Collections {
+		req, _ := http.NewRequestWithContext(ctx, "GET", collections+c.ID+"/objects/?limit=5", nil)
+		req.SetBasicAuth("demo", key)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct {
+			More    bool
+			Objects []json.RawMessage
+		}
+		err = json.NewDecoder(res.Body).Decode(&env)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK || len(env.Objects) != 5 || !env.More {
+			t.Errorf("%s: %d %v: %d objects, more %v", c.Title, res.StatusCode, err, len(env.Objects), env.More)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, errb.String())
+	}
+}

@@ -152,6 +152,8 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "\nREST API: %s (OpenAPI document: %s/openapi.json)\nan admin key for this demo (shown once): %s\n", apiURL, apiURL, key)
 	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' '%s/vulnerabilities?min_cvss3=9&sort=-cvss3&limit=5'\n", key, apiURL)
 	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"values\": [\"%s\", \"example.com\"]}' %s/lookup\n", key, example, apiURL)
+	fmt.Fprintf(e.stdout, "TAXII 2.1: http://%s/taxii2/ (HTTP Basic, the key as the password)\n", hl.Addr())
+	fmt.Fprintf(e.stdout, "  curl -u demo:%s -H 'Accept: application/taxii+json;version=2.1' http://%s/taxii2/flint/collections/\n", key, hl.Addr())
 	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- serveWith(ctx, hl, a.HTTPServer(ctx)) }()

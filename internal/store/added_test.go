@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,6 +171,61 @@ func TestAddedLogUnderConcurrentWriters(t *testing.T) {
 			if n != 1 {
 				t.Errorf("object %d received %d times", id, n)
 			}
+		}
+	})
+}
+
+// The added log's readers: by type and object, each object's history, the
+// first stamp; the STIX key index and its mark, which never moves back.
+func TestAddedFiltersAndSTIXKeys(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		l := MustLease(t, s, 1)
+		p := ipv4Page(prodIndicators, 0, 3, epoch, "1")
+		p.Objects = append(p.Objects, intel.Object{Type: intel.Domain, Value: "a.example", TLP: intel.TLPAmber, Confidence: 50, Created: epoch, Modified: epoch})
+		MustApply(t, s, l, p)
+		coll := collectionIDOf(t, s, strings.ToLower(p.Collection))
+		c.Add(time.Minute)
+		again := ipv4Page(prodIndicators, 0, 1, epoch.Add(time.Hour), "2")
+		MustApply(t, s, l, again)
+		all, err := s.Added(ctx, AddedQuery{Collection: coll, Limit: 100})
+		if err != nil || len(all) != 4 {
+			t.Fatalf("all: %v %v", all, err)
+		}
+		domains, err := s.Added(ctx, AddedQuery{Collection: coll, Types: []intel.Type{intel.Domain}, Limit: 100})
+		if err != nil || len(domains) != 1 {
+			t.Fatalf("domains: %v %v", domains, err)
+		}
+		updated := all[len(all)-1].ObjectID // written again last
+		one, err := s.Added(ctx, AddedQuery{Collection: coll, Objects: []int64{updated, domains[0].ObjectID}, Limit: 100})
+		if err != nil || len(one) != 2 {
+			t.Fatalf("by object: %v %v", one, err)
+		}
+		if none, err := s.Added(ctx, AddedQuery{Collection: coll, Objects: []int64{}, Limit: 100}); err != nil || len(none) != 0 {
+			t.Fatalf("no objects named: %v %v", none, err)
+		}
+		hist, err := s.AddedHistory(ctx, coll, []int64{updated, domains[0].ObjectID})
+		if err != nil || len(hist[updated]) != 2 || len(hist[domains[0].ObjectID]) != 1 || !hist[updated][0].At.Before(hist[updated][1].At) {
+			t.Fatalf("history: %v %v", hist, err)
+		}
+		first, err := s.FirstAdded(ctx, coll)
+		if err != nil || !first.Equal(hist[domains[0].ObjectID][0].At) && !first.Before(hist[domains[0].ObjectID][0].At) {
+			t.Fatalf("first added %v: %v", first, err)
+		}
+		if err := s.PutSTIXKeys(ctx, coll, []STIXKey{{Key: -5, ObjectID: updated}, {Key: 7, ObjectID: updated}, {Key: 7, ObjectID: domains[0].ObjectID}}, 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutSTIXKeys(ctx, coll, []STIXKey{{Key: 7, ObjectID: updated}}, 50); err != nil { // a late, lagging indexer
+			t.Fatal(err)
+		}
+		if done, err := s.STIXKeysDone(ctx, coll); err != nil || done != 100 {
+			t.Errorf("mark %d, %v; want 100", done, err)
+		}
+		if ids, err := s.STIXKeyObjects(ctx, []int64{7, 8}); err != nil || len(ids) != 2 {
+			t.Errorf("key 7: %v %v", ids, err)
+		}
+		if ids, err := s.STIXKeyObjects(ctx, []int64{-5}); err != nil || len(ids) != 1 || ids[0] != updated {
+			t.Errorf("key -5: %v %v", ids, err)
 		}
 	})
 }
