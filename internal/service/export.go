@@ -76,34 +76,9 @@ func (s *Service) exportPage(ctx context.Context, q store.Query, objs []intel.Ob
 	for i := range objs {
 		byID[objs[i].ID], ids[i] = &objs[i], objs[i].ID
 	}
-	links, err := s.Store.Links(ctx, ids)
+	links, known, err := s.linksAndEnds(ctx, ids, byID, q)
 	if err != nil {
 		return page, err
-	}
-	var others []int64
-	for _, l := range links {
-		for _, id := range []int64{l.Source, l.Target} {
-			if byID[id] == nil {
-				others = append(others, id)
-			}
-		}
-	}
-	slices.Sort(others)
-	others = slices.Compact(others)
-	known := map[int64]*intel.Object{}
-	for len(others) > 0 { // which of the other ends are in the export
-		n := min(len(others), store.MaxIDs)
-		oq := q
-		oq.IDs, oq.After, oq.Limit = others[:n], "", n
-		res, err := s.Store.Search(ctx, oq)
-		if err != nil {
-			return page, err
-		}
-		for i := range res.Objects {
-			o := res.Objects[i]
-			known[o.ID] = &o
-		}
-		others = others[n:]
 	}
 	end := func(id int64) *intel.Object {
 		if o := byID[id]; o != nil {
@@ -136,4 +111,39 @@ func (s *Service) exportPage(ctx context.Context, q store.Query, objs []intel.Ob
 		}
 	}
 	return page, nil
+}
+
+// linksAndEnds returns the relationships with an end among ids (the
+// objects byID holds), and those of their other ends that match q (its
+// IDs, cursor and limit are set here): the ends a reader may be shown.
+func (s *Service) linksAndEnds(ctx context.Context, ids []int64, byID map[int64]*intel.Object, q store.Query) ([]store.Link, map[int64]*intel.Object, error) {
+	links, err := s.Store.Links(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var others []int64
+	for _, l := range links {
+		for _, id := range []int64{l.Source, l.Target} {
+			if byID[id] == nil {
+				others = append(others, id)
+			}
+		}
+	}
+	slices.Sort(others)
+	others = slices.Compact(others)
+	ends := map[int64]*intel.Object{}
+	for len(others) > 0 {
+		n := min(len(others), store.MaxIDs)
+		oq := q
+		oq.IDs, oq.After, oq.Limit = others[:n], "", n
+		res, err := s.Store.Search(ctx, oq)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range res.Objects {
+			ends[res.Objects[i].ID] = &res.Objects[i]
+		}
+		others = others[n:]
+	}
+	return links, ends, nil
 }

@@ -454,33 +454,11 @@ func (s *Service) encodeEntries(ctx context.Context, ids []int64, maxTLP intel.T
 	for i := range res.Objects {
 		byID[res.Objects[i].ID] = &res.Objects[i]
 	}
-	links, err := s.Store.Links(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var others []int64
-	for _, l := range links {
-		for _, id := range []int64{l.Source, l.Target} {
-			if byID[id] == nil {
-				others = append(others, id)
-			}
-		}
-	}
-	slices.Sort(others)
-	others = slices.Compact(others)
 	// The other ends: those the reader sees in the collection. An object
 	// of this batch is in the collection already.
-	ends := map[int64]*intel.Object{}
-	for len(others) > 0 {
-		n := min(len(others), store.MaxIDs)
-		r, err := s.Store.Search(ctx, store.Query{IDs: others[:n], Collection: coll, MaxTLP: maxTLP, Bare: true, Limit: n})
-		if err != nil {
-			return nil, err
-		}
-		for i := range r.Objects {
-			ends[r.Objects[i].ID] = &r.Objects[i]
-		}
-		others = others[n:]
+	links, ends, err := s.linksAndEnds(ctx, ids, byID, store.Query{Collection: coll, MaxTLP: maxTLP, Bare: true})
+	if err != nil {
+		return nil, err
 	}
 	end := func(id int64) *intel.Object {
 		if o := byID[id]; o != nil {
