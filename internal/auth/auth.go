@@ -136,7 +136,8 @@ func LooksLikeKey(s string) bool {
 
 // Principal is who makes a request: the key's identity, role and cap.
 type Principal struct {
-	KeyID  int64
+	KeyID  int64 // the API key's id (0: not a key)
+	UserID int64 // the console user's id (0: not a user)
 	Name   string
 	Role   Role
 	MaxTLP intel.TLP // "" : no cap

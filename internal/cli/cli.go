@@ -47,6 +47,7 @@ type root struct {
 	Edl      EdlCmd      `cmd:"" name:"edl" help:"Blocklists for firewalls (external dynamic lists), served at /edl/NAME."`
 	Allow    AllowCmd    `cmd:"" help:"The allow-list: values no blocklist carries, whatever the feed says."`
 	Apikey   ApikeyCmd   `cmd:"" help:"Manage the REST API's keys."`
+	User     UserCmd     `cmd:"" help:"Manage the console's users."`
 	Serve    ServeCmd    `cmd:"" help:"Run the daemon: the REST API, scheduled polls and restore attempts."`
 	Sim      SimCmd      `cmd:"" help:"Run the Flashpoint Ignite simulator."`
 	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`

@@ -441,3 +441,36 @@ func TestDemoServesTAXII(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }
+
+// flint user add|list|passwd|remove, the password never a flag's value.
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(stdin string, args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := RunIO(context.Background(), append([]string{"--data-dir", dir}, args...), strings.NewReader(stdin), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	t.Setenv("FLINT_TEST_PW", "a long enough password")
+	if out, errs, code := run("", "user", "add", "alice", "--role", "analyst", "--max-tlp", "amber", "--password-env", "FLINT_TEST_PW"); code != 0 ||
+		!strings.Contains(out, "user alice added (role analyst, capped at TLP amber)") {
+		t.Fatalf("add: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := run("short\n", "user", "add", "bob", "--role", "admin"); code == 0 || !strings.Contains(errs, "12–256") {
+		t.Errorf("a short password from stdin: %d %s", code, errs)
+	}
+	if _, errs, code := run("another long password\n", "user", "add", "alice", "--role", "admin"); code == 0 || !strings.Contains(errs, "exists") {
+		t.Errorf("a second alice: %d %s", code, errs)
+	}
+	if out, _, code := run("", "user", "list"); code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "amber") || strings.Contains(out, "argon2") {
+		t.Errorf("list: %d %s", code, out)
+	}
+	if out, errs, code := run("a brand new password\n", "user", "passwd", "alice"); code != 0 || !strings.Contains(out, "sessions are ended") {
+		t.Errorf("passwd: %d %s %s", code, out, errs)
+	}
+	if out, errs, code := run("", "user", "remove", "alice"); code != 0 || !strings.Contains(out, "removed") {
+		t.Errorf("remove: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := run("", "user", "remove", "alice"); code == 0 || !strings.Contains(errs, "no user") {
+		t.Errorf("remove again: %d %s", code, errs)
+	}
+}

@@ -71,6 +71,13 @@ func TestUseCasesCheckThePermission(t *testing.T) {
 			_, err := s.TAXIIVersions(ctx, p, "c", "indicator--x", taxii.Filter{Limit: 10})
 			return err
 		}},
+		{"CreateUser", auth.ManageKeys, func(p *auth.Principal) error {
+			_, err := s.CreateUser(ctx, p, service.UserInput{Name: "u", Role: "analyst", Password: "a long enough password"})
+			return err
+		}},
+		{"SetPassword", auth.ManageKeys, func(p *auth.Principal) error { return s.SetPassword(ctx, p, "u", "a long enough password") }},
+		{"Users", auth.ManageKeys, func(p *auth.Principal) error { _, err := s.Users(ctx, p); return err }},
+		{"RemoveUser", auth.ManageKeys, func(p *auth.Principal) error { _, err := s.RemoveUser(ctx, p, "u"); return err }},
 		{"MatchCMDB", auth.ReadIntel, func(p *auth.Principal) error { _, err := s.MatchCMDB(ctx, p, nil); return err }},
 	}
 	for _, c := range cases {

@@ -1,0 +1,127 @@
+package service_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
+	"github.com/flintcti/flint/internal/store"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newService(t *testing.T) (*service.Service, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	s, err := store.Open(context.Background(), store.Options{DSN: filepath.Join(t.TempDir(), "f.db"), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &service.Service{Store: s, Now: c.now}, c
+}
+
+// Sign-in: the right password opens a session; wrong ones say the same
+// as an unknown name; five in a row make the next attempt wait, doubling;
+// idle and old sessions end; a password change ends the sessions.
+func TestSignInAndSessions(t *testing.T) {
+	svc, c := newService(t)
+	ctx := context.Background()
+	op := auth.Operator("root")
+	if _, err := svc.CreateUser(ctx, op, service.UserInput{Name: "alice", Role: "analyst", MaxTLP: "green", Password: "a long enough password"}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := svc.SignIn(ctx, "alice", "a long enough password")
+	if err != nil || in.Cookie == "" || in.CSRF == "" || in.Cookie == in.CSRF {
+		t.Fatalf("sign in: %+v %v", in, err)
+	}
+	p, csrf, err := svc.SessionOf(ctx, in.Cookie)
+	if err != nil || csrf != in.CSRF || p.Name != "alice" || p.Cap() != intel.TLPGreen || p.Actor() != "user:alice" {
+		t.Fatalf("session: %+v %q %v", p, csrf, err)
+	}
+	_, errUnknown := svc.SignIn(ctx, "nobody", "a long enough password")
+	_, errWrong := svc.SignIn(ctx, "alice", "not the password!")
+	if intel.ErrorMessage(errUnknown) != intel.ErrorMessage(errWrong) || intel.ErrorCode(errWrong) != intel.EUNAUTHORIZED {
+		t.Errorf("an unknown name and a wrong password differ: %v / %v", errUnknown, errWrong)
+	}
+	for range 4 {
+		svc.SignIn(ctx, "alice", "not the password!")
+	}
+	// Five failures: the right password must now wait a second.
+	if _, err := svc.SignIn(ctx, "alice", "a long enough password"); err == nil || !strings.Contains(intel.ErrorMessage(err), "try again in 1s") {
+		t.Fatalf("after five failures: %v", err)
+	}
+	c.add(time.Second)
+	if _, err := svc.SignIn(ctx, "alice", "not the password!"); err == nil { // the sixth failure: two seconds
+		t.Fatal("a wrong password passed")
+	}
+	c.add(time.Second)
+	if _, err := svc.SignIn(ctx, "alice", "a long enough password"); err == nil || !strings.Contains(intel.ErrorMessage(err), "try again in 1s") {
+		t.Errorf("after six failures and a second: %v", err)
+	}
+	c.add(time.Second)
+	in2, err := svc.SignIn(ctx, "alice", "a long enough password")
+	in2At := c.now()
+	if err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+	// Idle expiry: a session unused for SessionIdle ends; using it keeps it.
+	c.add(service.SessionIdle - time.Minute)
+	if _, _, err := svc.SessionOf(ctx, in2.Cookie); err != nil {
+		t.Fatalf("a session used within its idle time: %v", err)
+	}
+	c.add(service.SessionIdle - time.Minute)
+	if _, _, err := svc.SessionOf(ctx, in.Cookie); intel.ErrorCode(err) != intel.EUNAUTHORIZED {
+		t.Errorf("an idle session: %v", err)
+	}
+	if _, _, err := svc.SessionOf(ctx, in2.Cookie); err != nil {
+		t.Errorf("the used session ended: %v", err)
+	}
+	// Absolute expiry, however busy.
+	for !c.now().After(in2At.Add(service.SessionAbsolute)) {
+		c.add(20 * time.Minute)
+		svc.SessionOf(ctx, in2.Cookie)
+	}
+	if _, _, err := svc.SessionOf(ctx, in2.Cookie); intel.ErrorCode(err) != intel.EUNAUTHORIZED {
+		t.Errorf("a session past its absolute lifetime: %v", err)
+	}
+	// A user sets its own password; its sessions end.
+	in3, _ := svc.SignIn(ctx, "alice", "a long enough password")
+	self, _, _ := svc.SessionOf(ctx, in3.Cookie)
+	if err := svc.SetPassword(ctx, self, "alice", "another long password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.SessionOf(ctx, in3.Cookie); err == nil {
+		t.Error("the session outlived the password change")
+	}
+	// ... but not another's, and an analyst adds no users.
+	if _, err := svc.CreateUser(ctx, op, service.UserInput{Name: "bob", Role: "admin", Password: "bob's long password"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPassword(ctx, self, "bob", "taken over password"); intel.ErrorCode(err) != intel.EFORBIDDEN {
+		t.Errorf("alice set bob's password: %v", err)
+	}
+	if _, err := svc.CreateUser(ctx, self, service.UserInput{Name: "eve", Role: "admin", Password: "eve's long password"}); intel.ErrorCode(err) != intel.EFORBIDDEN {
+		t.Errorf("an analyst added a user: %v", err)
+	}
+	// A capped admin adds no uncapped user.
+	capped := &auth.Principal{UserID: 99, Name: "capped", Role: auth.Admin, MaxTLP: intel.TLPAmber}
+	if _, err := svc.CreateUser(ctx, capped, service.UserInput{Name: "wide", Role: "analyst", Password: "wide long password"}); intel.ErrorCode(err) != intel.EFORBIDDEN {
+		t.Errorf("a capped admin added an uncapped user: %v", err)
+	}
+	if err := svc.SetPassword(ctx, capped, "bob", "taken over password"); intel.ErrorCode(err) != intel.EFORBIDDEN {
+		t.Errorf("a capped admin took over an uncapped admin: %v", err)
+	}
+}
