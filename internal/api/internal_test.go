@@ -39,3 +39,18 @@ func TestServerTimeouts(t *testing.T) {
 		t.Errorf("max header bytes %d", srv.MaxHeaderBytes)
 	}
 }
+
+// Every route lies under one of Prefixes, which a server sharing its
+// listener with the console sends to the API.
+func TestRoutesLieUnderPrefixes(t *testing.T) {
+	s := &Server{}
+	for _, rt := range append(s.routes(), s.taxiiRoutes()...) {
+		ok := false
+		for _, p := range Prefixes() {
+			ok = ok || strings.HasPrefix(rt.Pattern, p)
+		}
+		if !ok {
+			t.Errorf("%s %s is under none of %v", rt.Method, rt.Pattern, Prefixes())
+		}
+	}
+}

@@ -22,6 +22,13 @@ type Route struct {
 	Perm            auth.Permission
 }
 
+// Prefixes are the paths the API serves (the REST API, TAXII, the
+// blocklists, health): a server that shares its listener with the console
+// sends these here.
+func Prefixes() []string {
+	return []string{"/api/", "/taxii2/", "/edl/", "/healthz", "/readyz"}
+}
+
 // Routes lists every route of the API with its permission.
 func Routes() []Route {
 	var out []Route

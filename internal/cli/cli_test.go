@@ -436,6 +436,22 @@ func TestDemoServesTAXII(t *testing.T) {
 			t.Errorf("%s: %d %v: %d objects, more %v", c.Title, res.StatusCode, err, len(env.Objects), env.More)
 		}
 	}
+	// The console on the same listener, with the password the demo printed.
+	console, ok := out.waitFor("console: ", done)
+	if !ok {
+		t.Fatal("no console line")
+	}
+	consoleURL, rest, _ := strings.Cut(console, " ")
+	pw := strings.TrimSuffix(rest[strings.LastIndex(rest, " ")+1:], ")")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = noFollow.PostForm(consoleURL+"login", url.Values{"name": {"demo"}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
+		t.Errorf("signing in to the console with the printed password: %d", res.StatusCode)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d: %s", code, errb.String())

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,6 +154,11 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "\nREST API: %s (OpenAPI document: %s/openapi.json)\nan admin key for this demo (shown once): %s\n", apiURL, apiURL, key)
 	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' '%s/vulnerabilities?min_cvss3=9&sort=-cvss3&limit=5'\n", key, apiURL)
 	fmt.Fprintf(e.stdout, "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"values\": [\"%s\", \"example.com\"]}' %s/lookup\n", key, example, apiURL)
+	pw, err := demoUser(ctx, a)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "console: http://%s/ (user demo, password for this run: %s)\n", hl.Addr(), pw)
 	fmt.Fprintf(e.stdout, "TAXII 2.1: http://%s/taxii2/ (HTTP Basic, the key as the password)\n", hl.Addr())
 	fmt.Fprintf(e.stdout, "  curl -u demo:%s -H 'Accept: application/taxii+json;version=2.1' http://%s/taxii2/flint/collections/\n", key, hl.Addr())
 	fmt.Fprintf(e.stdout, "  curl http://%s/healthz\n\ndaemon running (simulator at %s); Ctrl-C to stop\n", hl.Addr(), base)
@@ -220,4 +227,16 @@ func demoKey(ctx context.Context, e *env, a *App) (string, error) {
 		return "", err
 	}
 	return k.Token, nil
+}
+
+// demoUser gives the console's admin user "demo" a new password for this
+// run (creating the user on the first) and returns the password.
+func demoUser(ctx context.Context, a *App) (string, error) {
+	demo := auth.Operator("demo")
+	pw := strings.ToLower(rand.Text())[:20]
+	err := a.Service.SetPassword(ctx, demo, "demo", pw)
+	if intel.ErrorCode(err) == intel.ENOTFOUND {
+		_, err = a.Service.CreateUser(ctx, demo, service.UserInput{Name: "demo", Role: string(auth.Admin), Password: pw})
+	}
+	return pw, err
 }

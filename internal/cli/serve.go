@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/web"
 )
 
 // ServeCmd runs the daemon.
@@ -62,12 +63,20 @@ func serveWarnings(addr net.Addr, dataDir string) []string {
 	return out
 }
 
-// HTTPServer returns the daemon's HTTP server: the REST API with the
+// HTTPServer returns the daemon's HTTP server: the REST API, TAXII and
+// the blocklists under their paths, the console everywhere else, with the
 // server's timeouts; polls started through it run under ctx.
 func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.Server {
-	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: func() context.Context { return ctx }}
+	base := func() context.Context { return ctx }
+	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: base}
 	for _, o := range opts {
 		o(srv)
 	}
-	return api.NewHTTPServer(srv.Handler())
+	mux := http.NewServeMux()
+	apiH := srv.Handler()
+	for _, p := range api.Prefixes() {
+		mux.Handle(p, apiH)
+	}
+	mux.Handle("/", (&web.Server{Service: a.Service, Log: a.Log, BaseContext: base}).Handler())
+	return api.NewHTTPServer(mux)
 }

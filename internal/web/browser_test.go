@@ -1,0 +1,306 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/ignite/sim"
+	"github.com/flintcti/flint/internal/scheduler"
+	"github.com/flintcti/flint/internal/service"
+	"github.com/flintcti/flint/internal/testenv"
+	"github.com/flintcti/flint/internal/web"
+)
+
+// console is Flint's HTTP endpoint (the API and the console on one mux,
+// as flint serve has them) over loopback, on a SQLite store, with the
+// simulator behind it.
+type console struct {
+	t    *testing.T
+	url  string
+	sim  string // the simulator's base URL
+	svc  *service.Service
+	env  *testenv.Env
+	done chan feed.PollRun
+}
+
+func newConsole(t *testing.T) *console {
+	t.Helper()
+	te := testenv.New(t, "sqlite", sim.Config{Seed: 11, Reports: 10, Vulnerabilities: 60, Indicators: 200,
+		IndicatorWindow: 5 * 24 * time.Hour, VulnWindow: 5 * 24 * time.Hour, ReportWindow: 5 * 24 * time.Hour})
+	c := &console{t: t, sim: te.URL, env: te, done: make(chan feed.PollRun, 10)}
+	sched := &scheduler.Scheduler{Store: te.Store, Box: te.Box, Holder: "web-test", Now: te.Sim.Clock, Version: "test", PageSize: 100,
+		Addresses: testenv.Loopback, Client: testenv.FastClient, OnEnd: func(r feed.PollRun) { c.done <- r }}
+	c.svc = &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	base := func() context.Context { return ctx }
+	mux := http.NewServeMux()
+	apiH := (&api.Server{Service: c.svc, Now: te.Sim.Clock, BaseContext: base}).Handler()
+	for _, p := range api.Prefixes() {
+		mux.Handle(p, apiH)
+	}
+	mux.Handle("/", (&web.Server{Service: c.svc, BaseContext: base}).Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// user adds a console user.
+func (c *console) user(name string, role auth.Role, maxTLP string) string {
+	c.t.Helper()
+	pw := "password of " + name + " for tests"
+	if _, err := c.svc.CreateUser(context.Background(), auth.Operator("test"), service.UserInput{Name: name, Role: string(role), MaxTLP: maxTLP, Password: pw}); err != nil {
+		c.t.Fatal(err)
+	}
+	return pw
+}
+
+// chromium finds the browser: $FLINT_CHROMIUM, else chromium on the PATH.
+// Without one the test is skipped, unless FLINT_REQUIRE_BROWSER=1 (CI),
+// where a missing browser fails the run.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("FLINT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("FLINT_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no chromium: install it (apt-get install -y chromium) or set FLINT_CHROMIUM; CI requires the browser tests")
+	}
+	t.Skip("no chromium on this machine (apt-get install -y chromium); browser tests skipped")
+	return ""
+}
+
+// browser starts a headless chromium for the test. Its deadline is a
+// safety net against a hung browser, not a measure of speed.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 1000))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 10*time.Minute)
+	t.Cleanup(cancel3)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions, failing the test on an error.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs an action that reads a value.
+func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// fill sets form fields by id, as a person typing would leave them.
+func fill(t *testing.T, ctx context.Context, fields map[string]string) {
+	t.Helper()
+	for id, v := range fields {
+		got := get(t, ctx, "fill #"+id, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q;
+			e.dispatchEvent(new Event("input", {bubbles: true})); return e.value; })()`, id, v)))
+		if got != v {
+			t.Fatalf("#%s holds %q after setting %q", id, got, v)
+		}
+	}
+}
+
+// text is the page's visible text.
+func text(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return get(t, ctx, "read the page", chromedp.Text(chromedp.CSS("body")))
+}
+
+// mustSee fails unless the page shows each of want.
+func mustSee(t *testing.T, ctx context.Context, where string, want ...string) {
+	t.Helper()
+	got := text(t, ctx)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Fatalf("%s: the page does not show %q:\n%s", where, w, got)
+		}
+	}
+}
+
+// signIn signs in through the form.
+func signIn(t *testing.T, ctx context.Context, base, name, pw string) {
+	t.Helper()
+	run(t, ctx, "sign in",
+		chromedp.Navigate(base+"/sources"),
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#name"), name),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("form.who")),
+	)
+}
+
+// a11y checks what every page must have: a title, one h1, a label for
+// every input a person fills.
+func a11y(t *testing.T, ctx context.Context, where string) {
+	t.Helper()
+	problems := get(t, ctx, "check accessibility", chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		if (!document.title.trim()) out.push("no title");
+		if (document.querySelectorAll("h1").length !== 1) out.push("not one h1");
+		for (const el of document.querySelectorAll("input, select, textarea")) {
+			if (el.type === "hidden" || el.type === "submit") continue;
+			const labelled = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label");
+			if (!labelled) out.push("no label: " + (el.name || el.id));
+		}
+		return out;
+	})()`))
+	if len(problems) > 0 {
+		t.Errorf("%s: %v", where, problems)
+	}
+}
+
+// The seed's journey through the feed-source pages, in a real browser:
+// sign in; add an instance with a wrong token and see Connection Error 401
+// with its code; fix the token; configure a channel, first with invalid
+// values (every error shown beside its input, nothing saved) then valid
+// ones; Test Connectivity shows Running; Poll now and see the history;
+// sign out.
+func TestFeedSourceJourney(t *testing.T) {
+	c := newConsole(t)
+	pw := c.user("ana", auth.Admin, "")
+	ctx := browser(t)
+	signIn(t, ctx, c.url, "ana", pw)
+	mustSee(t, ctx, "feed sources", "Feed Sources", "No instance yet", "Add Instance")
+	a11y(t, ctx, "feed sources")
+
+	// Add Instance, with a token the simulator refuses.
+	run(t, ctx, "open Add Instance", chromedp.Click(chromedp.CSS(`a[href="/sources/new"]`)), chromedp.WaitVisible(chromedp.CSS("#token")))
+	a11y(t, ctx, "add instance")
+	base := get(t, ctx, "read the base URL", chromedp.Value(chromedp.CSS("#base_url")))
+	verify := get(t, ctx, "read Verify SSL", chromedp.Evaluate[bool](`document.querySelector("#verify_tls").checked`))
+	if base != "https://api.flashpoint.io" || !verify {
+		t.Errorf("defaults: base URL %q, Verify SSL %v", base, verify)
+	}
+	mustSee(t, ctx, "add instance", "not recommended")
+	fill(t, ctx, map[string]string{"base_url": c.sim})
+	run(t, ctx, "add the instance",
+		chromedp.SendKeys(chromedp.CSS("#name"), "acme"),
+		chromedp.SendKeys(chromedp.CSS("#token"), "wrong-token-1234"),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(`//h1[text()="acme"]`),
+	)
+	mustSee(t, ctx, "the instance", "Manage Feed Channels", "…1234", "Reports", "Vulnerabilities", "Indicators")
+	if strings.Contains(text(t, ctx), "wrong-token") {
+		t.Fatal("the page shows the token")
+	}
+	a11y(t, ctx, "instance")
+
+	// Test Connectivity: Connection Error with its code, in text and on hover.
+	run(t, ctx, "test connectivity",
+		chromedp.Click(chromedp.CSS(`a[href="/sources/acme/channels/indicators"]`)),
+		chromedp.WaitVisible(`//button[text()="Test Connectivity"]`),
+		chromedp.Click(`//button[text()="Test Connectivity"]`),
+		chromedp.WaitVisible(chromedp.CSS(`p.error`)),
+	)
+	mustSee(t, ctx, "a failed test", "Connection Error (401)", "Error code 401", "Test Connectivity failed with error code 401")
+	tip := get(t, ctx, "read the tooltip", chromedp.AttributeValue(chromedp.CSS(`dd .status`), "title")).Value
+	if tip != "Error code 401" {
+		t.Errorf("the status's tooltip: %q", tip)
+	}
+	a11y(t, ctx, "channel details")
+
+	// Fix the token.
+	run(t, ctx, "fix the token",
+		chromedp.Navigate(c.url+"/sources/acme/edit"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "good"),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(`//h1[text()="acme"]`),
+	)
+
+	// Settings, first wrong in every way: every error beside its input,
+	// nothing saved.
+	run(t, ctx, "open the settings",
+		chromedp.Navigate(c.url+"/sources/acme/channels/indicators/settings"),
+		chromedp.WaitVisible(chromedp.CSS("#interval_minutes")),
+	)
+	a11y(t, ctx, "channel settings")
+	fill(t, ctx, map[string]string{"interval_minutes": "30", "confidence": "150", "deprecate_after_days": "400", "collection": "",
+		"start_at": "2020-01-01T00:00"})
+	run(t, ctx, "send bad settings",
+		chromedp.Click(chromedp.CSS("#enabled")),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("p.error")),
+	)
+	mustSee(t, ctx, "refused settings", "Nothing was saved")
+	invalid := get(t, ctx, "list the marked fields", chromedp.Evaluate[[]string](`[...document.querySelectorAll("[aria-invalid=true]")].map(e => e.name)`))
+	for _, f := range []string{"interval_minutes", "confidence", "deprecate_after_days", "collection", "start_at"} {
+		if !strings.Contains(strings.Join(invalid, " "), f) {
+			t.Errorf("%s is not marked invalid (marked: %v)", f, invalid)
+		}
+	}
+	mustSee(t, ctx, "refused settings", "240", "10080")
+	ch, err := c.svc.Store.Channel(context.Background(), "acme", feed.Indicators)
+	if err != nil || ch.Settings.Enabled || ch.Settings.IntervalMinutes != feed.DefaultInterval {
+		t.Fatalf("a refused save changed the channel: %+v %v", ch.Settings, err)
+	}
+	// Then right.
+	fill(t, ctx, map[string]string{"interval_minutes": "480", "confidence": "80", "deprecate_after_days": "30", "collection": "Acme Indicators",
+		"start_at": c.env.Sim.Clock().Add(-3 * 24 * time.Hour).UTC().Format("2006-01-02T15:04")})
+	run(t, ctx, "send good settings",
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(`//button[text()="Poll now"]`),
+	)
+	ch, _ = c.svc.Store.Channel(context.Background(), "acme", feed.Indicators)
+	if !ch.Settings.Enabled || ch.Settings.IntervalMinutes != 480 || ch.Settings.Confidence != 80 || ch.Settings.Collection != "Acme Indicators" {
+		t.Fatalf("the good settings were not saved: %+v", ch.Settings)
+	}
+	// Test Connectivity now shows Running.
+	run(t, ctx, "test again", chromedp.Click(`//button[text()="Test Connectivity"]`), chromedp.WaitVisible(chromedp.CSS("p.good-note")))
+	mustSee(t, ctx, "a good test", "the connection works", "Running")
+
+	// Poll now; the page follows the poll until it ends.
+	run(t, ctx, "poll now", chromedp.Click(`//button[text()="Poll now"]`), chromedp.WaitVisible(`//h2[text()="Poll history"]`))
+	ended := <-c.done // the poll's end, observed
+	if ended.New == 0 {
+		t.Fatalf("the poll brought nothing: %+v", ended)
+	}
+	run(t, ctx, "reload", chromedp.Navigate(c.url+"/sources/acme/channels/indicators"), chromedp.WaitVisible(`//h2[text()="Poll history"]`))
+	mustSee(t, ctx, "after the poll", "manual", "ok")
+	chart := get(t, ctx, "load the chart", chromedp.Evaluate[string](`fetch("/sources/acme/channels/indicators/chart.svg").then(r => r.text())`,
+		chromedp.EvalAwaitPromise))
+	if !strings.Contains(chart, "<rect") || !strings.Contains(chart, "new") {
+		t.Errorf("the chart draws no bar: %.300s", chart)
+	}
+
+	// Sign out: the pages need a sign-in again.
+	run(t, ctx, "sign out", chromedp.Click(`//button[text()="Log out"]`), chromedp.WaitVisible(chromedp.CSS("#password")))
+	run(t, ctx, "after signing out", chromedp.Navigate(c.url+"/sources/acme"), chromedp.WaitVisible(chromedp.CSS("#password")))
+}
