@@ -2,7 +2,7 @@
 GO ?= go
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: test vet build fuzz bench clean
+.PHONY: test vet build fuzz bench clean screenshots
 
 build:
 	$(GO) build -o bin/flint ./cmd/flint
@@ -47,3 +47,9 @@ bench:
 
 clean:
 	rm -rf bin test-output.json
+
+# Screenshots of the console's main pages, taken by its browser tests
+# (Debian's chromium) into docs/console/.
+screenshots:
+	mkdir -p docs/console
+	FLINT_SCREENSHOTS=$(CURDIR)/docs/console FLINT_REQUIRE_BROWSER=1 $(GO) test -count=1 -run 'Journey' ./internal/web

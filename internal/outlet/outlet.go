@@ -187,8 +187,8 @@ func (l *List) Line(w io.Writer, value string, typ ListType, o *intel.Object) er
 			srcs = append(srcs, s.Instance+"/"+s.Channel)
 		}
 		cw := csv.NewWriter(w)
-		cw.Write([]string{cell(value), string(typ), strconv.Itoa(o.Confidence), string(o.Score), string(o.TLP), when(o.FirstSeen), when(o.LastSeen),
-			cell(strings.Join(o.Tags, ";")), cell(strings.Join(srcs, ";"))})
+		cw.Write([]string{EscapeCell(value), string(typ), strconv.Itoa(o.Confidence), string(o.Score), string(o.TLP), when(o.FirstSeen), when(o.LastSeen),
+			EscapeCell(strings.Join(o.Tags, ";")), EscapeCell(strings.Join(srcs, ";"))})
 		cw.Flush()
 		return cw.Error()
 	}
@@ -196,9 +196,10 @@ func (l *List) Line(w io.Writer, value string, typ ListType, o *intel.Object) er
 	return err
 }
 
-// cell keeps a spreadsheet from reading a value as a formula: one starting
-// with =, +, -, @, a tab or a carriage return is prefixed with a quote.
-func cell(s string) string {
+// EscapeCell keeps a spreadsheet from reading a CSV value as a formula:
+// one starting with =, +, -, @, a tab or a carriage return is prefixed
+// with a quote.
+func EscapeCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +18,11 @@ import (
 	"github.com/flintcti/flint/internal/api"
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/ignite/sim"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/service"
+	"github.com/flintcti/flint/internal/store"
 	"github.com/flintcti/flint/internal/testenv"
 	"github.com/flintcti/flint/internal/web"
 )
@@ -136,6 +140,20 @@ func fill(t *testing.T, ctx context.Context, fields map[string]string) {
 	}
 }
 
+// shot saves a screenshot of the page as docs/console/NAME.png when
+// FLINT_SCREENSHOTS names a directory (make screenshots).
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("FLINT_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // text is the page's visible text.
 func text(t *testing.T, ctx context.Context) string {
 	t.Helper()
@@ -217,6 +235,7 @@ func TestFeedSourceJourney(t *testing.T) {
 		chromedp.WaitVisible(`//h1[text()="acme"]`),
 	)
 	mustSee(t, ctx, "the instance", "Manage Feed Channels", "…1234", "Reports", "Vulnerabilities", "Indicators")
+	shot(t, ctx, "instance")
 	if strings.Contains(text(t, ctx), "wrong-token") {
 		t.Fatal("the page shows the token")
 	}
@@ -230,6 +249,7 @@ func TestFeedSourceJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`p.error`)),
 	)
 	mustSee(t, ctx, "a failed test", "Connection Error (401)", "Error code 401", "Test Connectivity failed with error code 401")
+	shot(t, ctx, "channel-connection-error")
 	tip := get(t, ctx, "read the tooltip", chromedp.AttributeValue(chromedp.CSS(`dd .status`), "title")).Value
 	if tip != "Error code 401" {
 		t.Errorf("the status's tooltip: %q", tip)
@@ -260,6 +280,7 @@ func TestFeedSourceJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("p.error")),
 	)
 	mustSee(t, ctx, "refused settings", "Nothing was saved")
+	shot(t, ctx, "channel-settings-refused")
 	invalid := get(t, ctx, "list the marked fields", chromedp.Evaluate[[]string](`[...document.querySelectorAll("[aria-invalid=true]")].map(e => e.name)`))
 	for _, f := range []string{"interval_minutes", "confidence", "deprecate_after_days", "collection", "start_at"} {
 		if !strings.Contains(strings.Join(invalid, " "), f) {
@@ -294,6 +315,9 @@ func TestFeedSourceJourney(t *testing.T) {
 	}
 	run(t, ctx, "reload", chromedp.Navigate(c.url+"/sources/acme/channels/indicators"), chromedp.WaitVisible(`//h2[text()="Poll history"]`))
 	mustSee(t, ctx, "after the poll", "manual", "ok")
+	shot(t, ctx, "channel-details")
+	run(t, ctx, "feed sources", chromedp.Navigate(c.url+"/sources"), chromedp.WaitVisible(chromedp.CSS("table")))
+	shot(t, ctx, "feed-sources")
 	chart := get(t, ctx, "load the chart", chromedp.Evaluate[string](`fetch("/sources/acme/channels/indicators/chart.svg").then(r => r.text())`,
 		chromedp.EvalAwaitPromise))
 	if !strings.Contains(chart, "<rect") || !strings.Contains(chart, "new") {
@@ -303,4 +327,139 @@ func TestFeedSourceJourney(t *testing.T) {
 	// Sign out: the pages need a sign-in again.
 	run(t, ctx, "sign out", chromedp.Click(`//button[text()="Log out"]`), chromedp.WaitVisible(chromedp.CSS("#password")))
 	run(t, ctx, "after signing out", chromedp.Navigate(c.url+"/sources/acme"), chromedp.WaitVisible(chromedp.CSS("#password")))
+}
+
+// pollAll polls every channel of an instance to its end.
+func (c *console) pollAll(instance string) {
+	c.t.Helper()
+	for _, k := range feed.Kinds() {
+		ch, err := c.svc.Store.Channel(context.Background(), instance, k)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if _, err := c.svc.Scheduler.Poll(context.Background(), ch, feed.TriggerManual); err != nil {
+			c.t.Fatalf("poll %s: %v", k, err)
+		}
+		<-c.done
+	}
+}
+
+// The seed's journey through the intelligence, in a real browser: search
+// what was ingested and open an object; look up a defanged indicator;
+// filter vulnerabilities by product and CVSS v3 ≥ 9 and open one (its
+// vectors decoded); match a CMDB file and see the reason; create an API
+// key (shown once) and revoke it. A user capped at a TLP sees nothing
+// above it on any of these pages.
+func TestIntelligenceJourney(t *testing.T) {
+	c := newConsole(t)
+	c.env.AddInstance(t, "acme", "good", func(k feed.Kind, s *feed.Settings) {
+		if k == feed.Indicators {
+			s.TLP = "red"
+		}
+	})
+	c.pollAll("acme")
+	ctx := context.Background()
+	ips, err := c.svc.Store.Search(ctx, store.Query{Types: []intel.Type{intel.IPv4}, Limit: 1})
+	if err != nil || len(ips.Objects) == 0 {
+		t.Fatalf("no ipv4 stored: %v", err)
+	}
+	ip := ips.Objects[0]
+	q, _ := service.VulnQuery(url.Values{"min_cvss3": {"9"}, "limit": {"1000"}})
+	crit, err := c.svc.Store.Search(ctx, q)
+	var vuln intel.Object
+	for _, o := range crit.Objects {
+		if o.Vulnerability != nil && len(o.Vulnerability.Products) > 0 && len(o.Vulnerability.Products[0].Versions) > 0 {
+			vuln = o
+			break
+		}
+	}
+	if err != nil || vuln.ID == 0 {
+		t.Fatalf("no vulnerability with CVSS v3 ≥ 9 and a versioned product: %v", err)
+	}
+	prod := vuln.Vulnerability.Products[0]
+
+	b := browser(t)
+	signIn(t, b, c.url, "ana", c.user("ana", auth.Admin, ""))
+
+	// Search, and an object's page.
+	run(t, b, "search", chromedp.Navigate(c.url+"/intel?type=ipv4&value_contains="+url.QueryEscape(ip.Value)), chromedp.WaitVisible(chromedp.CSS("table")))
+	a11y(t, b, "search")
+	mustSee(t, b, "search", ip.Value)
+	shot(t, b, "search")
+	run(t, b, "open the object", chromedp.Click(chromedp.CSS(`a[href="/intel/objects/`+fmt.Sprint(ip.ID)+`"]`)), chromedp.WaitVisible(`//h2[text()="STIX 2.1"]`))
+	a11y(t, b, "object")
+	mustSee(t, b, "object", "Sources", "acme", "indicators", `"type": "indicator"`, `"spec_version": "2.1"`)
+	shot(t, b, "object")
+
+	// IOC lookup of a defanged value.
+	defanged := strings.ReplaceAll(ip.Value, ".", "[.]")
+	run(t, b, "look up", chromedp.Navigate(c.url+"/intel/lookup"), chromedp.WaitVisible(chromedp.CSS("#values")))
+	a11y(t, b, "lookup")
+	fill(t, b, map[string]string{"values": defanged + "\nnot-known.example"})
+	run(t, b, "send the lookup", chromedp.Click(`//button[text()="Look up"]`), chromedp.WaitVisible(chromedp.CSS("table")))
+	mustSee(t, b, "lookup", defanged+" → "+ip.Value, "known", "unknown")
+	shot(t, b, "lookup")
+
+	// Vulnerabilities by product and CVSS v3 ≥ 9, and one opened.
+	run(t, b, "vulnerabilities", chromedp.Navigate(c.url+"/vulns"), chromedp.WaitVisible(chromedp.CSS("#product")))
+	a11y(t, b, "vulnerabilities")
+	fill(t, b, map[string]string{"product": prod.Product, "min_cvss3": "9"})
+	run(t, b, "filter", chromedp.Click(`//button[text()="Search"]`), chromedp.WaitVisible(chromedp.CSS("table")))
+	mustSee(t, b, "filtered vulnerabilities", vuln.Value)
+	run(t, b, "open the vulnerability", chromedp.Click(chromedp.CSS(`a[href="/vulns/`+fmt.Sprint(vuln.ID)+`"]`)), chromedp.WaitVisible(`//h2[text()="Affected products"]`))
+	a11y(t, b, "vulnerability")
+	mustSee(t, b, "vulnerability", "Attack Vector (AV)", prod.Product, "Exploit code maturity", "Timelines")
+	shot(t, b, "vulnerability")
+
+	// A CMDB file with an asset running an affected version.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cmdb.csv")
+	if err := os.WriteFile(file, []byte("asset,vendor,product,version\nweb-01,"+prod.Vendor+","+prod.Product+","+prod.Versions[0]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, b, "upload the CMDB", chromedp.Navigate(c.url+"/cmdb"), chromedp.WaitVisible(chromedp.CSS("#file")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
+		chromedp.Click(`//button[text()="Match"]`), chromedp.WaitVisible(chromedp.CSS("table")))
+	a11y(t, b, "cmdb")
+	mustSee(t, b, "CMDB matches", "web-01", vuln.Value, "product_version")
+	shot(t, b, "cmdb")
+
+	// An API key: created, shown once, revoked.
+	run(t, b, "create a key", chromedp.Navigate(c.url+"/admin/keys"), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "siem"),
+		chromedp.Click(`//button[text()="Create key"]`), chromedp.WaitVisible(chromedp.CSS("#new-key")))
+	a11y(t, b, "keys")
+	token := get(t, b, "read the key", chromedp.Text(chromedp.CSS("#new-key")))
+	if !auth.LooksLikeKey(token) {
+		t.Fatalf("the new key %q", token)
+	}
+	run(t, b, "reload", chromedp.Navigate(c.url+"/admin/keys"), chromedp.WaitVisible(chromedp.CSS("table")))
+	if strings.Contains(text(t, b), token) {
+		t.Fatal("the key is shown twice")
+	}
+	run(t, b, "revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke the key siem"]`)), chromedp.WaitVisible(chromedp.CSS("table")))
+	mustSee(t, b, "after revoking", "revoked")
+	for _, page := range []string{"/admin/users", "/admin/audit", "/account"} {
+		run(t, b, "open "+page, chromedp.Navigate(c.url+page), chromedp.WaitVisible(chromedp.CSS("h1")))
+		a11y(t, b, page)
+	}
+	mustSee(t, b, "account", "Change your password")
+	run(t, b, "audit", chromedp.Navigate(c.url+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS("table")))
+	mustSee(t, b, "audit", "user:ana", "key.create", "key.revoke")
+
+	// A user capped at green: red indicators appear nowhere.
+	cl := c.client()
+	cl.signIn("gus", c.user("gus", auth.Analyst, "green"))
+	for _, path := range []string{"/intel?type=ipv4", "/intel/objects/" + fmt.Sprint(ip.ID)} {
+		res, body := cl.do("GET", path, nil, nil)
+		if strings.Contains(body, ip.Value) {
+			t.Errorf("a green user sees the red %s on %s (%d)", ip.Value, path, res.StatusCode)
+		}
+	}
+	if _, body := cl.do("POST", "/intel/lookup", url.Values{"csrf": {cl.tok}, "values": {ip.Value}}, nil); strings.Contains(body, ">known<") {
+		t.Error("a green user's lookup knows a red indicator")
+	}
+	if res, _ := cl.do("GET", "/admin/keys", nil, nil); res.StatusCode != http.StatusForbidden {
+		t.Errorf("an analyst reached the keys: %d", res.StatusCode)
+	}
 }

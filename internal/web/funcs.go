@@ -56,6 +56,8 @@ var funcs = template.FuncMap{
 	"fieldOf": func(f *form, name, label, typ, help string) field {
 		return field{Name: name, Label: label, Type: typ, Help: help, Value: f.Values[name], Error: f.Errors[name]}
 	},
+	"nextURL": nextURL,
+	"list":    func(s ...string) []string { return s },
 	"advice": func(reports bool, advised int) string {
 		if reports {
 			return fmt.Sprintf("; %d recommended for reports", advised)
@@ -110,7 +112,7 @@ func chartSVG(runs []feed.PollRun) string {
 	}
 	const top, bottom, left = 16, 20, 40
 	plot := chartHeight - top - bottom
-	bar := float64(chartWidth-left-10) / float64(len(ended))
+	bar := min(float64(chartWidth-left-10)/float64(len(ended)), 48)
 	fmt.Fprintf(&b, `<text x="2" y="%d" font-family="sans-serif" font-size="11">%d</text>`, top+4, maxItems)
 	fmt.Fprintf(&b, `<text x="2" y="%d" font-family="sans-serif" font-size="11">0</text>`, chartHeight-bottom)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/>`, left, chartHeight-bottom, chartWidth-10, chartHeight-bottom)

@@ -114,7 +114,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /login", s.public(s.login))
 	mux.Handle("POST /logout", s.signedIn(s.logout, ""))
 	mux.Handle("GET /{$}", http.RedirectHandler("/sources", http.StatusSeeOther))
-	for _, rt := range s.routes() {
+	for _, rt := range append(append(s.routes(), s.intelRoutes()...), s.adminRoutes()...) {
 		mux.Handle(rt.pattern, s.signedIn(rt.h, rt.perm))
 	}
 	mux.Handle("/", s.signedIn(func(w http.ResponseWriter, r *http.Request, v *visit) error {
