@@ -318,3 +318,20 @@ func safeNext(next string) string {
 	}
 	return next
 }
+
+// Route describes a page for tests: its method and pattern, and the
+// permission it needs ("" : any signed-in user).
+type Route struct {
+	Pattern string
+	Perm    auth.Permission
+}
+
+// Routes lists every page that needs a sign-in.
+func Routes() []Route {
+	s := &Server{}
+	var out []Route
+	for _, rt := range append(append(s.routes(), s.intelRoutes()...), s.adminRoutes()...) {
+		out = append(out, Route{rt.pattern, rt.perm})
+	}
+	return out
+}

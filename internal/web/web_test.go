@@ -7,10 +7,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/web"
 )
 
 // client is a browser-like HTTP client: a cookie jar, no redirects
@@ -193,5 +195,44 @@ func TestConsoleRefusesWhatIsNotGranted(t *testing.T) {
 	settings.Set("tlp", "red")
 	if res, _ := capped.do("POST", "/sources/acme/channels/indicators/settings", withToken(capped, settings), nil); res.StatusCode != http.StatusForbidden {
 		t.Errorf("a capped user changed a channel's TLP: %d", res.StatusCode)
+	}
+}
+
+// Every page checks its permission: each role, signed in, gets 403 where
+// it lacks it (by GET, or by a POST with its own valid CSRF token), and
+// never 401/403 where it has it.
+func TestEveryPageChecksItsPermission(t *testing.T) {
+	c := newConsole(t)
+	c.env.AddInstance(t, "acme", "good", nil)
+	clients := map[auth.Role]*client{}
+	for _, r := range auth.Roles() {
+		cl := c.client()
+		cl.signIn("u-"+string(r), c.user("u-"+string(r), r, ""))
+		clients[r] = cl
+	}
+	checked := 0
+	for _, rt := range web.Routes() {
+		method, pattern, _ := strings.Cut(rt.Pattern, " ")
+		path := strings.NewReplacer("{instance}", "acme", "{kind}", "indicators", "{id}", "1", "{name}", "nobody").Replace(pattern)
+		for role, cl := range clients {
+			var form url.Values
+			if method == "POST" {
+				form = url.Values{"csrf": {cl.tok}}
+			}
+			res, body := cl.do(method, path, form, nil)
+			has := rt.Perm == "" || slices.Contains(role.Permissions(), rt.Perm)
+			switch {
+			case !has && res.StatusCode != http.StatusForbidden:
+				t.Errorf("%s lacks %s but %s %s answered %d", role, rt.Perm, method, path, res.StatusCode)
+			case !has && !strings.Contains(body, string(rt.Perm)):
+				t.Errorf("%s %s: the refusal does not name %s", method, path, rt.Perm)
+			case has && (res.StatusCode == http.StatusForbidden || res.StatusCode == http.StatusUnauthorized):
+				t.Errorf("%s has %s but %s %s answered %d", role, rt.Perm, method, path, res.StatusCode)
+			}
+		}
+		checked++
+	}
+	if checked < 25 {
+		t.Fatalf("only %d pages checked", checked)
 	}
 }
