@@ -171,15 +171,14 @@ func mustSee(t *testing.T, ctx context.Context, where string, want ...string) {
 	}
 }
 
-// signIn signs in through the form.
+// signIn signs in through the form with the keyboard alone: the name,
+// Tab to the password, Enter.
 func signIn(t *testing.T, ctx context.Context, base, name, pw string) {
 	t.Helper()
 	run(t, ctx, "sign in",
 		chromedp.Navigate(base+"/sources"),
 		chromedp.WaitVisible(chromedp.CSS("#password")),
-		chromedp.SendKeys(chromedp.CSS("#name"), name),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.SendKeys(chromedp.CSS("#name"), name+"\t"+pw+"\r"),
 		chromedp.WaitVisible(chromedp.CSS("form.who")),
 	)
 }
@@ -197,6 +196,12 @@ func a11y(t *testing.T, ctx context.Context, where string) {
 			const labelled = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label");
 			if (!labelled) out.push("no label: " + (el.name || el.id));
 		}
+		// Every action is a native control a keyboard reaches: no click
+		// handler on a plain element, none taken out of the tab order.
+		for (const el of document.querySelectorAll("[onclick], [tabindex]")) {
+			out.push("not keyboard-native: " + el.outerHTML.slice(0, 80));
+		}
+		for (const el of document.querySelectorAll("a:not([href])")) out.push("a link without href");
 		return out;
 	})()`))
 	if len(problems) > 0 {
@@ -459,7 +464,29 @@ func TestIntelligenceJourney(t *testing.T) {
 	if _, body := cl.do("POST", "/intel/lookup", url.Values{"csrf": {cl.tok}, "values": {ip.Value}}, nil); strings.Contains(body, ">known<") {
 		t.Error("a green user's lookup knows a red indicator")
 	}
+	// The vulnerabilities are amber: the green user sees none of them, by
+	// search, by page or through a CMDB match.
+	for _, path := range []string{"/vulns?min_cvss3=9", "/vulns/" + fmt.Sprint(vuln.ID)} {
+		if _, body := cl.do("GET", path, nil, nil); strings.Contains(body, vuln.Value) {
+			t.Errorf("a green user sees the amber %s on %s", vuln.Value, path)
+		}
+	}
+	if body := cl.upload("/cmdb", "cmdb.csv", "asset,vendor,product,version\nweb-01,"+prod.Vendor+","+prod.Product+","+prod.Versions[0]+"\n", nil); strings.Contains(body, vuln.Value) ||
+		!strings.Contains(body, "web-01") {
+		t.Errorf("a green user's CMDB match: %.400s", body)
+	}
 	if res, _ := cl.do("GET", "/admin/keys", nil, nil); res.StatusCode != http.StatusForbidden {
 		t.Errorf("an analyst reached the keys: %d", res.StatusCode)
+	}
+	// The downloads: the admin's lookup and CMDB match as CSV.
+	adm := c.client()
+	adm.signIn("ana", "password of ana for tests")
+	res, body := adm.do("POST", "/intel/lookup", url.Values{"csrf": {adm.tok}, "values": {defanged + "\n=cmd|' /C calc'!A0"}, "format": {"csv"}}, nil)
+	if res.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.Contains(body, ip.Value+",true,ipv4") || strings.Contains(body, "\n=cmd") {
+		t.Errorf("lookup CSV: %s %s", res.Header.Get("Content-Type"), body)
+	}
+	body = adm.upload("/cmdb", "cmdb.csv", "asset,vendor,product,version\nweb-01,"+prod.Vendor+","+prod.Product+","+prod.Versions[0]+"\n", url.Values{"format": {"csv"}})
+	if !strings.HasPrefix(body, "asset,vendor,product,version,cpe,vulnerability") || !strings.Contains(body, "web-01") || !strings.Contains(body, vuln.Value) {
+		t.Errorf("CMDB CSV: %.400s", body)
 	}
 }

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -235,4 +237,30 @@ func TestEveryPageChecksItsPermission(t *testing.T) {
 	if checked < 25 {
 		t.Fatalf("only %d pages checked", checked)
 	}
+}
+
+// upload posts a file as a form's "file" field, with the session's CSRF
+// token and extra fields, and returns the answer's body.
+func (cl *client) upload(path, name, content string, extra url.Values) string {
+	cl.t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	mw.WriteField("csrf", cl.tok)
+	for k, vs := range extra {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("file", name)
+	io.WriteString(fw, content)
+	mw.Close()
+	req, _ := http.NewRequest("POST", cl.c.url+path, &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := cl.h.Do(req)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
 }
