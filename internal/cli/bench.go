@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"text/tabwriter"
 
 	"github.com/flintcti/flint/internal/bench"
 )
@@ -16,6 +17,7 @@ type BenchCmd struct {
 	API     BenchAPICmd     `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
 	Vulns   BenchVulnsCmd   `cmd:"" name:"vulns" help:"Backfill vulnerabilities with premium detail from a simulator at a rate limit, then read them again unchanged: requests and time."`
 	Outlets BenchOutletsCmd `cmd:"" name:"outlets" help:"Serve a blocklist of every indicator, refresh it conditionally, and export everything as STIX, over HTTP."`
+	Console BenchConsoleCmd `cmd:"" name:"console" help:"Time the console's pages (p50, p99, weight) on a large store."`
 }
 
 // BenchFetchCmd measures the client alone: the simulator runs in a child
@@ -75,4 +77,31 @@ func (c *BenchOutletsCmd) Run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "TAXII walk by next: %d objects in %d pages in %.1f s (%.0f objects/s); page of 1,000 p50 %.1f ms, p99 %.1f ms; objects/{id} %.1f ms (the STIX id index built in %.1f s beforehand)\n",
 		res.TAXIIObjects, res.TAXIIPages, res.TAXIISeconds, res.TAXIIPerSecond, res.TAXIIPageP50Ms, res.TAXIIPageP99Ms, res.TAXIIByIDMs, res.TAXIIIndexSecond)
 	return nil
+}
+
+// BenchConsoleCmd times the console's pages.
+type BenchConsoleCmd struct {
+	Indicators      int  `default:"1000000" help:"Indicators to store."`
+	Vulnerabilities int  `default:"300000" help:"Vulnerabilities to store."`
+	Requests        int  `default:"100" help:"Timed requests per page."`
+	Keep            bool `help:"Keep the temporary SQLite file (and reuse it with --db next time)."`
+}
+
+// Run runs the benchmark.
+func (c *BenchConsoleCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Console(ctx, bench.ConsoleConfig{Indicators: c.Indicators, Vulnerabilities: c.Vulnerabilities, Requests: c.Requests, Keep: c.Keep},
+		e.bench("console"))
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "console on %d indicators and %d vulnerabilities (%d requests a page):\n", res.Indicators, res.Vulnerabilities, c.Requests)
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PAGE\tP50 MS\tP99 MS\tBYTES")
+	for _, p := range res.Pages {
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%d\n", p.Page, p.P50Ms, p.P99Ms, p.Bytes)
+	}
+	return w.Flush()
 }

@@ -359,6 +359,11 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 	}
 	cat := newCatalogue(products)
 	cache := map[string][]intel.Object{}
+	type matched struct {
+		ms  []Match
+		err error
+	}
+	seen := map[Asset]matched{}
 	out := make([]Result, len(assets))
 	sum := Summary{Assets: len(assets)}
 	for i, a := range assets {
@@ -380,7 +385,15 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 			}
 			cache[key] = cands
 		}
-		ms, err := MatchAsset(a, cands)
+		// Assets alike but for their name (a fleet of one product and
+		// version) are matched once.
+		alike := Asset{Vendor: a.Vendor, Product: a.Product, Version: a.Version, CPE: a.CPE}
+		done, ok := seen[alike]
+		if !ok {
+			done.ms, done.err = MatchAsset(alike, cands)
+			seen[alike] = done
+		}
+		ms, err := done.ms, done.err
 		if err != nil {
 			out[i].Error = intel.ErrorMessage(err)
 			sum.Errors++
