@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
@@ -21,13 +22,16 @@ import (
 // App is Flint assembled: its configuration, store, secret box and
 // scheduler. End-to-end tests start the real thing through Open/Run/Close.
 type App struct {
-	DataDir   string
-	DSN       string
-	Store     *store.Store
-	Box       *secret.Box
-	Scheduler *scheduler.Scheduler
-	Service   *service.Service // the use cases the commands call
-	Log       *slog.Logger
+	// SecureCookies marks the console's session cookie Secure (a TLS
+	// proxy in front).
+	SecureCookies bool
+	DataDir       string
+	DSN           string
+	Store         *store.Store
+	Box           *secret.Box
+	Scheduler     *scheduler.Scheduler
+	Service       *service.Service // the use cases the commands call
+	Log           *slog.Logger
 }
 
 // DefaultDataDir is $FLINT_DATA_DIR's fallback: the user's data directory
@@ -122,6 +126,24 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			if err := a.Service.IndexSTIX(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("taxii: indexing STIX ids failed; look-ups by id will catch up", "error", err)
+			}
+		}
+	}()
+	wg.Add(1)
+	go func() { // expired console sessions, hourly
+		defer wg.Done()
+		tick := time.NewTicker(time.Hour)
+		defer tick.Stop()
+		for {
+			if n, err := a.Service.PurgeSessions(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("console: purging expired sessions failed", "error", err)
+			} else if n > 0 {
+				a.Log.Info("console: expired sessions purged", "sessions", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
 			}
 		}
 	}()

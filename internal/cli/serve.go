@@ -18,6 +18,8 @@ type ServeCmd struct {
 	Listen    string  `default:"127.0.0.1:8080" help:"Address of the REST API (and /healthz, /readyz)."`
 	RateLimit float64 `name:"rate-limit" default:"50" help:"Requests per second allowed per API key."`
 	RateBurst int     `name:"rate-burst" default:"100" help:"Requests an API key may send at once above its rate."`
+	// SecureCookies marks the console's session cookie Secure.
+	SecureCookies bool `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
@@ -39,6 +41,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		e.log.Warn(w)
 	}
 	errc := make(chan error, 1)
+	a.SecureCookies = c.SecureCookies
 	srv := a.HTTPServer(ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
 	go func() { errc <- serveWith(ctx, ln, srv) }()
 	if err := a.Run(ctx); err != nil {
@@ -77,6 +80,6 @@ func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.S
 	for _, p := range api.Prefixes() {
 		mux.Handle(p, apiH)
 	}
-	mux.Handle("/", (&web.Server{Service: a.Service, Log: a.Log, BaseContext: base}).Handler())
+	mux.Handle("/", (&web.Server{Service: a.Service, Log: a.Log, BaseContext: base, Secure: a.SecureCookies}).Handler())
 	return api.NewHTTPServer(mux)
 }

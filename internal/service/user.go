@@ -155,7 +155,10 @@ var dummyHash = sync.OnceValue(func() string {
 // the same; a user with many failures in a row must wait before the next
 // attempt is even checked.
 func (s *Service) SignIn(ctx context.Context, name, password string) (SignedIn, error) {
-	bad := intel.Errorf(intel.EUNAUTHORIZED, "the user name or the password is wrong")
+	// One answer for every refusal, and the same work (a hash) behind it:
+	// neither the message nor the time tells an existing name from
+	// another, or a held-back account from a wrong password.
+	bad := intel.Errorf(intel.EUNAUTHORIZED, "the user name or the password is wrong, or this account has had too many failed sign-ins (wait a few minutes)")
 	u, st, err := s.Store.UserByName(ctx, name)
 	if intel.ErrorCode(err) == intel.ENOTFOUND {
 		auth.CheckPassword(dummyHash(), password)
@@ -166,8 +169,9 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (SignedIn, 
 		return SignedIn{}, err
 	}
 	if wait := signInWait(st, s.now()); wait > 0 {
-		s.log().Warn("console: sign-in refused while the user waits", "user", u.Name, "failures", st.Failures)
-		return SignedIn{}, intel.Errorf(intel.EUNAUTHORIZED, "too many failed sign-ins for this user: try again in %s", wait.Round(time.Second))
+		auth.CheckPassword(dummyHash(), password)
+		s.log().Warn("console: sign-in refused while the user waits", "user", u.Name, "failures", st.Failures, "wait", wait.Round(time.Second))
+		return SignedIn{}, bad
 	}
 	if !auth.CheckPassword(st.Hash, password) {
 		if err := s.Store.RecordSignIn(ctx, u.ID, false); err != nil {
@@ -245,4 +249,12 @@ func randomToken() string {
 func sessionHash(cookie string) string {
 	sum := sha256.Sum256([]byte("flint-session:" + cookie))
 	return hex.EncodeToString(sum[:])
+}
+
+// PurgeSessions removes the sessions past their idle or absolute lifetime
+// (a session is also ended when it is next presented); flint serve runs it
+// hourly.
+func (s *Service) PurgeSessions(ctx context.Context) (int64, error) {
+	now := s.now()
+	return s.Store.DeleteExpiredSessions(ctx, now.Add(-SessionIdle), now.Add(-SessionAbsolute))
 }
