@@ -134,13 +134,12 @@ func Console(ctx context.Context, c ConsoleConfig, env Env) (ConsoleResult, erro
 		return res, fmt.Errorf("bench: no vulnerability with CVSS v3 ≥ 9 stored (%v)", err)
 	}
 	v := vul.Objects[0]
-	product, vendor, version := "", "", "1.0"
-	if d := v.Vulnerability; d != nil && len(d.Products) > 0 {
-		product, vendor = d.Products[0].Product, d.Products[0].Vendor
-		if len(d.Products[0].Versions) > 0 {
-			version = d.Products[0].Versions[0]
-		}
+	// A product some vulnerabilities affect (software is its own object).
+	sw, err := s.Search(ctx, store.Query{Types: []intel.Type{intel.Software}, Limit: 1})
+	if err != nil || len(sw.Objects) == 0 || sw.Objects[0].Software == nil {
+		return res, fmt.Errorf("bench: no software stored (%v)", err)
 	}
+	product, vendor, version := sw.Objects[0].Software.Product, sw.Objects[0].Software.Vendor, "1.0"
 	var lookup []string
 	for i := range 100 {
 		lookup = append(lookup, fmt.Sprintf("198.51.%d.%d", i/250, i%250))
@@ -176,12 +175,15 @@ func Console(ctx context.Context, c ConsoleConfig, env Env) (ConsoleResult, erro
 		{"instance", "GET", "/sources/bench", nil},
 		{"View Details", "GET", "/sources/bench/channels/indicators", nil},
 		{"channel settings", "GET", "/sources/bench/channels/indicators/settings", nil},
-		{"search: type and value", "GET", "/intel?type=ipv4&value_contains=" + url.QueryEscape(prefix(ind.Objects[0].Value)), nil},
+		{"search: type and value prefix", "GET", "/intel?type=ipv4&value=" + url.QueryEscape(prefix(ind.Objects[0].Value)+"*"), nil},
+		{"search: exact value", "GET", "/intel?value=" + url.QueryEscape(ind.Objects[0].Value), nil},
 		{"search: tag", "GET", "/intel?tag=" + url.QueryEscape(firstTag(ind.Objects[0])), nil},
 		{"search: full text", "GET", "/intel?q=" + url.QueryEscape(v.Name), nil},
 		{"object", "GET", fmt.Sprintf("/intel/objects/%d", ind.Objects[0].ID), nil},
 		{"IOC lookup of 100", "POST", "/intel/lookup", form(url.Values{"values": {strings.Join(lookup, "\n")}})},
 		{"vulnerabilities: product, CVSS v3 ≥ 9", "GET", "/vulns?product=" + url.QueryEscape(product) + "&min_cvss3=9&sort=-cvss3", nil},
+		{"vulnerabilities: CVSS v3 ≥ 9, highest first", "GET", "/vulns?min_cvss3=9&sort=-cvss3", nil},
+		{"vulnerabilities: vendor", "GET", "/vulns?vendor=" + url.QueryEscape(vendor), nil},
 		{"vulnerability", "GET", fmt.Sprintf("/vulns/%d", v.ID), nil},
 		{"CMDB match of 100 assets", "POST", "/cmdb", upload},
 		{"API keys", "GET", "/admin/keys", nil},

@@ -281,7 +281,9 @@ func (s *Store) Search(ctx context.Context, q Query) (Result, error) {
 		if p.sort.desc {
 			dir = ` DESC`
 		}
-		order = sortKey(p.sort.col) + dir + `, v.object_id`
+		// Both keys in one direction, as the sort indexes (key, object_id)
+		// hold them: walked forwards or backwards, never sorted.
+		order = sortKey(p.sort.col) + dir + `, v.object_id` + dir
 		cols = sortKey(p.sort.col) + `, ` + objectCols
 	}
 	query := `SELECT ` + cols + ` FROM ` + p.from() + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
@@ -462,7 +464,7 @@ func (w *whereBuilder) after(p *searchPlan) {
 			cmp = "<"
 		}
 		k := sortKey(p.sort.col)
-		w.add(`(`+k+` `+cmp+` %s OR (`+k+` = %s AND v.object_id > %s))`, c.key, c.key, c.id)
+		w.add(`(`+k+` `+cmp+` %s OR (`+k+` = %s AND v.object_id `+cmp+` %s))`, c.key, c.key, c.id)
 	case p.vuln:
 		w.add(`v.object_id > %s`, c.id)
 	default:

@@ -387,7 +387,7 @@ func TestIntelligenceJourney(t *testing.T) {
 	signIn(t, b, c.url, "ana", c.user("ana", auth.Admin, ""))
 
 	// Search, and an object's page.
-	run(t, b, "search", chromedp.Navigate(c.url+"/intel?type=ipv4&value_contains="+url.QueryEscape(ip.Value)), chromedp.WaitVisible(chromedp.CSS("table")))
+	run(t, b, "search", chromedp.Navigate(c.url+"/intel?type=ipv4&value="+url.QueryEscape(ip.Value[:strings.LastIndex(ip.Value, ".")+1]+"*")), chromedp.WaitVisible(chromedp.CSS("table")))
 	a11y(t, b, "search")
 	mustSee(t, b, "search", ip.Value)
 	shot(t, b, "search")

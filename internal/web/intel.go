@@ -56,7 +56,14 @@ func given(v url.Values) url.Values {
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request, v *visit) error {
 	q := given(r.URL.Query())
-	data := map[string]any{"Q": q, "Types": intel.Types(), "TLPs": []string{"none", "clear", "green", "amber", "amber+strict", "red"}}
+	form := q // what the form shows; q is what is asked
+	if val := q.Get("value"); strings.HasSuffix(val, "*") {
+		// "198.51.*": the values that begin so (the index serves it).
+		q = given(r.URL.Query())
+		q.Del("value")
+		q.Set("value_prefix", strings.TrimSuffix(val, "*"))
+	}
+	data := map[string]any{"Q": form, "Types": intel.Types(), "TLPs": []string{"none", "clear", "green", "amber", "amber+strict", "red"}}
 	if len(q) > 0 {
 		f := newForm()
 		if !q.Has("limit") {

@@ -1,0 +1,18 @@
+-- Sorted vulnerability searches order by COALESCE(score, -1) and the
+-- object id, both ascending or both descending (search.go, sortKey): these
+-- indexes hold that order, so the first page is read off an index instead
+-- of sorting every vulnerability (1.4 s at 300,000 for the highest CVSS v3).
+
+-- +goose Up
+CREATE INDEX vulnerabilities_sort_cvss_v2 ON vulnerabilities (COALESCE(cvss_v2, -1), object_id);
+CREATE INDEX vulnerabilities_sort_cvss_v3 ON vulnerabilities (COALESCE(cvss_v3, -1), object_id);
+CREATE INDEX vulnerabilities_sort_cvss_v4 ON vulnerabilities (COALESCE(cvss_v4, -1), object_id);
+CREATE INDEX vulnerabilities_sort_epss ON vulnerabilities (COALESCE(epss, -1), object_id);
+CREATE INDEX vulnerabilities_sort_published ON vulnerabilities (COALESCE(published_at, -1), object_id);
+
+-- +goose Down
+DROP INDEX vulnerabilities_sort_published;
+DROP INDEX vulnerabilities_sort_epss;
+DROP INDEX vulnerabilities_sort_cvss_v4;
+DROP INDEX vulnerabilities_sort_cvss_v3;
+DROP INDEX vulnerabilities_sort_cvss_v2;
