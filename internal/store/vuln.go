@@ -90,13 +90,20 @@ func (s *Store) VulnerabilitiesOf(ctx context.Context, softwareIDs []int64, maxT
 	seen := map[int64]bool{}
 	var out []intel.Object
 	nowUS := s.now().UnixMicro()
+	// The type is tested on the row found by its id: through the (type,
+	// value) index, SQLite walked every vulnerability for each relationship
+	// (1.4 s for 45 of 300,000 beside 1,000,000 indicators).
+	typeCol := `o.type`
+	if s.dialect == SQLite {
+		typeCol = `+o.type`
+	}
 	err = chunks(softwareIDs, s.batchLen, func(c []int64) error {
 		cond, args := s.in(1, int64Args(c))
 		// From the relationships (by their target index) to the objects:
 		// CROSS JOIN makes SQLite keep that order, which it may not choose
 		// with stale statistics (walking every vulnerability instead).
 		rows, err := s.txQuery(ctx, nil, `SELECT `+objectCols+` FROM relationships r CROSS JOIN objects o
-			WHERE o.id = r.source_id AND r.target_id `+cond+` AND r.type = 'has' AND o.type = 'vulnerability'`+tlps, args...)
+			WHERE o.id = r.source_id AND r.target_id `+cond+` AND r.type = 'has' AND `+typeCol+` = 'vulnerability'`+tlps, args...)
 		if err != nil {
 			return err
 		}
