@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/flintcti/flint/internal/cpe"
@@ -346,18 +347,18 @@ type Summary struct {
 
 // MatchAll matches every asset against the stored vulnerabilities (those a
 // key capped at maxTLP may see; "" : all). The stored products are read
-// once and indexed by word; each distinct product name then costs a lookup
-// in that index and one batched read of the vulnerabilities of the products
-// it names.
-func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel.TLP) ([]Result, Summary, error) {
+// and indexed by word (kept in products between matches while the software
+// is unchanged; nil: read each time); each distinct product name then costs
+// a lookup in that index and one batched read of the vulnerabilities of the
+// products it names.
+func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel.TLP, products *Cache) ([]Result, Summary, error) {
 	if err := Validate(assets); err != nil {
 		return nil, Summary{}, err
 	}
-	products, err := st.Products(ctx)
+	cat, err := products.catalogue(ctx, st)
 	if err != nil {
 		return nil, Summary{}, err
 	}
-	cat := newCatalogue(products)
 	cache := map[string][]intel.Object{}
 	type matched struct {
 		ms  []Match
@@ -411,6 +412,44 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 }
 
 // catalogue indexes the stored products by the words of their names.
+// Cache keeps the product catalogue between matches while the store's
+// software is unchanged (store.ProductsVersion). The zero value is ready;
+// a nil *Cache builds the catalogue each time.
+type Cache struct {
+	mu      sync.Mutex
+	version string
+	cat     *catalogue
+}
+
+func (c *Cache) catalogue(ctx context.Context, st *store.Store) (*catalogue, error) {
+	var version string
+	if c != nil {
+		v, err := st.ProductsVersion(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.cat != nil && c.version == v {
+			cat := c.cat
+			c.mu.Unlock()
+			return cat, nil
+		}
+		c.mu.Unlock()
+		version = v
+	}
+	products, err := st.Products(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat := newCatalogue(products)
+	if c != nil {
+		c.mu.Lock()
+		c.version, c.cat = version, cat
+		c.mu.Unlock()
+	}
+	return cat, nil
+}
+
 type catalogue struct {
 	ids    []int64
 	names  []string         // folded, padded with spaces

@@ -224,6 +224,6 @@ func (s *Service) MatchCMDB(ctx context.Context, p *auth.Principal, assets []cmd
 	if err := need(p, auth.ReadIntel); err != nil {
 		return CMDBMatch{}, err
 	}
-	res, sum, err := cmdb.MatchAll(ctx, s.Store, assets, p.Cap())
+	res, sum, err := cmdb.MatchAll(ctx, s.Store, assets, p.Cap(), &s.products)
 	return CMDBMatch{res, sum}, err
 }

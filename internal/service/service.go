@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/store"
@@ -34,6 +35,7 @@ type Service struct {
 	tokenOnce sync.Once
 	randomKey []byte
 	indexMu   sync.Mutex // one STIX id indexing at a time
+	products  cmdb.Cache // the CMDB matcher's product catalogue, while the software is unchanged
 }
 
 func (s *Service) now() time.Time {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
@@ -146,5 +147,50 @@ func TestPurgeSessions(t *testing.T) {
 	}
 	if _, _, err := svc.SessionOf(ctx, idle.Cookie); err == nil {
 		t.Error("the idle session stayed")
+	}
+}
+
+// The CMDB matcher keeps its product catalogue between matches, and sees
+// a product stored since.
+func TestCMDBMatchSeesNewProducts(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	op := auth.Operator("root")
+	write := func(cursor, cve, product string) {
+		l, err := svc.Store.AcquireLease(ctx, 9, "test", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		sw := intel.Object{Type: intel.Software, Value: "acme:" + product, TLP: intel.TLPClear, Confidence: 100, Created: at, Modified: at,
+			Details: intel.Details{Software: &intel.SoftwareDetail{Vendor: "Acme", Product: product}}}
+		v := intel.Object{Type: intel.Vulnerability, Value: cve, TLP: intel.TLPClear, Confidence: 100, Created: at, Modified: at,
+			Details: intel.Details{Vulnerability: &intel.VulnerabilityDetail{Products: []intel.ProductRef{{Vendor: "Acme", Product: product, Versions: []string{"1.0"}}}}}}
+		if _, err := svc.Store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: 9, Instance: "t", Channel: "vulnerabilities"},
+			Collection: "v", Cursor: cursor, Objects: []intel.Object{v, sw},
+			Relationships: []intel.Relationship{{Source: v.Ref(), Type: intel.RelHas, Target: sw.Ref()}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Store.ReleaseLease(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	match := func(product string) int {
+		m, err := svc.MatchCMDB(ctx, op, []cmdb.Asset{{Asset: "h", Vendor: "Acme", Product: product, Version: "1.0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Summary.Matches
+	}
+	write("1", "CVE-2026-0001", "Widget")
+	if n := match("Widget"); n != 1 {
+		t.Fatalf("Widget: %d matches", n)
+	}
+	if n := match("Gadget"); n != 0 {
+		t.Fatalf("Gadget before it is stored: %d matches", n)
+	}
+	write("2", "CVE-2026-0002", "Gadget")
+	if n := match("Gadget"); n != 1 {
+		t.Errorf("Gadget once stored: %d matches (a stale catalogue?)", n)
 	}
 }

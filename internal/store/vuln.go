@@ -79,6 +79,18 @@ func (s *Store) Products(ctx context.Context) ([]Product, error) {
 	return out, rows.Err()
 }
 
+// ProductsVersion names the software rows as they are: their number and
+// their highest id (a software object is never renamed: its vendor and
+// product are its value), so a catalogue built from Products is current
+// while this stays the same.
+func (s *Store) ProductsVersion(ctx context.Context) (string, error) {
+	var n, top int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*), COALESCE(max(object_id), 0) FROM software`).Scan(&n, &top); err != nil {
+		return "", fmt.Errorf("store: products version: %w", err)
+	}
+	return fmt.Sprintf("%d/%d", n, top), nil
+}
+
 // VulnerabilitiesOf returns the vulnerabilities that affect any of the
 // software objects, each once, with their details; those above maxTLP
 // ("" : none) are left out.
