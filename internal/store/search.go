@@ -611,14 +611,24 @@ func (w *whereBuilder) affects(products []int64) {
 // scoreRange keeps the vulnerabilities whose score is in the range; a wide
 // one is tested while walking in id order, not through its index, which
 // finds a page of matches sooner than sorting them all.
+//
+// The score is read as sortKey has it, COALESCE(score, -1), so that one
+// index per score serves both its ranges and its sort; the lower bound is
+// at least 0 (scores are), which leaves out the unscored as a range on the
+// bare column did.
 func (w *whereBuilder) scoreRange(r scoreRange, wide bool) {
-	col := `v.` + r.col
+	if r.r.Min == nil && r.r.Max == nil {
+		return
+	}
+	col := sortKey(`v.` + r.col)
 	if wide {
 		col = `+` + col
 	}
+	lo := 0.0
 	if r.r.Min != nil {
-		w.add(col+` >= %s`, *r.r.Min)
+		lo = max(*r.r.Min, 0)
 	}
+	w.add(col+` >= %s`, lo)
 	if r.r.Max != nil {
 		w.add(col+` <= %s`, *r.r.Max)
 	}
@@ -661,16 +671,17 @@ func (s *Store) wideRange(ctx context.Context, col string, r Range) (bool, error
 	if s.dialect != SQLite {
 		return false, nil
 	}
-	lo, hi := -1.0, 1e9
+	lo, hi := 0.0, 1e9
 	if r.Min != nil {
-		lo = *r.Min
+		lo = max(*r.Min, 0)
 	}
 	if r.Max != nil {
 		hi = *r.Max
 	}
 	var n int
-	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+col+` >= `+s.param(1)+
-		` AND `+col+` <= `+s.param(2)+` LIMIT `+strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
+	key := sortKey(col) // as scoreRange reads it, through the same index
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM vulnerabilities WHERE `+key+` >= `+s.param(1)+
+		` AND `+key+` <= `+s.param(2)+` LIMIT `+strconv.Itoa(wideAt)+`)`, lo, hi).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: size %s range: %w", col, err)
 	}
