@@ -329,6 +329,28 @@ func TestFeedSourceJourney(t *testing.T) {
 		t.Errorf("the chart draws no bar: %.300s", chart)
 	}
 
+	// The items the poll brought, in search.
+	ch, _ = c.svc.Store.Channel(context.Background(), "acme", feed.Indicators)
+	got, err := c.svc.Store.Search(context.Background(), store.Query{Collection: "Acme Indicators", Limit: 1})
+	if err != nil || len(got.Objects) == 0 {
+		t.Fatalf("nothing stored in Acme Indicators: %v", err)
+	}
+	run(t, ctx, "search the poll's items", chromedp.Navigate(c.url+"/intel?collection="+url.QueryEscape("Acme Indicators")),
+		chromedp.WaitVisible(chromedp.CSS("table")))
+	mustSee(t, ctx, "the poll's items", got.Objects[0].Value)
+
+	// The two other channels enabled from Manage Feed Channels.
+	for _, k := range []string{"Reports", "Vulnerabilities"} {
+		run(t, ctx, "enable "+k, chromedp.Navigate(c.url+"/sources/acme"), chromedp.WaitVisible(chromedp.CSS("table")),
+			chromedp.Click(chromedp.CSS(`button[aria-label="Enable the `+k+` channel"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Disable the `+k+` channel"]`)))
+	}
+	for _, k := range feed.Kinds() {
+		if ch, err := c.svc.Store.Channel(context.Background(), "acme", k); err != nil || !ch.Settings.Enabled {
+			t.Errorf("%s not enabled: %v", k, err)
+		}
+	}
+
 	// Sign out: the pages need a sign-in again.
 	run(t, ctx, "sign out", chromedp.Click(`//button[text()="Log out"]`), chromedp.WaitVisible(chromedp.CSS("#password")))
 	run(t, ctx, "after signing out", chromedp.Navigate(c.url+"/sources/acme"), chromedp.WaitVisible(chromedp.CSS("#password")))
