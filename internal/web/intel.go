@@ -18,6 +18,7 @@ import (
 	"github.com/flintcti/flint/internal/outlet"
 	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/stix"
+	"github.com/flintcti/flint/internal/store"
 )
 
 // The intelligence pages: search, an object, IOC lookup, vulnerabilities,
@@ -64,28 +65,38 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, v *visit) error 
 		q.Set("value_prefix", strings.TrimSuffix(val, "*"))
 	}
 	data := map[string]any{"Q": form, "Types": intel.Types(), "TLPs": []string{"none", "clear", "green", "amber", "amber+strict", "red"}}
-	if len(q) > 0 {
-		f := newForm()
-		if !q.Has("limit") {
-			q.Set("limit", strconv.Itoa(pageLen))
-		}
-		query, err := service.ObjectQuery(q)
-		if err == nil {
-			var res any
-			res, err = s.Service.Search(r.Context(), v.P, query)
-			if err == nil {
-				data["Result"] = res
-			}
-		}
-		if err != nil {
-			if !refusable(err) {
-				return err
-			}
-			f.refuse(err)
-		}
-		data["Form"] = f
+	if err := s.runSearch(r, v, q, service.ObjectQuery, data); err != nil {
+		return err
 	}
 	s.render(w, r, http.StatusOK, "intel", v, "Intelligence", data)
+	return nil
+}
+
+// runSearch runs a search page's query, if it has one: its filters read
+// by parse (the API's), a page of pageLen unless asked otherwise; the
+// result, or the refused filters, go into data.
+func (s *Server) runSearch(r *http.Request, v *visit, q url.Values, parse func(url.Values) (store.Query, error), data map[string]any) error {
+	if len(q) == 0 {
+		return nil
+	}
+	f := newForm()
+	if !q.Has("limit") {
+		q.Set("limit", strconv.Itoa(pageLen))
+	}
+	query, err := parse(q)
+	if err == nil {
+		var res store.Result
+		if res, err = s.Service.Search(r.Context(), v.P, query); err == nil {
+			data["Result"] = res
+		}
+	}
+	if err != nil {
+		if !refusable(err) {
+			return err
+		}
+		f.refuse(err)
+	}
+	data["Form"] = f
 	return nil
 }
 
@@ -218,26 +229,8 @@ func (s *Server) vulns(w http.ResponseWriter, r *http.Request, v *visit) error {
 	q := given(r.URL.Query())
 	data := map[string]any{"Q": q, "Sorts": []string{"-cvss3", "cvss3", "-cvss4", "-cvss2", "-epss", "-published", "published"},
 		"Severities": []string{"critical", "high", "medium", "low"}}
-	if len(q) > 0 {
-		f := newForm()
-		if !q.Has("limit") {
-			q.Set("limit", strconv.Itoa(pageLen))
-		}
-		query, err := service.VulnQuery(q)
-		if err == nil {
-			var res any
-			res, err = s.Service.Search(r.Context(), v.P, query)
-			if err == nil {
-				data["Result"] = res
-			}
-		}
-		if err != nil {
-			if !refusable(err) {
-				return err
-			}
-			f.refuse(err)
-		}
-		data["Form"] = f
+	if err := s.runSearch(r, v, q, service.VulnQuery, data); err != nil {
+		return err
 	}
 	s.render(w, r, http.StatusOK, "vulns", v, "Vulnerabilities", data)
 	return nil
