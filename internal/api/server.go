@@ -11,14 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -58,10 +56,10 @@ type Server struct {
 	heavySlots chan struct{}
 	heavyWait  chan struct{}
 
-	limiters sync.Map // key id → *rate.Limiter
-	touched  sync.Map // key id → time.Time of the last recorded use
-	failed   sync.Map // client address → *rate.Limiter of failed authentications
-	failedN  atomic.Int64
+	limiters     sync.Map // key id → *rate.Limiter
+	touched      sync.Map // key id → time.Time of the last recorded use
+	throttleOnce sync.Once
+	throttle     *auth.Throttle // failed authentications per client address
 }
 
 // Defaults.
@@ -199,10 +197,10 @@ const (
 // authFailed answers a request whose authentication failed, logs it
 // (never with the key presented) and counts it against the client's address.
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error, render renderer) {
-	addr := clientAddr(r)
+	addr := auth.ClientAddr(r)
 	s.log().Warn("api: authentication failed", "remote", addr, "method", r.Method, "path", r.URL.Path, "reason", intel.ErrorMessage(err))
 	if r.Header.Get("Authorization") != "" { // a key was tried (a missing one guesses nothing)
-		s.failures(addr).Allow() // counted; the next request is judged by it
+		s.failures().Fail(addr) // counted; the next request is judged by it
 	}
 	var he *httpError
 	if !errors.As(err, &he) {
@@ -212,39 +210,25 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error, r
 	render(w, r, err)
 }
 
-// failures returns the failed-authentication limiter of an address.
-func (s *Server) failures(addr string) *rate.Limiter {
-	if l, ok := s.failed.Load(addr); ok {
-		return l.(*rate.Limiter)
-	}
-	if s.failedN.Add(1) > failAddrs { // forget them all rather than grow without bound
-		s.failed.Clear()
-		s.failedN.Store(1)
-	}
-	burst, every := s.AuthFails, s.AuthFailEvery
-	if burst <= 0 {
-		burst = DefaultAuthFails
-	}
-	if every <= 0 {
-		every = DefaultAuthFailEvery
-	}
-	l, _ := s.failed.LoadOrStore(addr, rate.NewLimiter(rate.Every(every), burst))
-	return l.(*rate.Limiter)
-}
-
-// clientAddr is the request's remote IP address (no port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// failures is the failed-authentication throttle of client addresses.
+func (s *Server) failures() *auth.Throttle {
+	s.throttleOnce.Do(func() {
+		burst, every := s.AuthFails, s.AuthFailEvery
+		if burst <= 0 {
+			burst = DefaultAuthFails
+		}
+		if every <= 0 {
+			every = DefaultAuthFailEvery
+		}
+		s.throttle = &auth.Throttle{Burst: burst, Every: every, MaxAddrs: failAddrs}
+	})
+	return s.throttle
 }
 
 // authenticate finds the key of the request's bearer token. An address with
 // too many failed attempts is refused before any look-up.
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
-	if l, ok := s.failed.Load(clientAddr(r)); ok && l.(*rate.Limiter).Tokens() < 1 {
+	if s.failures().Held(auth.ClientAddr(r)) {
 		return nil, &httpError{http.StatusTooManyRequests, "rate_limited",
 			"too many failed authentications from this address; wait before trying again"}
 	}

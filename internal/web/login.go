@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/service"
 )
@@ -27,8 +28,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *visit) error {
 		s.render(w, r, status, "login", nil, "Sign in", loginData{Name: name, Next: next, Error: msg})
 		return nil
 	}
-	addr := clientAddr(r)
-	if l := s.failures(addr); l.Tokens() < 1 {
+	addr := auth.ClientAddr(r)
+	if s.throttle.Held(addr) {
 		w.Header().Set("Retry-After", "1")
 		return again(http.StatusTooManyRequests, "Too many failed sign-ins from this address: wait a moment and try again.")
 	}
@@ -37,7 +38,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *visit) error {
 		if intel.ErrorCode(err) != intel.EUNAUTHORIZED {
 			return err
 		}
-		s.failures(addr).Allow()
+		s.throttle.Fail(addr)
 		s.log().Warn("web: sign-in failed", "user", name, "remote", addr)
 		return again(http.StatusUnauthorized, intel.ErrorMessage(err)+".")
 	}

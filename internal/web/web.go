@@ -15,16 +15,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/intel"
@@ -52,8 +48,7 @@ type Server struct {
 
 	once      sync.Once
 	pages     map[string]*template.Template
-	failed    sync.Map // client address → *rate.Limiter of failed sign-ins
-	failedN   atomic.Int64
+	throttle  *auth.Throttle // failed sign-ins per client address
 	crossSite *http.CrossOriginProtection
 }
 
@@ -90,6 +85,7 @@ func (s *Server) init() {
 				"templates/layout.html", "templates/partials.html", n))
 		}
 		s.crossSite = http.NewCrossOriginProtection()
+		s.throttle = &auth.Throttle{Burst: failBurst, Every: time.Second, MaxAddrs: failAddrs}
 	})
 }
 
@@ -283,33 +279,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	_, _ = w.Write(b.Bytes())
 }
 
-// clientAddr is the request's remote IP address.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // Failed sign-ins per address: a burst, then one per second; at most
 // failAddrs addresses tracked.
 const (
 	failBurst = 10
 	failAddrs = 10000
 )
-
-func (s *Server) failures(addr string) *rate.Limiter {
-	if l, ok := s.failed.Load(addr); ok {
-		return l.(*rate.Limiter)
-	}
-	if s.failedN.Add(1) > failAddrs {
-		s.failed.Clear()
-		s.failedN.Store(1)
-	}
-	l, _ := s.failed.LoadOrStore(addr, rate.NewLimiter(rate.Every(time.Second), failBurst))
-	return l.(*rate.Limiter)
-}
 
 // safeNext keeps a post-sign-in destination on this site.
 func safeNext(next string) string {
