@@ -229,7 +229,7 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request, v *visit) error
 	running := len(runs) > 0 && runs[0].Ended.IsZero()
 	s.render(w, r, http.StatusOK, "channel", v, ch.Instance+" · "+ch.Kind.Title(), map[string]any{
 		"Channel": ch, "Runs": runs, "Running": running, "URL": channelURL(ch), "Next": s.nextRun(ch, runs),
-		"Tested": r.URL.Query().Get("tested"), "Started": r.URL.Query().Get("started") != "",
+		"Tested": r.URL.Query().Get("tested"), "Busy": r.URL.Query().Get("started") == "busy",
 	})
 	return nil
 }

@@ -37,7 +37,6 @@ var staticFS embed.FS
 type Server struct {
 	Service *service.Service
 	Log     *slog.Logger
-	Now     func() time.Time
 	// BaseContext returns the context of work that outlives a request (a
 	// poll started from a page).
 	BaseContext func() context.Context
