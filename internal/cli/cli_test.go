@@ -3,8 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +68,28 @@ func (s *syncBuffer) waitFor(prefix string, done <-chan int) (string, bool) {
 		case <-w:
 		case <-done:
 			return "", false
+		}
+	}
+}
+
+// waitForText waits, as waitFor does, for text anywhere in what was
+// written (a log line begins with its time).
+func (s *syncBuffer) waitForText(text string, done <-chan int) bool {
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), text) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.written == nil {
+			s.written = make(chan struct{})
+		}
+		w := s.written
+		s.mu.Unlock()
+		select {
+		case <-w:
+		case <-done:
+			return false
 		}
 	}
 }
@@ -375,12 +407,15 @@ func TestServeWarnings(t *testing.T) {
 	private, open := t.TempDir(), t.TempDir()
 	os.Chmod(private, 0o700)
 	os.Chmod(open, 0o755)
-	if w := serveWarnings(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, private); len(w) != 0 {
+	if w := serveWarnings(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, private, false); len(w) != 0 {
 		t.Errorf("loopback, private directory: %q", w)
 	}
-	w := serveWarnings(&net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 8080}, open)
+	w := serveWarnings(&net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 8080}, open, false)
 	if len(w) != 2 || !strings.Contains(w[0], "without TLS") || !strings.Contains(w[1], "chmod 700") {
 		t.Errorf("all addresses, open directory: %q", w)
+	}
+	if w := serveWarnings(&net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 8080}, private, true); len(w) != 0 {
+		t.Errorf("all addresses over TLS: %q", w)
 	}
 }
 
@@ -488,5 +523,104 @@ func TestUserCommands(t *testing.T) {
 	}
 	if _, errs, code := run("", "user", "remove", "alice"); code == 0 || !strings.Contains(errs, "no user") {
 		t.Errorf("remove again: %d %s", code, errs)
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// to certFile and keyFile, and returns the certificate.
+func selfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "flint test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(cryptorand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// flint serve over TLS, tested over a real TLS connection; on SIGHUP it
+// reads its certificate again (a broken file leaves the one in use).
+func TestServeTLSReloadsOnHangup(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	first := selfSigned(t, certFile, keyFile, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"--data-dir", filepath.Join(dir, "data"), "--log-level", "info", "serve", "--listen", "127.0.0.1:0",
+			"--tls-cert", certFile, "--tls-key", keyFile}, &out, &errb)
+	}()
+	line, ok := out.waitFor("flint serving on https://", done)
+	if !ok {
+		t.Fatalf("serve ended: %s", errb.String())
+	}
+	addr, _, _ := strings.Cut(line, " ")
+	served := func(trust *x509.Certificate) (*big.Int, error) {
+		pool := x509.NewCertPool()
+		pool.AddCert(trust)
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+		res, err := client.Get("https://" + addr + "/healthz")
+		if err != nil {
+			return nil, err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.TLS == nil {
+			return nil, fmt.Errorf("status %d, TLS %v", res.StatusCode, res.TLS != nil)
+		}
+		return res.TLS.PeerCertificates[0].SerialNumber, nil
+	}
+	if serial, err := served(first); err != nil || serial.Int64() != 1 {
+		t.Fatalf("over TLS: %v %v", serial, err)
+	}
+	if res, err := http.Get("http://" + addr + "/healthz"); err == nil && res.StatusCode == http.StatusOK {
+		t.Error("plain HTTP answered on the TLS listener")
+	}
+	second := selfSigned(t, certFile, keyFile, 2)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !errb.waitForText(`tls: certificate reloaded`, done) {
+		t.Fatalf("no reload: %s", errb.String())
+	}
+	if serial, err := served(second); err != nil || serial.Int64() != 2 {
+		t.Fatalf("after SIGHUP: %v %v", serial, err)
+	}
+	if _, err := served(first); err == nil {
+		t.Error("the old certificate is still served")
+	}
+	// A broken file: the certificate in use stays.
+	os.WriteFile(certFile, []byte("not a certificate"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	if !errb.waitForText(`tls: the certificate was not reloaded`, done) {
+		t.Fatalf("no refusal logged: %s", errb.String())
+	}
+	if serial, err := served(second); err != nil || serial.Int64() != 2 {
+		t.Errorf("after a broken reload: %v %v", serial, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,7 +20,9 @@ type ServeCmd struct {
 	RateLimit float64 `name:"rate-limit" default:"50" help:"Requests per second allowed per API key."`
 	RateBurst int     `name:"rate-burst" default:"100" help:"Requests an API key may send at once above its rate."`
 	// SecureCookies marks the console's session cookie Secure.
-	SecureCookies bool `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
+	SecureCookies bool   `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
+	TLSCert       string `name:"tls-cert" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. Both are read again on SIGHUP."`
+	TLSKey        string `name:"tls-key" help:"The PEM private key of --tls-cert."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
@@ -32,12 +35,29 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer a.Close()
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: give --tls-cert and --tls-key together", errUsage)
+	}
+	var certs *certReloader
+	if c.TLSCert != "" {
+		certs = &certReloader{certFile: c.TLSCert, keyFile: c.TLSKey}
+		if err := certs.load(); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", c.Listen, err)
 	}
-	fmt.Fprintf(e.stdout, "flint serving on http://%s (database %s)\n", ln.Addr(), a.Where())
-	for _, w := range serveWarnings(ln.Addr(), a.DataDir) {
+	scheme := "http"
+	if certs != nil {
+		stop := certs.reloadOnHangup(ctx, e.log)
+		defer stop()
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get})
+		scheme = "https"
+	}
+	fmt.Fprintf(e.stdout, "flint serving on %s://%s (database %s)\n", scheme, ln.Addr(), a.Where())
+	for _, w := range serveWarnings(ln.Addr(), a.DataDir, certs != nil) {
 		e.log.Warn(w)
 	}
 	errc := make(chan error, 1)
@@ -53,9 +73,9 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 // serveWarnings names what makes a daemon easy to attack: plain HTTP on an
 // address other machines reach (API keys travel in the clear), and a data
 // directory other users may read (the database, the key file's directory).
-func serveWarnings(addr net.Addr, dataDir string) []string {
+func serveWarnings(addr net.Addr, dataDir string, tlsOn bool) []string {
 	var out []string
-	if ta, ok := addr.(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+	if ta, ok := addr.(*net.TCPAddr); ok && !ta.IP.IsLoopback() && !tlsOn {
 		out = append(out, fmt.Sprintf("serve: listening on %s without TLS: API keys and intelligence cross the network in the clear; "+
 			"put a TLS-terminating proxy in front, or listen on 127.0.0.1", addr))
 	}
