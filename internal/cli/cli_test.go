@@ -51,13 +51,31 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 // waitFor returns the text after prefix on the first line that starts with
 // it, waiting for writes until there is one or done delivers.
 func (s *syncBuffer) waitFor(prefix string, done <-chan int) (string, bool) {
-	for {
-		s.mu.Lock()
-		for _, line := range strings.Split(s.b.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, prefix); ok && strings.Contains(s.b.String(), line+"\n") {
-				s.mu.Unlock()
+	return s.await(done, func(text string) (string, bool) {
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, prefix); ok && strings.Contains(text, line+"\n") {
 				return rest, true
 			}
+		}
+		return "", false
+	})
+}
+
+// waitForText waits, as waitFor does, for text anywhere in what was
+// written (a log line begins with its time).
+func (s *syncBuffer) waitForText(text string, done <-chan int) bool {
+	_, ok := s.await(done, func(all string) (string, bool) { return "", strings.Contains(all, text) })
+	return ok
+}
+
+// await checks what was written with found after each write, until it
+// finds what it wants or done delivers.
+func (s *syncBuffer) await(done <-chan int, found func(string) (string, bool)) (string, bool) {
+	for {
+		s.mu.Lock()
+		if v, ok := found(s.b.String()); ok {
+			s.mu.Unlock()
+			return v, true
 		}
 		if s.written == nil {
 			s.written = make(chan struct{})
@@ -68,28 +86,6 @@ func (s *syncBuffer) waitFor(prefix string, done <-chan int) (string, bool) {
 		case <-w:
 		case <-done:
 			return "", false
-		}
-	}
-}
-
-// waitForText waits, as waitFor does, for text anywhere in what was
-// written (a log line begins with its time).
-func (s *syncBuffer) waitForText(text string, done <-chan int) bool {
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), text) {
-			s.mu.Unlock()
-			return true
-		}
-		if s.written == nil {
-			s.written = make(chan struct{})
-		}
-		w := s.written
-		s.mu.Unlock()
-		select {
-		case <-w:
-		case <-done:
-			return false
 		}
 	}
 }
