@@ -5,6 +5,7 @@ import (
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
+	"github.com/flintcti/flint/internal/intel"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -26,7 +27,7 @@ type Route struct {
 // blocklists, health): a server that shares its listener with the console
 // sends these here.
 func Prefixes() []string {
-	return []string{"/api/", "/taxii2/", "/edl/", "/healthz", "/readyz"}
+	return []string{"/api/", "/taxii2/", "/edl/", "/healthz", "/readyz", "/metrics"}
 }
 
 // Routes lists every route of the API with its permission.
@@ -42,6 +43,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/readyz", "", s.readyz},
+		{"GET", "/metrics", auth.ViewFeedSource, s.metrics},
 		{"GET", "/api/v1/openapi.json", "", s.openapi},
 
 		{"GET", "/api/v1/instances", auth.ViewFeedSource, s.listInstances},
@@ -81,6 +83,17 @@ func (s *Server) routes() []route {
 		{"DELETE", "/api/v1/keys/{id}", auth.ManageKeys, s.revokeKey},
 		{"GET", "/api/v1/audit", auth.ManageKeys, s.auditTrail},
 	}
+}
+
+// metrics serves the Prometheus metrics (instance names, channel health,
+// request rates: what view_feed_source shows) to a key; a scraper without
+// a key uses serve's --metrics-listen.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	if s.Metrics == nil {
+		return intel.Errorf(intel.ENOTFOUND, "metrics are not served by this process")
+	}
+	s.Metrics.ServeHTTP(w, r)
+	return nil
 }
 
 // healthz answers whether the process serves and whether each channel is

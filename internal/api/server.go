@@ -46,6 +46,10 @@ type Server struct {
 	AuthFails     int           // failed authentications allowed at once per client address; default 60
 	AuthFailEvery time.Duration // and then one per this; default a second
 
+	// Metrics, when set, serves GET /metrics (Prometheus) to keys with
+	// view_feed_source.
+	Metrics http.Handler
+
 	QueryBudget time.Duration // how long a search, lookup or CMDB match may run; default 10 s
 	MaxHeavy    int           // lookups and CMDB matches running at once server-wide; default GOMAXPROCS (at least 2)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
+	"github.com/flintcti/flint/internal/metrics"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/service"
@@ -31,6 +32,7 @@ type App struct {
 	Box           *secret.Box
 	Scheduler     *scheduler.Scheduler
 	Service       *service.Service // the use cases the commands call
+	Metrics       *metrics.Metrics
 	Log           *slog.Logger
 }
 
@@ -78,8 +80,8 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 		st.Close()
 		return nil, err
 	}
-	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log}
-	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version}
+	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log, Metrics: metrics.New(st, Version)}
+	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version, Observer: a.Metrics}
 	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next")}
 	return a, nil
 }

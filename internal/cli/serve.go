@@ -23,6 +23,7 @@ type ServeCmd struct {
 	SecureCookies bool   `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
 	TLSCert       string `name:"tls-cert" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. Both are read again on SIGHUP."`
 	TLSKey        string `name:"tls-key" help:"The PEM private key of --tls-cert."`
+	MetricsListen string `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
@@ -61,6 +62,22 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		e.log.Warn(w)
 	}
 	errc := make(chan error, 1)
+	if c.MetricsListen != "" {
+		mln, err := net.Listen("tcp", c.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("serve: listen on %s (--metrics-listen): %w", c.MetricsListen, err)
+		}
+		fmt.Fprintf(e.stdout, "flint metrics on http://%s/metrics\n", mln.Addr())
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		merr := make(chan error, 1)
+		go func() { merr <- serveWith(ctx, mln, api.NewHTTPServer(mux)) }()
+		defer func() {
+			if err := <-merr; err != nil {
+				e.log.Warn("serve: the metrics listener failed", "error", err)
+			}
+		}()
+	}
 	a.SecureCookies = c.SecureCookies
 	srv := a.HTTPServer(ctx, func(s *api.Server) { s.RateLimit, s.RateBurst = rate.Limit(c.RateLimit), c.RateBurst })
 	go func() { errc <- serveWith(ctx, ln, srv) }()
@@ -91,7 +108,7 @@ func serveWarnings(addr net.Addr, dataDir string, tlsOn bool) []string {
 // server's timeouts; polls started through it run under ctx.
 func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.Server {
 	base := func() context.Context { return ctx }
-	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: base}
+	srv := &api.Server{Service: a.Service, Log: a.Log, Version: Version, BaseContext: base, Metrics: a.Metrics.Handler()}
 	for _, o := range opts {
 		o(srv)
 	}
@@ -101,5 +118,5 @@ func (a *App) HTTPServer(ctx context.Context, opts ...func(*api.Server)) *http.S
 		mux.Handle(p, apiH)
 	}
 	mux.Handle("/", (&web.Server{Service: a.Service, Log: a.Log, BaseContext: base, Secure: a.SecureCookies}).Handler())
-	return api.NewHTTPServer(mux)
+	return api.NewHTTPServer(a.Metrics.Instrument(mux))
 }

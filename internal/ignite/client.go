@@ -46,6 +46,26 @@ type Options struct {
 	// Addresses, when set, decides which addresses may be dialled (checked
 	// after resolution, on every connection); nil checks nothing.
 	Addresses *AddrPolicy
+	// Limiter, when set, paces every request instead of the client's own
+	// limiter of RateLimit and RateBurst: one limiter shared by the clients
+	// of an instance (and across replicas) keeps them all under its limit.
+	Limiter Limiter
+	// Observer, when set, is told of each request, retry and wait (metrics).
+	Observer Observer
+}
+
+// Limiter paces requests: Wait returns when one may be sent.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Observer is told what a client does: each response or failure of a
+// request (status 0 with the failure's code when there was no response),
+// each retry with its reason, and each wait for the rate limiter.
+type Observer interface {
+	UpstreamRequest(endpoint string, status int, code string, took time.Duration)
+	UpstreamRetry(endpoint, reason string)
+	UpstreamWait(took time.Duration)
 }
 
 // Client calls one Flashpoint Ignite instance. It is safe for concurrent use;
@@ -56,7 +76,8 @@ type Client struct {
 	secret  *regexp.Regexp // the token in upstream text, any case, escaped or not
 	opts    Options
 	http    *http.Client
-	limiter *rate.Limiter
+	limiter Limiter
+	obs     Observer
 	log     *slog.Logger
 	ua      string
 	bufs    chan *bytes.Buffer // body buffers kept across GCs (a sync.Pool is emptied by each one and its buffers regrow)
@@ -158,6 +179,13 @@ func New(opts Options) (*Client, error) {
 		lim = rate.Limit(opts.RateLimit)
 	}
 	c.limiter = rate.NewLimiter(lim, opts.RateBurst)
+	if opts.Limiter != nil {
+		c.limiter = opts.Limiter
+	}
+	c.obs = opts.Observer
+	if c.obs == nil {
+		c.obs = noObserver{}
+	}
 	c.bufs = make(chan *bytes.Buffer, keptBuffers)
 	return c, nil
 }
@@ -196,6 +224,7 @@ func get[T any](ctx context.Context, c *Client, endpoint string, u *url.URL, dec
 				return zero, backoff.Permanent(err)
 			}
 			c.log.Warn("ignite: retrying", "endpoint", endpoint, "code", err.Code(), "attempt", attempts, "retry_after", err.retry)
+			c.obs.UpstreamRetry(endpoint, err.Code())
 			return zero, err
 		}
 		buf := resp.body
@@ -251,9 +280,23 @@ func (c *Client) getBuf() *bytes.Buffer {
 // do makes one request. The returned body buffer is pooled: decoders must
 // copy what they keep (json.Unmarshal into RawMessage does).
 func (c *Client) do(ctx context.Context, endpoint string, u *url.URL) (*response, *Error) {
+	waited := time.Now()
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, &Error{Class: ClassNetwork, Net: NetTimeout, Endpoint: endpoint, Message: "rate limiter: " + err.Error(), cause: err}
 	}
+	start := time.Now()
+	c.obs.UpstreamWait(start.Sub(waited))
+	resp, e := c.send(ctx, endpoint, u)
+	if e != nil {
+		c.obs.UpstreamRequest(endpoint, e.Status, e.Code(), time.Since(start))
+	} else {
+		c.obs.UpstreamRequest(endpoint, resp.status, strconv.Itoa(resp.status), time.Since(start))
+	}
+	return resp, e
+}
+
+// send sends one request and reads its response.
+func (c *Client) send(ctx context.Context, endpoint string, u *url.URL) (*response, *Error) {
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -295,6 +338,13 @@ func (c *Client) do(ctx context.Context, endpoint string, u *url.URL) (*response
 	c.putBuf(resp.body)
 	return nil, e
 }
+
+// noObserver observes nothing.
+type noObserver struct{}
+
+func (noObserver) UpstreamRequest(string, int, string, time.Duration) {}
+func (noObserver) UpstreamRetry(string, string)                       {}
+func (noObserver) UpstreamWait(time.Duration)                         {}
 
 func (c *Client) netError(ctx context.Context, endpoint string, err error) *Error {
 	kind := classifyNet(err)

@@ -157,10 +157,12 @@ func (w *groupWriter) apply(ctx context.Context, g group) error {
 	}
 	p := w.page
 	p.Objects, p.Relationships, p.Cursor = g.objects, g.relationships, g.cursor
+	start := time.Now()
 	counts, err := w.tx.Apply(ctx, p)
 	if err != nil {
 		return err
 	}
+	w.observe("apply", start)
 	w.s.reach(appliedPage)
 	c := g.counts // the connector's: pages, listed, filtered, invalid, unsupported, unchanged, requests
 	c.New, c.Updated, c.Unchanged, c.Relationships = counts.New, counts.Updated, c.Unchanged+counts.Unchanged, counts.Relationships
@@ -188,9 +190,16 @@ func (w *groupWriter) commit(ctx context.Context) error {
 	total := *w.run
 	total.Add(w.pending)
 	total.CursorAfter, total.Remaining = w.cursor, w.remaining
+	start := time.Now()
 	err := w.tx.Record(ctx, total)
 	if err == nil {
 		err = w.tx.Commit(ctx)
+	}
+	if err == nil {
+		w.observe("commit", start)
+		if o := w.s.Observer; o != nil {
+			o.Committed(w.page.Source.Instance, feed.Kind(w.page.Source.Channel), w.pending)
+		}
 	}
 	w.close()
 	if err != nil {
@@ -210,6 +219,13 @@ func (w *groupWriter) commit(ctx context.Context) error {
 		w.renewed = w.s.now()
 	}
 	return nil
+}
+
+// observe tells the scheduler's observer how long a write took.
+func (w *groupWriter) observe(op string, start time.Time) {
+	if o := w.s.Observer; o != nil {
+		o.Wrote(w.page.Source.Instance, feed.Kind(w.page.Source.Channel), op, time.Since(start))
+	}
 }
 
 // close drops the open transaction, if any, with what it holds.

@@ -59,6 +59,13 @@ type Scheduler struct {
 	// Addresses decides which upstream addresses may be reached; nil is
 	// the default policy (no loopback, no link-local or metadata address).
 	Addresses *ignite.AddrPolicy
+	// Observer, when set, is told of polls, writes and upstream requests
+	// (metrics).
+	Observer Observer
+	// Limiter, when set, returns the limiter every request to an instance
+	// waits for (shared by its channels, and across replicas); nil gives
+	// each poll its own client's limiter.
+	Limiter func(instanceID int64) ignite.Limiter
 
 	mu      sync.Mutex
 	running map[int64]bool // channels RunDue is working on
@@ -71,6 +78,18 @@ type Scheduler struct {
 	// at, when set, is called at the points of a poll where a crash test
 	// kills the process: it defines crash points by progress, not by time.
 	at func(point)
+}
+
+// Observer is told what the scheduler does (metrics): the requests of
+// each instance's client, each write to the store with how long it took
+// (op "apply": a group of pages written; "commit": a transaction of pages
+// committed with their cursor), what each committed transaction counted,
+// and each poll's end.
+type Observer interface {
+	Upstream(instance string) ignite.Observer
+	Wrote(instance string, kind feed.Kind, op string, took time.Duration)
+	Committed(instance string, kind feed.Kind, c feed.Counts)
+	Ended(instance string, kind feed.Kind, run feed.PollRun)
 }
 
 // point is a place in a poll's write path (crash tests).
@@ -153,6 +172,12 @@ func (s *Scheduler) connector(ctx context.Context, ch feed.Channel) (*flashpoint
 	}
 	opts := ignite.Options{BaseURL: in.BaseURL, Token: string(token), InsecureSkipVerify: !in.VerifyTLS, Version: s.Version,
 		Logger: s.log().With("instance", in.Name), Addresses: policy}
+	if s.Observer != nil {
+		opts.Observer = s.Observer.Upstream(in.Name)
+	}
+	if s.Limiter != nil {
+		opts.Limiter = s.Limiter(in.ID)
+	}
 	if s.Client != nil {
 		s.Client(&opts)
 	}
@@ -346,6 +371,9 @@ func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigg
 	log.Info("poll ended", "outcome", run.Outcome, "error_code", run.ErrorCode, "pages", run.Pages, "new", run.New,
 		"updated", run.Updated, "unchanged", run.Unchanged, "duration", run.Ended.Sub(run.Started))
 	release()
+	if s.Observer != nil {
+		s.Observer.Ended(ch.Instance, ch.Kind, run)
+	}
 	if s.OnEnd != nil {
 		s.OnEnd(run)
 	}

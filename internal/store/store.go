@@ -321,6 +321,17 @@ func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...an
 // Dialect tells which database the store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
+// PoolStats returns the statistics of the store's connection pools by
+// name: "write" (writes, and reads in transactions) and, on SQLite,
+// "read" (the query-only connections).
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	out := map[string]sql.DBStats{"write": s.db.Stats()}
+	if s.rdb != s.db {
+		out["read"] = s.rdb.Stats()
+	}
+	return out
+}
+
 // Size returns the database's size on disk in bytes (on SQLite after a
 // checkpoint has moved the write-ahead log into the file).
 func (s *Store) Size(ctx context.Context) (int64, error) {
