@@ -53,6 +53,7 @@ type root struct {
 	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
 	Bench    BenchCmd    `cmd:"" help:"Measure Flint's speed."`
 	Check    CheckCmd    `cmd:"" help:"Check the database's integrity, every page (slow on a large store; startup does a quick check)."`
+	Backup   BackupCmd   `cmd:"" help:"Copy a SQLite store while Flint runs: a consistent, checked copy (PostgreSQL: use pg_dump or pg_basebackup)."`
 }
 
 // env is what commands get besides their flags and the context (which
