@@ -53,6 +53,7 @@ type root struct {
 	Demo     DemoCmd     `cmd:"" help:"Run Flint against a built-in simulator, with no account."`
 	Bench    BenchCmd    `cmd:"" help:"Measure Flint's speed."`
 	Check    CheckCmd    `cmd:"" help:"Check the database's integrity, every page (slow on a large store; startup does a quick check)."`
+	Store    StoreCmd    `cmd:"" help:"Work on the store as a whole: copy a SQLite store to PostgreSQL."`
 	Backup   BackupCmd   `cmd:"" help:"Copy a SQLite store while Flint runs: a consistent, checked copy (PostgreSQL: use pg_dump or pg_basebackup)."`
 }
 
