@@ -33,6 +33,9 @@ type App struct {
 	Scheduler     *scheduler.Scheduler
 	Service       *service.Service // the use cases the commands call
 	Metrics       *metrics.Metrics
+	// RetentionDays, above 0, purges the objects whose validity ended more
+	// than this many days ago: at start, then hourly.
+	RetentionDays int
 	Log           *slog.Logger
 }
 
@@ -82,7 +85,8 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 	}
 	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log, Metrics: metrics.New(st, Version)}
 	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version, Observer: a.Metrics}
-	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next")}
+	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next"),
+		Purged: a.Metrics.Purged}
 	return a, nil
 }
 
@@ -149,8 +153,32 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	if a.RetentionDays > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.retain(ctx, time.Hour)
+		}()
+	}
 	defer wg.Wait()
 	return a.Scheduler.Run(ctx)
+}
+
+// retain purges expired objects at once and then every interval, until ctx
+// ends; the service audits each pass that purged anything.
+func (a *App) retain(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if _, err := a.Service.PurgeExpired(ctx, auth.Operator("system:retention"), a.RetentionDays); err != nil && ctx.Err() == nil {
+			a.Log.Warn("retention: purging expired objects failed; the next pass goes on", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Close closes the store.

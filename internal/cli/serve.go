@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/flintcti/flint/internal/api"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/web"
 )
 
@@ -23,6 +24,7 @@ type ServeCmd struct {
 	SecureCookies bool   `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
 	TLSCert       string `name:"tls-cert" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. Both are read again on SIGHUP."`
 	TLSKey        string `name:"tls-key" help:"The PEM private key of --tls-cert."`
+	RetentionDays int    `name:"retention-days" env:"FLINT_RETENTION_DAYS" help:"Purge objects whose validity ended more than this many days ago (1–3650), with their provenance and relationships: at start, then hourly. 0 (the default) keeps everything."`
 	MetricsListen string `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
 }
 
@@ -31,11 +33,16 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if c.RateLimit <= 0 || c.RateBurst < 1 {
 		return fmt.Errorf("%w: --rate-limit must be above 0 and --rate-burst at least 1", errUsage)
 	}
+	if c.RetentionDays != 0 && (c.RetentionDays < service.MinRetentionDays || c.RetentionDays > service.MaxRetentionDays) {
+		return fmt.Errorf("%w: --retention-days %d: want %d–%d, or 0 to keep everything", errUsage, c.RetentionDays,
+			service.MinRetentionDays, service.MaxRetentionDays)
+	}
 	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.RetentionDays = c.RetentionDays
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("%w: give --tls-cert and --tls-key together", errUsage)
 	}

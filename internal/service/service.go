@@ -31,6 +31,9 @@ type Service struct {
 	// across restarts and replicas keeps their tokens good. Unset, a random
 	// key of the process.
 	TokenKey []byte
+	// Purged, when set, is told how many objects each retention batch
+	// purged (metrics).
+	Purged func(n int)
 
 	tokenOnce sync.Once
 	randomKey []byte
