@@ -75,15 +75,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 // RunIO is Run with standard input given (a token may be piped in).
 func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var r root
-	parser, err := kong.New(&r,
-		kong.Name("flint"),
-		kong.Description("Flint: Flashpoint Ignite intelligence in your own tools."),
-		kong.Vars{"version": Version},
-		kong.UsageOnError(),
-		kong.Writers(stdout, stderr),
-		// --help and --version end the parse; turn kong's exit into a return.
-		kong.Exit(func(c int) { panic(exitPanic{c}) }),
-	)
+	parser, err := newParser(&r, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "flint:", err)
 		return 2
@@ -131,6 +123,19 @@ func RunIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 1
 	}
 	return 0
+}
+
+// newParser builds the command line's parser into r.
+func newParser(r *root, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(r,
+		kong.Name("flint"),
+		kong.Description("Flint: Flashpoint Ignite intelligence in your own tools."),
+		kong.Vars{"version": Version},
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		// --help and --version end the parse; turn kong's exit into a return.
+		kong.Exit(func(c int) { panic(exitPanic{c}) }),
+	)
 }
 
 type exitPanic struct{ code int }
