@@ -60,7 +60,6 @@ type Server struct {
 	heavySlots chan struct{}
 	heavyWait  chan struct{}
 
-	limiters     sync.Map // key id → *rate.Limiter
 	touched      sync.Map // key id → time.Time of the last recorded use
 	throttleOnce sync.Once
 	throttle     *auth.Throttle // failed authentications per client address
@@ -176,7 +175,7 @@ func (s *Server) guard(rt route, render renderer) http.Handler {
 					p.Name, p.Role, rt.Perm, rt.Method, rt.Pattern))
 				return
 			}
-			if !s.limiter(p.KeyID).Allow() {
+			if !s.allow(r.Context(), p.KeyID) {
 				w.Header().Set("Retry-After", "1")
 				render(w, r, &httpError{http.StatusTooManyRequests, "rate_limited",
 					"too many requests for this key; slow down and retry after a second"})
@@ -280,10 +279,10 @@ func credential(r *http.Request) (string, bool) {
 	return "", false
 }
 
-func (s *Server) limiter(keyID int64) *rate.Limiter {
-	if l, ok := s.limiters.Load(keyID); ok {
-		return l.(*rate.Limiter)
-	}
+// allow takes a request of the key's rate limit: through the store, so
+// that replicas on one PostgreSQL keep to it together. A store that cannot
+// say lets the request through (it fails on its own if the store is down).
+func (s *Server) allow(ctx context.Context, keyID int64) bool {
 	lim, burst := s.RateLimit, s.RateBurst
 	if lim <= 0 {
 		lim = DefaultRateLimit
@@ -291,8 +290,12 @@ func (s *Server) limiter(keyID int64) *rate.Limiter {
 	if burst <= 0 {
 		burst = DefaultRateBurst
 	}
-	l, _ := s.limiters.LoadOrStore(keyID, rate.NewLimiter(lim, burst))
-	return l.(*rate.Limiter)
+	ok, err := s.Service.Store.Allow(ctx, "apikey:"+strconv.FormatInt(keyID, 10), store.Rate{PerSecond: float64(lim), Burst: burst})
+	if err != nil {
+		s.log().Warn("api: the key's rate limit could not be read; the request goes through", "key", keyID, "error", err)
+		return true
+	}
+	return ok
 }
 
 // httpError is an error of the HTTP layer with its own status and code.

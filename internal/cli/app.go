@@ -84,7 +84,12 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 		return nil, err
 	}
 	a := &App{DataDir: dataDir, DSN: dsn, Store: st, Box: box, Log: log, Metrics: metrics.New(st, Version)}
-	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version, Observer: a.Metrics}
+	a.Scheduler = &scheduler.Scheduler{Store: st, Box: box, Log: log, Version: Version, Observer: a.Metrics,
+		// One limit per instance, whichever channel asks and on whichever
+		// replica (PostgreSQL).
+		Limiter: func(id int64) ignite.Limiter {
+			return st.SharedLimiter(fmt.Sprintf("upstream:%d", id), store.Rate{PerSecond: ignite.DefaultRateLimit, Burst: ignite.DefaultRateBurst})
+		}}
 	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next"),
 		Purged: a.Metrics.Purged}
 	return a, nil

@@ -24,6 +24,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// The default limit of requests to one instance: 20 a second, 5 at once.
+const (
+	DefaultRateLimit = 20
+	DefaultRateBurst = 5
+)
+
 // DefaultBaseURL is the production Flashpoint Ignite API.
 const DefaultBaseURL = "https://api.flashpoint.io"
 
@@ -37,7 +43,7 @@ type Options struct {
 	RetryBase          time.Duration // first backoff, default 1 s
 	RetryMax           time.Duration // longest backoff, default 30 s
 	RetryAfterCap      time.Duration // longest Retry-After honoured, default 60 s
-	RateLimit          float64       // requests per second per Client; default 20; < 0 disables
+	RateLimit          float64       // requests per second per Client; default 20; < 0 disables (Limiter too)
 	RateBurst          int           // default 5
 	Version            string        // Flint's version, for User-Agent and X-FP-Integration* headers
 	MaxBodyBytes       int64         // largest response body read, default 512 MiB
@@ -124,10 +130,10 @@ func New(opts Options) (*Client, error) {
 		opts.RetryAfterCap = 60 * time.Second
 	}
 	if opts.RateLimit == 0 {
-		opts.RateLimit = 20
+		opts.RateLimit = DefaultRateLimit
 	}
 	if opts.RateBurst <= 0 {
-		opts.RateBurst = 5
+		opts.RateBurst = DefaultRateBurst
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 512 << 20
@@ -179,7 +185,7 @@ func New(opts Options) (*Client, error) {
 		lim = rate.Limit(opts.RateLimit)
 	}
 	c.limiter = rate.NewLimiter(lim, opts.RateBurst)
-	if opts.Limiter != nil {
+	if opts.Limiter != nil && opts.RateLimit > 0 { // a negative RateLimit turns every limit off
 		c.limiter = opts.Limiter
 	}
 	c.obs = opts.Observer

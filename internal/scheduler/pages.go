@@ -237,9 +237,18 @@ func (w *groupWriter) close() {
 }
 
 // pages runs a poll's pages from the lease's cursor to the end, or to the
-// first error (what was fetched before it is committed).
+// first error (what was fetched before it is committed). When ctx ends
+// (the process is stopping) no page is fetched any more, and what was
+// fetched is still written and committed with its cursor, for at most
+// Grace more; then the poll ends with ctx's error.
 func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lease, run *feed.PollRun) error {
-	conn, err := s.connector(ctx, ch)
+	wctx, hard := context.WithCancel(context.WithoutCancel(ctx))
+	defer hard()
+	defer context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(s.grace(), hard)
+		context.AfterFunc(wctx, func() { t.Stop() })
+	})()
+	conn, err := s.connector(wctx, ch)
 	if err != nil {
 		return err
 	}
@@ -254,7 +263,10 @@ func (s *Scheduler) pages(ctx context.Context, ch feed.Channel, lease *store.Lea
 		Source:     intel.Provenance{ChannelID: ch.ID, Instance: ch.Instance, Channel: string(ch.Kind)},
 		Collection: ch.Settings.Collection}}
 	defer w.close()
-	return s.write(ctx, g, w)
+	if err := s.write(wctx, g, w); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // write applies the gathered groups with w until the pages end or fail.
@@ -268,10 +280,7 @@ func (s *Scheduler) write(ctx context.Context, g *gatherer, w *groupWriter) erro
 			}
 			return err
 		case !ok:
-			if err := w.commit(ctx); err != nil {
-				return err
-			}
-			return ctx.Err()
+			return w.commit(ctx)
 		}
 		if err := w.apply(ctx, gr); err != nil {
 			return err // the deferred close drops the transaction's pages

@@ -62,6 +62,9 @@ type Scheduler struct {
 	// Observer, when set, is told of polls, writes and upstream requests
 	// (metrics).
 	Observer Observer
+	// Grace is how long a poll whose context ended (the process stopping)
+	// may go on writing and committing the pages it fetched; 0 means 30 s.
+	Grace time.Duration
 	// Limiter, when set, returns the limiter every request to an instance
 	// waits for (shared by its channels, and across replicas); nil gives
 	// each poll its own client's limiter.
@@ -142,6 +145,13 @@ func deadHere(holder string) bool {
 		return false
 	}
 	return !processExists(pid)
+}
+
+func (s *Scheduler) grace() time.Duration {
+	if s.Grace > 0 {
+		return s.Grace
+	}
+	return 30 * time.Second
 }
 
 func (s *Scheduler) ttl() time.Duration {
@@ -337,9 +347,15 @@ func (s *Scheduler) run(ctx context.Context, ch feed.Channel, trigger feed.Trigg
 	log.Info("poll started", "trigger", trigger, "cursor", lease.Cursor)
 	pollErr := s.pages(ctx, ch, &lease, &run)
 	run.Ended = s.now()
-	if pollErr != nil {
+	switch {
+	case pollErr != nil && ctx.Err() != nil && errors.Is(pollErr, context.Canceled):
+		// The process is stopping: the poll is resumed from its cursor
+		// by whichever process runs next (Store.Interrupted).
+		run.Outcome, run.ErrorCode = feed.OutcomeFailed, "interrupted"
+		run.ErrorMessage = "the process stopped; the poll resumes from its cursor in the next process to run"
+	case pollErr != nil:
 		run.Outcome, run.ErrorCode, run.ErrorMessage = feed.OutcomeFailed, errorCode(pollErr), errorMessage(pollErr)
-	} else {
+	default:
 		run.Outcome = feed.OutcomeOK
 	}
 	fctx := context.WithoutCancel(ctx)

@@ -68,6 +68,7 @@ type Store struct {
 	// poll that begins its next transaction as soon as it commits could
 	// keep another channel's waiting past the busy timeout.
 	pageGate chan struct{}
+	limits   sync.Map // key → *rate.Limiter: SQLite's rate limits (rate.go)
 }
 
 // Open connects to the database named by opts.DSN and applies any pending
