@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -21,11 +22,13 @@ type ServeCmd struct {
 	RateLimit float64 `name:"rate-limit" default:"50" help:"Requests per second allowed per API key."`
 	RateBurst int     `name:"rate-burst" default:"100" help:"Requests an API key may send at once above its rate."`
 	// SecureCookies marks the console's session cookie Secure.
-	SecureCookies bool   `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
-	TLSCert       string `name:"tls-cert" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. Both are read again on SIGHUP."`
-	TLSKey        string `name:"tls-key" help:"The PEM private key of --tls-cert."`
-	RetentionDays int    `name:"retention-days" env:"FLINT_RETENTION_DAYS" help:"Purge objects whose validity ended more than this many days ago (1–3650), with their provenance and relationships: at start, then hourly. 0 (the default) keeps everything."`
-	MetricsListen string `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
+	SecureCookies bool          `name:"secure-cookies" help:"Mark the console's session cookie Secure: set it when a TLS proxy serves Flint (over TLS it is set in any case)."`
+	TLSCert       string        `name:"tls-cert" help:"Serve HTTPS with this PEM certificate (chain) file; with --tls-key. Both are read again on SIGHUP."`
+	TLSKey        string        `name:"tls-key" help:"The PEM private key of --tls-cert."`
+	RetentionDays int           `name:"retention-days" env:"FLINT_RETENTION_DAYS" help:"Purge objects whose validity ended more than this many days ago (1–3650), with their provenance and relationships: at start, then hourly. 0 (the default) keeps everything."`
+	LeaseTTL      time.Duration `name:"lease-ttl" default:"2m" help:"How long a channel's lease lasts unless renewed (every page): when a replica dies mid-poll, another resumes the poll after this (10s–1h)."`
+	SchedulerTick time.Duration `name:"scheduler-tick" default:"10s" hidden:"" help:"How often due channels are looked for (100ms–1m; tests)."`
+	MetricsListen string        `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
@@ -37,12 +40,19 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		return fmt.Errorf("%w: --retention-days %d: want %d–%d, or 0 to keep everything", errUsage, c.RetentionDays,
 			service.MinRetentionDays, service.MaxRetentionDays)
 	}
+	if c.LeaseTTL < 10*time.Second || c.LeaseTTL > time.Hour {
+		return fmt.Errorf("%w: --lease-ttl %v: want 10s–1h", errUsage, c.LeaseTTL)
+	}
+	if c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute {
+		return fmt.Errorf("%w: --scheduler-tick %v: want 100ms–1m", errUsage, c.SchedulerTick)
+	}
 	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	a.RetentionDays = c.RetentionDays
+	a.Scheduler.LeaseTTL, a.Scheduler.Tick = c.LeaseTTL, c.SchedulerTick
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("%w: give --tls-cert and --tls-key together", errUsage)
 	}
