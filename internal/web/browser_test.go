@@ -118,6 +118,15 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// submit clicks what posts a form or follows a link on the page and waits
+// for the page it leads to before then: the page it was clicked on may
+// already hold what then waits for (a table, a heading).
+func submit(t *testing.T, ctx context.Context, what string, click chromedp.Action[chromedp.Void], then ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	get(t, ctx, what+": mark the page", chromedp.Evaluate[bool](`document.documentElement.dataset.left = "1"; true`))
+	run(t, ctx, what, append([]chromedp.Action[chromedp.Void]{click, chromedp.WaitReady(chromedp.CSS("html:not([data-left])"))}, then...)...)
+}
+
 // get runs an action that reads a value.
 func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
@@ -309,11 +318,11 @@ func TestFeedSourceJourney(t *testing.T) {
 		t.Fatalf("the good settings were not saved: %+v", ch.Settings)
 	}
 	// Test Connectivity now shows Running.
-	run(t, ctx, "test again", chromedp.Click(`//button[text()="Test Connectivity"]`), chromedp.WaitVisible(chromedp.CSS("p.good-note")))
+	submit(t, ctx, "test again", chromedp.Click(`//button[text()="Test Connectivity"]`), chromedp.WaitVisible(chromedp.CSS("p.good-note")))
 	mustSee(t, ctx, "a good test", "the connection works", "Running")
 
 	// Poll now; the page follows the poll until it ends.
-	run(t, ctx, "poll now", chromedp.Click(`//button[text()="Poll now"]`), chromedp.WaitVisible(`//h2[text()="Poll history"]`))
+	submit(t, ctx, "poll now", chromedp.Click(`//button[text()="Poll now"]`), chromedp.WaitVisible(`//h2[text()="Poll history"]`))
 	ended := <-c.done // the poll's end, observed
 	if ended.New == 0 {
 		t.Fatalf("the poll brought nothing: %+v", ended)
@@ -423,7 +432,7 @@ func TestIntelligenceJourney(t *testing.T) {
 	run(t, b, "look up", chromedp.Navigate(c.url+"/intel/lookup"), chromedp.WaitVisible(chromedp.CSS("#values")))
 	a11y(t, b, "lookup")
 	fill(t, b, map[string]string{"values": defanged + "\nnot-known.example"})
-	run(t, b, "send the lookup", chromedp.Click(`//button[text()="Look up"]`), chromedp.WaitVisible(chromedp.CSS("table")))
+	submit(t, b, "send the lookup", chromedp.Click(`//button[text()="Look up"]`), chromedp.WaitVisible(chromedp.CSS("table")))
 	mustSee(t, b, "lookup", defanged+" → "+ip.Value, "known", "unknown")
 	shot(t, b, "lookup")
 
@@ -431,7 +440,7 @@ func TestIntelligenceJourney(t *testing.T) {
 	run(t, b, "vulnerabilities", chromedp.Navigate(c.url+"/vulns"), chromedp.WaitVisible(chromedp.CSS("#product")))
 	a11y(t, b, "vulnerabilities")
 	fill(t, b, map[string]string{"product": prod.Product, "min_cvss3": "9"})
-	run(t, b, "filter", chromedp.Click(`//button[text()="Search"]`), chromedp.WaitVisible(chromedp.CSS("table")))
+	submit(t, b, "filter", chromedp.Click(`//button[text()="Search"]`), chromedp.WaitVisible(chromedp.CSS("table")))
 	mustSee(t, b, "filtered vulnerabilities", vuln.Value)
 	run(t, b, "open the vulnerability", chromedp.Click(chromedp.CSS(`a[href="/vulns/`+fmt.Sprint(vuln.ID)+`"]`)), chromedp.WaitVisible(`//h2[text()="Affected products"]`))
 	a11y(t, b, "vulnerability")
@@ -464,7 +473,7 @@ func TestIntelligenceJourney(t *testing.T) {
 	if strings.Contains(text(t, b), token) {
 		t.Fatal("the key is shown twice")
 	}
-	run(t, b, "revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke the key siem"]`)), chromedp.WaitVisible(chromedp.CSS("table")))
+	submit(t, b, "revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke the key siem"]`)), chromedp.WaitVisible(chromedp.CSS("table")))
 	mustSee(t, b, "after revoking", "revoked")
 	for _, page := range []string{"/admin/users", "/admin/audit", "/account"} {
 		run(t, b, "open "+page, chromedp.Navigate(c.url+page), chromedp.WaitVisible(chromedp.CSS("h1")))
