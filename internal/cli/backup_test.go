@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,17 +43,10 @@ func values(t *testing.T, st *store.Store) []string {
 // opens, passes the integrity check, and its cursor matches its data —
 // polling on from the copy ends with exactly what the original holds.
 func TestBackupWhilePolling(t *testing.T) {
-	s := sim.New(sim.Config{Seed: 5, Reports: 1, Vulnerabilities: 1, Indicators: 3000, Now: time.Now().UTC().Truncate(time.Second),
-		IndicatorWindow: 10 * 24 * time.Hour})
-	up := httptest.NewServer(s.Handler())
-	defer up.Close()
+	_, up := upstream(t, sim.Config{Seed: 5, Reports: 1, Vulnerabilities: 1, Indicators: 3000, IndicatorWindow: 10 * 24 * time.Hour})
 	dir := t.TempDir()
-	if _, errs, code := cli(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up.URL); code != 0 {
-		t.Fatal(errs)
-	}
-	if _, errs, code := cli(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual"); code != 0 {
-		t.Fatal(errs)
-	}
+	mustCLI(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up)
+	mustCLI(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual")
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	open := func(dir string) *App {

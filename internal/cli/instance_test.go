@@ -25,6 +25,30 @@ func cli(t *testing.T, dir, stdin string, args ...string) (string, string, int) 
 	return out.String(), errb.String(), code
 }
 
+// upstream starts a simulator of cfg over loopback for the test, its clock
+// now (to the second) unless cfg sets one, and returns it with its URL.
+func upstream(t *testing.T, cfg sim.Config) (*sim.Server, string) {
+	t.Helper()
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now().UTC().Truncate(time.Second)
+	}
+	s := sim.New(cfg)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return s, srv.URL
+}
+
+// mustCLI runs flint like cli and fails the test unless it exits 0; it
+// returns the standard output, trimmed.
+func mustCLI(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
+	out, errs, code := cli(t, dir, stdin, args...)
+	if code != 0 {
+		t.Fatalf("flint %s: exit %d: %s", strings.Join(args, " "), code, errs)
+	}
+	return strings.TrimSpace(out)
+}
+
 func TestInstanceAndChannelCommands(t *testing.T) {
 	s := sim.New(sim.Config{Seed: 2, Reports: 10, Vulnerabilities: 60, Indicators: 800, Now: time.Now().UTC().Truncate(time.Second),
 		IndicatorWindow: 20 * 24 * time.Hour, VulnWindow: 20 * 24 * time.Hour, ReportWindow: 20 * 24 * time.Hour})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,24 +76,13 @@ func value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 // /metrics on --metrics-listen without a key and on the main address
 // with a key that has view_feed_source.
 func TestServeMetrics(t *testing.T) {
-	s := sim.New(sim.Config{Seed: 4, Reports: 2, Vulnerabilities: 10, Indicators: 700, Now: time.Now().UTC().Truncate(time.Second),
-		IndicatorWindow: 10 * 24 * time.Hour})
+	s, up := upstream(t, sim.Config{Seed: 4, Reports: 2, Vulnerabilities: 10, Indicators: 700, IndicatorWindow: 10 * 24 * time.Hour})
 	s.SetFault(sim.EPIndicators, sim.Fault{Status: 503, RetryAfter: "0", Count: 1}) // one retry
-	up := httptest.NewServer(s.Handler())
-	defer up.Close()
 	dir := t.TempDir()
-	if _, errs, code := cli(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up.URL); code != 0 {
-		t.Fatal(errs)
-	}
-	if _, errs, code := cli(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual"); code != 0 {
-		t.Fatal(errs)
-	}
-	admin, errs, code := cli(t, dir, "", "apikey", "create", "--name", "ops", "--role", "admin")
-	if code != 0 {
-		t.Fatal(errs)
-	}
-	analyst, _, _ := cli(t, dir, "", "apikey", "create", "--name", "reader", "--role", "analyst")
-	admin, analyst = strings.TrimSpace(admin), strings.TrimSpace(analyst)
+	mustCLI(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up)
+	mustCLI(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual")
+	admin := mustCLI(t, dir, "", "apikey", "create", "--name", "ops", "--role", "admin")
+	analyst := mustCLI(t, dir, "", "apikey", "create", "--name", "reader", "--role", "analyst")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -175,7 +163,7 @@ func TestServeMetrics(t *testing.T) {
 	if code, _ := scrape(t, base+"/metrics", ""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a key: %d", code)
 	}
-	code, fams = scrape(t, base+"/metrics", analyst)
+	code, fams := scrape(t, base+"/metrics", analyst)
 	if code != http.StatusOK || value(fams, "flint_polls_total", nil) != 1 {
 		t.Errorf("/metrics with a key: %d", code)
 	}

@@ -119,11 +119,7 @@ func TestReplicas(t *testing.T) {
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		out, errs, code := cli(t, dir, stdin, append([]string{"--db", pg}, args...)...)
-		if code != 0 {
-			t.Fatalf("%v: %s", args, errs)
-		}
-		return strings.TrimSpace(out)
+		return mustCLI(t, dir, stdin, append([]string{"--db", pg}, args...)...)
 	}
 	kinds := []string{"indicators", "vulnerabilities", "reports"}
 	for i, name := range []string{"alpha", "beta"} {
@@ -393,5 +389,3 @@ func sourceIDs(t *testing.T, st *store.Store, q store.Query, typ intel.Type) []s
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
-
-

@@ -24,33 +24,16 @@ import (
 // while a poll goes on writing between the batches; it is counted in the
 // metrics and the audit trail, and keeps everything still valid.
 func TestRetentionBesidePolling(t *testing.T) {
-	s := sim.New(sim.Config{Seed: 7, Reports: 1, Vulnerabilities: 1, Indicators: 8000, Now: time.Now().UTC().Truncate(time.Second),
-		IndicatorWindow: 60 * 24 * time.Hour})
-	up := httptest.NewServer(s.Handler())
-	defer up.Close()
+	_, up := upstream(t, sim.Config{Seed: 7, Reports: 1, Vulnerabilities: 1, Indicators: 8000, IndicatorWindow: 60 * 24 * time.Hour})
 	dir := t.TempDir()
-	if _, errs, code := cli(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up.URL); code != 0 {
-		t.Fatal(errs)
-	}
+	mustCLI(t, dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up)
 	// Valid one day after the last report: most of 60 days of indicators
 	// have expired.
-	if _, errs, code := cli(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual",
-		"--deprecate-after", "1"); code != 0 {
-		t.Fatal(errs)
-	}
-	if _, errs, code := cli(t, dir, "", "channel", "poll", "main", "indicators"); code != 0 {
-		t.Fatal(errs)
-	}
-	s2 := sim.New(sim.Config{Seed: 8, Reports: 1, Vulnerabilities: 1, Indicators: 2000, Now: time.Now().UTC().Truncate(time.Second),
-		IndicatorWindow: 24 * time.Hour})
-	up2 := httptest.NewServer(s2.Handler())
-	defer up2.Close()
-	if _, errs, code := cli(t, dir, sim.DefaultToken+"\n", "instance", "add", "other", "--base-url", up2.URL); code != 0 {
-		t.Fatal(errs)
-	}
-	if _, errs, code := cli(t, dir, "", "channel", "set", "other", "indicators", "--enable", "--schedule", "manual"); code != 0 {
-		t.Fatal(errs)
-	}
+	mustCLI(t, dir, "", "channel", "set", "main", "indicators", "--enable", "--schedule", "manual", "--deprecate-after", "1")
+	mustCLI(t, dir, "", "channel", "poll", "main", "indicators")
+	_, up2 := upstream(t, sim.Config{Seed: 8, Reports: 1, Vulnerabilities: 1, Indicators: 2000, IndicatorWindow: 24 * time.Hour})
+	mustCLI(t, dir, sim.DefaultToken+"\n", "instance", "add", "other", "--base-url", up2)
+	mustCLI(t, dir, "", "channel", "set", "other", "indicators", "--enable", "--schedule", "manual")
 	ctx := context.Background()
 	a, err := Open(ctx, dir, "", slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -28,27 +28,18 @@ import (
 // copy ends where polling on from the original does.
 func TestStoreCopyToPostgres(t *testing.T) {
 	pg := storetest.DSN(t, "postgres")
-	s := sim.New(sim.Config{Seed: 6, Reports: 6, Vulnerabilities: 80, Indicators: 1500, Now: time.Now().UTC().Truncate(time.Second),
+	s, up := upstream(t, sim.Config{Seed: 6, Reports: 6, Vulnerabilities: 80, Indicators: 1500,
 		IndicatorWindow: 10 * 24 * time.Hour, VulnWindow: 10 * 24 * time.Hour, ReportWindow: 10 * 24 * time.Hour})
-	up := httptest.NewServer(s.Handler())
-	defer up.Close()
 	dir := t.TempDir()
-	run := func(dir, stdin string, args ...string) string {
-		t.Helper()
-		out, errs, code := cli(t, dir, stdin, args...)
-		if code != 0 {
-			t.Fatalf("%v: %s", args, errs)
-		}
-		return out
-	}
-	run(dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up.URL)
-	run(dir, sim.DefaultToken+"\n", "instance", "add", "gone", "--base-url", up.URL)
+	run := func(dir, stdin string, args ...string) string { t.Helper(); return mustCLI(t, dir, stdin, args...) }
+	run(dir, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", up)
+	run(dir, sim.DefaultToken+"\n", "instance", "add", "gone", "--base-url", up)
 	run(dir, "", "instance", "remove", "gone", "--yes")
 	for _, ch := range []string{"indicators", "vulnerabilities", "reports"} {
 		run(dir, "", "channel", "set", "main", ch, "--enable", "--schedule", "manual")
 		run(dir, "", "channel", "poll", "main", ch)
 	}
-	key := strings.TrimSpace(run(dir, "", "apikey", "create", "--name", "siem", "--role", "analyst"))
+	key := run(dir, "", "apikey", "create", "--name", "siem", "--role", "analyst")
 	t.Setenv("PW_ANA", "correct horse battery")
 	run(dir, "", "user", "add", "ana", "--role", "analyst", "--password-env", "PW_ANA")
 	run(dir, "", "edl", "add", "block", "--type", "ipv4")
@@ -131,7 +122,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	}
 	// Ids go on past every id the original gave, the removed instance's
 	// included.
-	run(pdir, sim.DefaultToken+"\n", "--db", pg, "instance", "add", "third", "--base-url", up.URL)
+	run(pdir, sim.DefaultToken+"\n", "--db", pg, "instance", "add", "third", "--base-url", up)
 	third, err := b.Store.Instance(ctx, "third")
 	if err != nil || third.ID <= 2 {
 		t.Errorf("a new instance on the copy: %+v %v", third, err)
