@@ -11,11 +11,14 @@ import (
 
 	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
 )
 
 // CmdbCmd groups the CMDB commands.
 type CmdbCmd struct {
-	Match CmdbMatchCmd `cmd:"" help:"Which assets of a CMDB export are vulnerable, by which vulnerabilities, and how each match was made."`
+	Match  CmdbMatchCmd  `cmd:"" help:"Which assets of a CMDB export are vulnerable, by which vulnerabilities, and how each match was made."`
+	Import CmdbImportCmd `cmd:"" help:"Store a CMDB export as the inventory that new vulnerabilities are matched against (merged by asset and product, or --replace)."`
+	Assets CmdbAssetsCmd `cmd:"" help:"List the stored inventory."`
 }
 
 // CmdbMatchCmd matches a CMDB file like POST /api/v1/cmdb/match.
@@ -23,22 +26,22 @@ type CmdbMatchCmd struct {
 	File string `arg:"" help:"CSV with a header row naming any of asset, vendor, product, version, cpe; or JSON ({\"assets\": [...]}, or a .json list); '-' for standard input."`
 }
 
-// Run matches the file.
-func (c *CmdbMatchCmd) Run(ctx context.Context, e *env) error {
+// readAssets reads a CMDB export: CSV with a header row, or JSON
+// ({"assets": [...]} or a list); "-" is standard input.
+func readAssets(e *env, file string) ([]cmdb.Asset, error) {
 	var r io.Reader = e.stdin
-	if c.File != "-" {
-		f, err := os.Open(c.File)
+	if file != "-" {
+		f, err := os.Open(file)
 		if err != nil {
-			return fmt.Errorf("cmdb: %w", err)
+			return nil, fmt.Errorf("cmdb: %w", err)
 		}
 		defer f.Close()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil {
-		return fmt.Errorf("cmdb: read %s: %w", c.File, err)
+		return nil, fmt.Errorf("cmdb: read %s: %w", file, err)
 	}
-	var assets []cmdb.Asset
 	if t := strings.TrimSpace(string(data)); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
 		var wrapped struct {
 			Assets []cmdb.Asset `json:"assets"`
@@ -49,10 +52,17 @@ func (c *CmdbMatchCmd) Run(ctx context.Context, e *env) error {
 			err = json.Unmarshal(data, &wrapped)
 		}
 		if err != nil {
-			return intel.Errorf(intel.EINVALID, "cmdb: %s is not JSON of assets: %v", c.File, err)
+			return nil, intel.Errorf(intel.EINVALID, "cmdb: %s is not JSON of assets: %v", file, err)
 		}
-		assets = wrapped.Assets
-	} else if assets, err = cmdb.ParseCSV(strings.NewReader(string(data))); err != nil {
+		return wrapped.Assets, nil
+	}
+	return cmdb.ParseCSV(strings.NewReader(string(data)))
+}
+
+// Run matches the file.
+func (c *CmdbMatchCmd) Run(ctx context.Context, e *env) error {
+	assets, err := readAssets(e, c.File)
+	if err != nil {
 		return err
 	}
 	a, err := e.open(ctx)
@@ -91,4 +101,67 @@ func (c *CmdbMatchCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%d assets, %d vulnerable, %d matches, %d not matched for an error\n", sum.Assets, sum.Vulnerable, sum.Matches, sum.Errors)
 	return nil
+}
+
+// CmdbImportCmd stores a CMDB export as the inventory.
+type CmdbImportCmd struct {
+	File    string `arg:"" help:"CSV with a header row naming asset_id (or asset) and any of vendor, product, version, cpe; or JSON ({\"assets\": [...]}, or a .json list); '-' for standard input."`
+	Replace bool   `help:"Remove the stored rows the file lacks (default: merge, keeping them)."`
+}
+
+// Run imports the file.
+func (c *CmdbImportCmd) Run(ctx context.Context, e *env) error {
+	assets, err := readAssets(e, c.File)
+	if err != nil {
+		return err
+	}
+	a, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Service.ImportInventory(ctx, e.operator(), assets, c.Replace)
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "inventory: %d rows read; %d added, %d updated, %d unchanged, %d removed\n",
+		res.Rows, res.Added, res.Updated, res.Unchanged, res.Removed)
+	return nil
+}
+
+// CmdbAssetsCmd lists the stored inventory.
+type CmdbAssetsCmd struct{}
+
+// Run lists every row.
+func (c *CmdbAssetsCmd) Run(ctx context.Context, e *env) error {
+	a, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	var all []store.InventoryRow
+	for after := int64(0); ; {
+		rows, err := a.Service.Inventory(ctx, e.operator(), after, 1000)
+		if err != nil {
+			return err
+		}
+		all = append(all, rows...)
+		if len(rows) < 1000 {
+			break
+		}
+		after = rows[len(rows)-1].ID
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(all)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ASSET ID\tASSET\tVENDOR\tPRODUCT\tVERSION\tCPE\tUPDATED")
+	for _, r := range all {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(r.AssetID), printable(r.Name), printable(r.Vendor), printable(r.Product),
+			printable(r.Version), printable(r.CPE), r.Updated.Format("2006-01-02 15:04"))
+	}
+	return w.Flush()
 }

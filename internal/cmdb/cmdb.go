@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flintcti/flint/internal/cpe"
@@ -22,6 +23,9 @@ import (
 
 // Asset is one row of a CMDB.
 type Asset struct {
+	// AssetID identifies the asset in a stored inventory (several rows,
+	// one per product, may share it); Asset stands for it when empty.
+	AssetID string `json:"asset_id,omitempty"`
 	Asset   string `json:"asset,omitempty"` // the asset's name or id in the CMDB
 	Vendor  string `json:"vendor,omitempty"`
 	Product string `json:"product,omitempty"`
@@ -63,7 +67,7 @@ type Result struct {
 }
 
 // columns are the CSV header names understood (any case; others ignored).
-var columns = []string{"asset", "vendor", "product", "version", "cpe"}
+var columns = []string{"asset_id", "asset", "vendor", "product", "version", "cpe"}
 
 // ParseCSV reads a CMDB export: a header row naming any of asset, vendor,
 // product, version and cpe, then one asset per row.
@@ -116,7 +120,7 @@ func ParseCSV(r io.Reader) ([]Asset, error) {
 			}
 			return ""
 		}
-		a := Asset{Asset: get("asset"), Vendor: get("vendor"), Product: get("product"), Version: get("version"), CPE: get("cpe")}
+		a := Asset{AssetID: get("asset_id"), Asset: get("asset"), Vendor: get("vendor"), Product: get("product"), Version: get("version"), CPE: get("cpe")}
 		if a == (Asset{}) {
 			continue // a blank line
 		}
@@ -137,7 +141,7 @@ func Validate(assets []Asset) error {
 		return intel.Errorf(intel.EINVALID, "%d assets; at most %d at once", len(assets), MaxAssets)
 	}
 	for i, a := range assets {
-		for name, v := range map[string]string{"asset": a.Asset, "vendor": a.Vendor, "product": a.Product, "version": a.Version, "cpe": a.CPE} {
+		for name, v := range map[string]string{"asset_id": a.AssetID, "asset": a.Asset, "vendor": a.Vendor, "product": a.Product, "version": a.Version, "cpe": a.CPE} {
 			if len(v) > MaxFieldLen || !utf8.ValidString(v) {
 				return intel.Errorf(intel.EINVALID, "asset %d: %s is over %d bytes or not UTF-8", i+1, name, MaxFieldLen)
 			}
@@ -167,6 +171,27 @@ func (a Asset) Target() (vendor, product string, name *cpe.Name, err error) {
 		return "", "", nil, intel.Errorf(intel.EINVALID, "the asset has neither a product nor a CPE with one")
 	}
 	return vendor, product, name, nil
+}
+
+// Key identifies an inventory row: the asset (its id, else its name) and
+// the product it runs (vendor and product, folded), so that importing the
+// row again with another version changes the row instead of adding one.
+func (a Asset) Key() (string, error) {
+	id := strings.TrimSpace(a.AssetID)
+	if id == "" {
+		id = strings.TrimSpace(a.Asset)
+	}
+	if id == "" {
+		return "", intel.Errorf(intel.EINVALID, "the row has neither an asset_id nor an asset: a stored inventory needs one")
+	}
+	if strings.ContainsFunc(id, unicode.IsControl) {
+		return "", intel.Errorf(intel.EINVALID, "the asset id %q holds a control character", id)
+	}
+	vendor, product, _, err := a.Target()
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(id) + "\x1f" + norm(vendor) + "\x1f" + norm(product), nil
 }
 
 // norm folds a product or vendor name for comparison.
