@@ -113,8 +113,9 @@ func (a *App) Where() string {
 // index of TAXII's look-ups by id: brought up to date at the start and
 // after each poll, off the ingest path (a look-up catches up in any case).
 func (a *App) Run(ctx context.Context) error {
-	kick := make(chan struct{}, 1)
+	kick, rematch := make(chan struct{}, 1), make(chan struct{}, 1)
 	kick <- struct{}{}
+	rematch <- struct{}{}
 	prev := a.Scheduler.OnEnd
 	a.Scheduler.OnEnd = func(run feed.PollRun) {
 		if prev != nil {
@@ -123,6 +124,12 @@ func (a *App) Run(ctx context.Context) error {
 		select {
 		case kick <- struct{}{}:
 		default: // one is pending already
+		}
+		if run.New+run.Updated > 0 {
+			select {
+			case rematch <- struct{}{}:
+			default:
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -137,6 +144,20 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			if err := a.Service.IndexSTIX(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("taxii: indexing STIX ids failed; look-ups by id will catch up", "error", err)
+			}
+		}
+	}()
+	wg.Add(1)
+	go func() { // the inventory matched again after polls that changed something
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-rematch:
+			}
+			if _, err := a.Service.RematchInventory(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("exposures: matching the inventory failed; the next poll tries again", "error", err)
 			}
 		}
 	}()

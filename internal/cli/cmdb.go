@@ -129,6 +129,7 @@ func (c *CmdbImportCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "inventory: %d rows read; %d added, %d updated, %d unchanged, %d removed\n",
 		res.Rows, res.Added, res.Updated, res.Unchanged, res.Removed)
+	fmt.Fprintf(e.stdout, "exposures: %d opened, %d reopened, %d resolved\n", res.Exposures.Opened, res.Exposures.Reopened, res.Exposures.Resolved)
 	return nil
 }
 

@@ -16,6 +16,7 @@ type InventoryImport struct {
 	Rows    int  `json:"rows"`
 	Replace bool `json:"replace"`
 	store.ImportCounts
+	Exposures store.ExposureCounts `json:"exposures"` // what matching the imported inventory changed
 }
 
 // ImportInventory stores a CMDB export as the inventory that exposures are
@@ -59,6 +60,10 @@ func (s *Service) ImportInventory(ctx context.Context, p *auth.Principal, assets
 	}
 	res := InventoryImport{Rows: len(rows), Replace: replace, ImportCounts: c}
 	s.audit(ctx, p, "inventory.import", "inventory", res)
+	// A changed inventory is matched again at once.
+	if res.Exposures, err = s.RematchInventory(ctx); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 

@@ -39,6 +39,7 @@ type Service struct {
 	randomKey []byte
 	indexMu   sync.Mutex // one STIX id indexing at a time
 	products  cmdb.Cache // the CMDB matcher's product catalogue, while the software is unchanged
+	matchMu   sync.Mutex // one matching of the inventory at a time
 }
 
 func (s *Service) now() time.Time {

@@ -1,0 +1,108 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/flintcti/flint/internal/auth"
+	"github.com/flintcti/flint/internal/cmdb"
+	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/store"
+)
+
+// RematchInventory matches the whole stored inventory against the stored
+// vulnerabilities (every TLP: exposures are filtered by the reader's cap
+// when read) with the rules of cmdb, and records the result as exposures
+// (store.ReconcileExposures): new matches open, matches gone resolve. It
+// runs after an import and after polls that stored or changed
+// vulnerabilities; one at a time.
+func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, error) {
+	s.matchMu.Lock()
+	defer s.matchMu.Unlock()
+	var found []store.Found
+	for after := int64(0); ; {
+		rows, err := s.Store.Inventory(ctx, after, cmdb.MaxAssets)
+		if err != nil {
+			return store.ExposureCounts{}, err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		after = rows[len(rows)-1].ID
+		assets := make([]cmdb.Asset, len(rows))
+		for i, r := range rows {
+			assets[i] = cmdb.Asset{AssetID: r.AssetID, Asset: r.Name, Vendor: r.Vendor, Product: r.Product, Version: r.Version, CPE: r.CPE}
+		}
+		res, _, err := cmdb.MatchAll(ctx, s.Store, assets, "", &s.products)
+		if err != nil {
+			return store.ExposureCounts{}, err
+		}
+		for i, r := range res {
+			for _, m := range r.Matches {
+				found = append(found, store.Found{AssetRow: rows[i].ID, VulnID: m.VulnerabilityID, How: m.How, Reason: m.Reason})
+			}
+		}
+	}
+	c, err := s.Store.ReconcileExposures(ctx, found)
+	if err == nil && c.Opened+c.Reopened+c.Resolved > 0 {
+		s.log().Info("exposures: inventory matched", "opened", c.Opened, "reopened", c.Reopened, "resolved", c.Resolved, "seen", c.Seen)
+	}
+	return c, err
+}
+
+// Exposures lists exposures the principal may see (none of a
+// vulnerability above its TLP cap).
+func (s *Service) Exposures(ctx context.Context, p *auth.Principal, q store.ExposureQuery) ([]store.Exposure, error) {
+	if err := need(p, auth.ReadIntel); err != nil {
+		return nil, err
+	}
+	for _, st := range q.States {
+		switch st {
+		case store.ExposureOpen, store.ExposureAcknowledged, store.ExposureResolved, store.ExposureDismissed:
+		default:
+			return nil, intel.Errorf(intel.EINVALID, "state %q: want open, acknowledged, resolved or dismissed", st)
+		}
+	}
+	if q.Limit < 1 || q.Limit > 1000 {
+		return nil, intel.Errorf(intel.EINVALID, "limit %d: want 1–1000", q.Limit)
+	}
+	q.MaxTLP = p.Cap()
+	return s.Store.Exposures(ctx, q)
+}
+
+// AcknowledgeExposure marks an open exposure acknowledged: seen by a
+// person, still to fix.
+func (s *Service) AcknowledgeExposure(ctx context.Context, p *auth.Principal, id int64) (store.Exposure, error) {
+	return s.setExposure(ctx, p, id, store.ExposureAcknowledged, "", "exposure.acknowledge", store.ExposureOpen)
+}
+
+// DismissExposure marks an open or acknowledged exposure dismissed, with
+// the person's reason (a false match, an accepted risk); matching again
+// leaves it dismissed.
+func (s *Service) DismissExposure(ctx context.Context, p *auth.Principal, id int64, reason string) (store.Exposure, error) {
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n < 1 || n > 500 {
+		return store.Exposure{}, intel.Errorf(intel.EINVALID, "a dismissal needs a reason of 1–500 characters (have %d)", n)
+	}
+	return s.setExposure(ctx, p, id, store.ExposureDismissed, reason, "exposure.dismiss", store.ExposureOpen, store.ExposureAcknowledged)
+}
+
+func (s *Service) setExposure(ctx context.Context, p *auth.Principal, id int64, state, reason, action string, from ...string) (store.Exposure, error) {
+	if err := need(p, auth.ReadIntel); err != nil {
+		return store.Exposure{}, err
+	}
+	if _, err := s.Store.Exposure(ctx, id, p.Cap()); err != nil {
+		return store.Exposure{}, err
+	}
+	if err := s.Store.SetExposureState(ctx, id, state, reason, p.Actor(), from...); err != nil {
+		return store.Exposure{}, err
+	}
+	e, err := s.Store.Exposure(ctx, id, p.Cap())
+	if err != nil {
+		return store.Exposure{}, err
+	}
+	s.audit(ctx, p, action, "exposure:"+strconv.FormatInt(id, 10), map[string]any{"asset_id": e.AssetID, "vulnerability": e.Vuln, "reason": reason})
+	return e, nil
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Exposure states.
+const (
+	ExposureOpen         = "open"
+	ExposureAcknowledged = "acknowledged"
+	ExposureResolved     = "resolved"
+	ExposureDismissed    = "dismissed"
+)
+
+// Exposure is a vulnerability matching a row of the stored inventory.
+type Exposure struct {
+	ID          int64     `json:"id"`
+	AssetRow    int64     `json:"asset_row"`
+	AssetID     string    `json:"asset_id"`
+	Asset       string    `json:"asset,omitempty"`
+	Product     string    `json:"product"`
+	Version     string    `json:"version,omitempty"`
+	VulnID      int64     `json:"vulnerability_id"`
+	Vuln        string    `json:"vulnerability"` // CVE id or title
+	CVSSv3      *float64  `json:"cvss_v3,omitempty"`
+	Severity    string    `json:"severity,omitempty"`
+	TLP         intel.TLP `json:"tlp"`
+	How         string    `json:"how"`
+	Reason      string    `json:"reason"`
+	State       string    `json:"state"`
+	StateReason string    `json:"state_reason,omitempty"`
+	StateBy     string    `json:"state_by,omitempty"`
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+	StateAt     time.Time `json:"state_at"`
+}
+
+// Found is a match the matcher made: an inventory row, a vulnerability,
+// how and why.
+type Found struct {
+	AssetRow, VulnID int64
+	How, Reason      string
+}
+
+// ExposureCounts say what a reconciliation changed.
+type ExposureCounts struct {
+	Opened   int `json:"opened"`   // new exposures
+	Reopened int `json:"reopened"` // resolved ones matching again
+	Resolved int `json:"resolved"` // open or acknowledged ones no longer matching
+	Seen     int `json:"seen"`     // still matching
+}
+
+// ReconcileExposures records the matches of a full matching of the
+// inventory, in one transaction: a new match opens an exposure, a resolved
+// one matching again reopens, one still matching is seen again (a
+// dismissed one stays dismissed, an acknowledged one acknowledged), and an
+// open or acknowledged exposure no longer found is resolved.
+func (s *Store) ReconcileExposures(ctx context.Context, found []Found) (ExposureCounts, error) {
+	var c ExposureCounts
+	nowUS := s.now().UTC().UnixMicro()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	type key struct{ row, vuln int64 }
+	type cur struct {
+		id          int64
+		state       string
+		how, reason string
+	}
+	stored := map[key]cur{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, asset_row, vuln_id, state, how, reason FROM exposures`)
+	if err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	for rows.Next() {
+		var k key
+		var v cur
+		if err := rows.Scan(&v.id, &k.row, &k.vuln, &v.state, &v.how, &v.reason); err != nil {
+			rows.Close()
+			return c, err
+		}
+		stored[k] = v
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	seen := make(map[key]bool, len(found))
+	for _, f := range found {
+		k := key{f.AssetRow, f.VulnID}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		v, ok := stored[k]
+		switch {
+		case !ok:
+			_, err = tx.ExecContext(ctx, `INSERT INTO exposures (asset_row, vuln_id, how, reason, state, first_seen, last_seen, state_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, f.AssetRow, f.VulnID, f.How, f.Reason, ExposureOpen, nowUS)
+			c.Opened++
+		case v.state == ExposureResolved:
+			_, err = tx.ExecContext(ctx, `UPDATE exposures SET how = $1, reason = $2, state = $3, state_reason = 'it matches again',
+				state_by = '', last_seen = $4, state_at = $4 WHERE id = $5`, f.How, f.Reason, ExposureOpen, nowUS, v.id)
+			c.Reopened++
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE exposures SET how = $1, reason = $2, last_seen = $3 WHERE id = $4`, f.How, f.Reason, nowUS, v.id)
+			c.Seen++
+		}
+		if err != nil {
+			return c, fmt.Errorf("store: reconcile exposures: %w", err)
+		}
+	}
+	for k, v := range stored {
+		if seen[k] || (v.state != ExposureOpen && v.state != ExposureAcknowledged) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE exposures SET state = $1, state_reason = $2, state_by = '', state_at = $3 WHERE id = $4`,
+			ExposureResolved, "no longer matches: the asset's version or the vulnerability changed", nowUS, v.id); err != nil {
+			return c, fmt.Errorf("store: reconcile exposures: %w", err)
+		}
+		c.Resolved++
+	}
+	if err := tx.Commit(); err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	return c, nil
+}
+
+// ExposureQuery filters exposures.
+type ExposureQuery struct {
+	States  []string
+	AssetID string
+	VulnID  int64
+	MaxTLP  intel.TLP // "" : every TLP
+	After   int64     // exposure id
+	Limit   int
+}
+
+const exposureSelect = `SELECT e.id, e.asset_row, a.asset_id, a.name, a.product, a.version, e.vuln_id, COALESCE(o.value, o.vkey), v.cvss_v3,
+	COALESCE(v.severity, ''), o.tlp, e.how, e.reason, e.state, e.state_reason, e.state_by, e.first_seen, e.last_seen, e.state_at
+	FROM exposures e JOIN assets a ON a.id = e.asset_row JOIN objects o ON o.id = e.vuln_id LEFT JOIN vulnerabilities v ON v.object_id = o.id`
+
+// Exposures lists exposures by id.
+func (s *Store) Exposures(ctx context.Context, q ExposureQuery) ([]Exposure, error) {
+	var where []string
+	args := []any{q.After}
+	where = append(where, `e.id > $1`)
+	if len(q.States) > 0 {
+		var marks []string
+		for _, st := range q.States {
+			args = append(args, st)
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+		where = append(where, `e.state IN (`+strings.Join(marks, ", ")+`)`)
+	}
+	if q.AssetID != "" {
+		args = append(args, q.AssetID)
+		where = append(where, fmt.Sprintf(`a.asset_id = $%d`, len(args)))
+	}
+	if q.VulnID != 0 {
+		args = append(args, q.VulnID)
+		where = append(where, fmt.Sprintf(`e.vuln_id = $%d`, len(args)))
+	}
+	if q.MaxTLP != "" {
+		var marks []string
+		for _, t := range intel.TLPsUpTo(q.MaxTLP) {
+			args = append(args, string(t))
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+		where = append(where, `o.tlp IN (`+strings.Join(marks, ", ")+`)`)
+	}
+	args = append(args, q.Limit)
+	rows, err := s.rdb.QueryContext(ctx, exposureSelect+` WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY e.id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list exposures: %w", err)
+	}
+	defer rows.Close()
+	var out []Exposure
+	for rows.Next() {
+		e, err := scanExposure(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func scanExposure(r scanner) (Exposure, error) {
+	var e Exposure
+	var cvss sql.NullFloat64
+	var first, last, at int64
+	var tlp string
+	if err := r.Scan(&e.ID, &e.AssetRow, &e.AssetID, &e.Asset, &e.Product, &e.Version, &e.VulnID, &e.Vuln, &cvss, &e.Severity, &tlp,
+		&e.How, &e.Reason, &e.State, &e.StateReason, &e.StateBy, &first, &last, &at); err != nil {
+		return e, fmt.Errorf("store: read exposure: %w", err)
+	}
+	if cvss.Valid {
+		e.CVSSv3 = &cvss.Float64
+	}
+	e.TLP = intel.TLP(tlp)
+	e.FirstSeen, e.LastSeen, e.StateAt = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC(), time.UnixMicro(at).UTC()
+	return e, nil
+}
+
+// Exposure returns one exposure (ENOTFOUND when there is none, or when it
+// is marked above maxTLP).
+func (s *Store) Exposure(ctx context.Context, id int64, maxTLP intel.TLP) (Exposure, error) {
+	e, err := scanExposure(s.rdb.QueryRowContext(ctx, exposureSelect+` WHERE e.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && maxTLP != "" && e.TLP.Rank() > maxTLP.Rank()) {
+		return Exposure{}, intel.Errorf(intel.ENOTFOUND, "no exposure %d", id)
+	}
+	return e, err
+}
+
+// SetExposureState moves an exposure to state (acknowledged or dismissed)
+// from one of from, recording why and by whom; ECONFLICT when it is in
+// none of from.
+func (s *Store) SetExposureState(ctx context.Context, id int64, state, reason, by string, from ...string) error {
+	args := []any{state, reason, by, s.now().UTC().UnixMicro(), id}
+	var marks []string
+	for _, f := range from {
+		args = append(args, f)
+		marks = append(marks, fmt.Sprintf("$%d", len(args)))
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE exposures SET state = $1, state_reason = $2, state_by = $3, state_at = $4
+		WHERE id = $5 AND state IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("store: set exposure %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return intel.Errorf(intel.ECONFLICT, "exposure %d is not %s", id, strings.Join(from, " or "))
+	}
+	return nil
+}

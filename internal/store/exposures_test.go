@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flintcti/flint/internal/intel"
+)
+
+// Reconciling matches opens, sees, resolves and reopens exposures; people's
+// states hold; a cap hides exposures above it; removing the asset removes
+// its exposures.
+func TestReconcileExposures(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, _ *clock) {
+		ctx := context.Background()
+		p := intel.ProductRef{Vendor: "Examplesoft", Product: "EdgeGate", Versions: []string{"4.2"}}
+		MustApply(t, s, MustLease(t, s, prodVulns.ChannelID), Page{Source: prodVulns, Collection: "prod Vulnerabilities",
+			Objects: []intel.Object{vuln("CVE-2026-0001", 5, 9.8, 9, 0.5, "critical", "high", p), vuln("CVE-2026-0002", 5, 5, 5, 0.1, "medium", "", p)}})
+		res, _ := s.Lookup(ctx, []string{"CVE-2026-0001", "CVE-2026-0002"})
+		v1, v2 := res[0].Object.ID, res[1].Object.ID
+		s.ImportInventory(ctx, []InventoryRow{{AssetID: "srv-1", Name: "web-01", Vendor: "Examplesoft", Product: "EdgeGate", Version: "4.2",
+			RowKey: "srv-1\x1fexamplesoft\x1fedgegate"}}, false)
+		rows, _ := s.Inventory(ctx, 0, 10)
+		row := rows[0].ID
+		find := func(vuln int64) Exposure {
+			t.Helper()
+			all, err := s.Exposures(ctx, ExposureQuery{VulnID: vuln, Limit: 10})
+			if err != nil || len(all) != 1 {
+				t.Fatalf("exposures of %d: %+v %v", vuln, all, err)
+			}
+			return all[0]
+		}
+		both := []Found{{row, v1, "product_version", "version 4.2 is listed as affected"}, {row, v2, "product_version", "version 4.2 is listed as affected"}}
+		if c, err := s.ReconcileExposures(ctx, both); err != nil || c != (ExposureCounts{Opened: 2}) {
+			t.Fatalf("first: %+v %v", c, err)
+		}
+		e1 := find(v1)
+		if e1.State != ExposureOpen || e1.AssetID != "srv-1" || e1.Asset != "web-01" || e1.Vuln != "CVE-2026-0001" || e1.CVSSv3 == nil ||
+			*e1.CVSSv3 != 9.8 || e1.TLP != intel.TLPAmber || e1.Version != "4.2" {
+			t.Fatalf("exposure: %+v", e1)
+		}
+		if err := s.SetExposureState(ctx, e1.ID, ExposureAcknowledged, "", "user:ana", ExposureOpen); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetExposureState(ctx, e1.ID, ExposureAcknowledged, "", "user:ana", ExposureOpen); intel.ErrorCode(err) != intel.ECONFLICT {
+			t.Errorf("acknowledged twice: %v", err)
+		}
+		if c, _ := s.ReconcileExposures(ctx, both[:1]); c != (ExposureCounts{Seen: 1, Resolved: 1}) {
+			t.Errorf("v2 gone: %+v", c)
+		}
+		if e := find(v1); e.State != ExposureAcknowledged {
+			t.Errorf("an acknowledged exposure still matching: %+v", e)
+		}
+		if e := find(v2); e.State != ExposureResolved || e.StateReason == "" {
+			t.Errorf("v2: %+v", e)
+		}
+		if c, _ := s.ReconcileExposures(ctx, both); c != (ExposureCounts{Seen: 1, Reopened: 1}) {
+			t.Errorf("v2 back: %+v", c)
+		}
+		s.SetExposureState(ctx, e1.ID, ExposureDismissed, "accepted risk", "user:ana", ExposureOpen, ExposureAcknowledged)
+		if c, _ := s.ReconcileExposures(ctx, nil); c != (ExposureCounts{Resolved: 1}) {
+			t.Errorf("nothing matches: %+v", c)
+		}
+		if e := find(v1); e.State != ExposureDismissed || e.StateReason != "accepted risk" || e.StateBy != "user:ana" {
+			t.Errorf("a dismissed exposure after matching: %+v", e)
+		}
+		if got, _ := s.Exposures(ctx, ExposureQuery{MaxTLP: intel.TLPGreen, Limit: 10}); len(got) != 0 {
+			t.Errorf("a green cap sees amber exposures: %+v", got)
+		}
+		if _, err := s.Exposure(ctx, e1.ID, intel.TLPGreen); intel.ErrorCode(err) != intel.ENOTFOUND {
+			t.Errorf("one amber exposure under a green cap: %v", err)
+		}
+		if got, _ := s.Exposures(ctx, ExposureQuery{States: []string{ExposureResolved}, Limit: 10}); len(got) != 1 || got[0].VulnID != v2 {
+			t.Errorf("resolved: %+v", got)
+		}
+		s.ImportInventory(ctx, nil, true)
+		if got, _ := s.Exposures(ctx, ExposureQuery{Limit: 10}); len(got) != 0 {
+			t.Errorf("the asset is gone but not its exposures: %+v", got)
+		}
+	})
+}
