@@ -68,6 +68,11 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/stix", auth.ReadIntel, s.exportSTIX},
 		{"GET", "/api/v1/vulnerabilities/{id}", auth.ReadIntel, s.getVulnerability},
 		{"POST", "/api/v1/cmdb/match", auth.ReadIntel, s.heavy(s.cmdbMatch)},
+		{"GET", "/api/v1/inventory", auth.ReadIntel, s.listInventory},
+		{"POST", "/api/v1/inventory", auth.UpdateFeedSource, s.heavy(s.importInventory)},
+		{"GET", "/api/v1/exposures", auth.ReadIntel, s.listExposures},
+		{"POST", "/api/v1/exposures/{id}/acknowledge", auth.ReadIntel, s.acknowledgeExposure},
+		{"POST", "/api/v1/exposures/{id}/dismiss", auth.ReadIntel, s.dismissExposure},
 
 		{"GET", edlPattern, auth.ViewAPIFeed, s.serveList},
 		{"GET", "/api/v1/lists", auth.ViewAPIFeed, s.listLists},
