@@ -40,3 +40,25 @@ func (c *BenchVulnsCmd) Run(ctx context.Context, e *env) error {
 	}
 	return nil
 }
+
+// BenchExposuresCmd measures what matching a stored inventory costs a
+// vulnerabilities backfill.
+type BenchExposuresCmd struct {
+	Vulnerabilities int    `default:"100000" help:"Vulnerabilities in the simulator."`
+	Assets          int    `default:"10000" help:"Rows of the stored inventory."`
+	CPUProfile      string `name:"cpuprofile" help:"Write a CPU profile of the matching to this file."`
+}
+
+// Run runs the benchmark.
+func (c *BenchExposuresCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Exposures(ctx, bench.ExposuresConfig{Vulnerabilities: c.Vulnerabilities, Assets: c.Assets, CPUProfile: c.CPUProfile}, e.bench("exposures"))
+	if err != nil {
+		return err
+	}
+	if e.g.JSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "%s: backfill of %d vulnerabilities: %.1f s without an inventory, %.1f s with %d assets (poll %.1f s + matching %.1f s; %d exposures): %+.1f%%\n",
+		res.Dialect, res.Vulnerabilities, res.Without, res.With, res.Assets, res.Poll, res.Match, res.Exposures, 100*(res.Ratio-1))
+	return nil
+}

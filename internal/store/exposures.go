@@ -94,6 +94,8 @@ func (s *Store) ReconcileExposures(ctx context.Context, found []Found) (Exposure
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}
 	seen := make(map[key]bool, len(found))
+	fresh := newRows("bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint")
+	var still []int64 // seen again, how and why unchanged: last_seen only
 	for _, f := range found {
 		k := key{f.AssetRow, f.VulnID}
 		if seen[k] {
@@ -103,30 +105,47 @@ func (s *Store) ReconcileExposures(ctx context.Context, found []Found) (Exposure
 		v, ok := stored[k]
 		switch {
 		case !ok:
-			_, err = tx.ExecContext(ctx, `INSERT INTO exposures (asset_row, vuln_id, how, reason, state, first_seen, last_seen, state_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, f.AssetRow, f.VulnID, f.How, f.Reason, ExposureOpen, nowUS)
+			fresh.add(f.AssetRow, f.VulnID, f.How, f.Reason, ExposureOpen, nowUS, nowUS, nowUS)
 			c.Opened++
 		case v.state == ExposureResolved:
 			_, err = tx.ExecContext(ctx, `UPDATE exposures SET how = $1, reason = $2, state = $3, state_reason = 'it matches again',
 				state_by = '', last_seen = $4, state_at = $4 WHERE id = $5`, f.How, f.Reason, ExposureOpen, nowUS, v.id)
 			c.Reopened++
-		default:
+		case v.how != f.How || v.reason != f.Reason:
 			_, err = tx.ExecContext(ctx, `UPDATE exposures SET how = $1, reason = $2, last_seen = $3 WHERE id = $4`, f.How, f.Reason, nowUS, v.id)
+			c.Seen++
+		default:
+			still = append(still, v.id)
 			c.Seen++
 		}
 		if err != nil {
 			return c, fmt.Errorf("store: reconcile exposures: %w", err)
 		}
 	}
+	if _, err := s.execRows(ctx, tx, `INSERT INTO exposures (asset_row, vuln_id, how, reason, state, first_seen, last_seen, state_at)`, fresh, ``); err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	var gone []int64
 	for k, v := range stored {
-		if seen[k] || (v.state != ExposureOpen && v.state != ExposureAcknowledged) {
-			continue
+		if !seen[k] && (v.state == ExposureOpen || v.state == ExposureAcknowledged) {
+			gone = append(gone, v.id)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE exposures SET state = $1, state_reason = $2, state_by = '', state_at = $3 WHERE id = $4`,
-			ExposureResolved, "no longer matches: the asset's version or the vulnerability changed", nowUS, v.id); err != nil {
-			return c, fmt.Errorf("store: reconcile exposures: %w", err)
-		}
-		c.Resolved++
+	}
+	c.Resolved = len(gone)
+	if err := chunks(still, s.batchLen, func(ids []int64) error {
+		cond, args := s.in(2, int64Args(ids))
+		_, err := tx.ExecContext(ctx, `UPDATE exposures SET last_seen = $1 WHERE id `+cond, append([]any{nowUS}, args...)...)
+		return err
+	}); err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
+	}
+	if err := chunks(gone, s.batchLen, func(ids []int64) error {
+		cond, args := s.in(4, int64Args(ids))
+		_, err := tx.ExecContext(ctx, `UPDATE exposures SET state = $1, state_reason = $2, state_by = '', state_at = $3 WHERE id `+cond,
+			append([]any{ExposureResolved, "no longer matches: the asset's version or the vulnerability changed", nowUS}, args...)...)
+		return err
+	}); err != nil {
+		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)

@@ -4,6 +4,7 @@ package versionrange
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-version"
 )
@@ -26,11 +27,39 @@ func parse(s string) (*version.Version, bool) {
 	if s == "" {
 		return nil, false
 	}
-	v, err := version.NewVersion(s)
-	if err != nil || v.Prerelease() != "" || v.Metadata() != "" {
-		return nil, false
+	memo.Lock()
+	m, ok := memo.m[s]
+	memo.Unlock()
+	if ok {
+		return m.v, m.ok
 	}
-	return v, true
+	v, err := version.NewVersion(s)
+	ok = err == nil && v.Prerelease() == "" && v.Metadata() == ""
+	if !ok {
+		v = nil
+	}
+	memo.Lock()
+	if len(memo.m) >= memoSize {
+		clear(memo.m) // bounded whatever the strings it is given
+	}
+	memo.m[s] = parsed{v, ok}
+	memo.Unlock()
+	return v, ok
+}
+
+// memo keeps versions parsed (go-version's regular expression dominated
+// matching an inventory: every asset's version against every listed one).
+// A parsed version is never changed, so it is shared.
+var memo = struct {
+	sync.Mutex
+	m map[string]parsed
+}{m: map[string]parsed{}}
+
+const memoSize = 1 << 16
+
+type parsed struct {
+	v  *version.Version
+	ok bool
 }
 
 // Equal reports whether two versions are the same, by value when both parse
