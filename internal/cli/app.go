@@ -125,10 +125,12 @@ func (a *App) Run(ctx context.Context) error {
 		case kick <- struct{}{}:
 		default: // one is pending already
 		}
-		if run.New+run.Updated > 0 {
-			select {
-			case rematch <- struct{}{}:
-			default:
+		if run.New+run.Updated > 0 { // vulnerabilities stored or changed: the inventory is matched again
+			if ch, err := a.Store.ChannelByID(context.WithoutCancel(ctx), run.ChannelID); err == nil && ch.Kind == feed.Vulnerabilities {
+				select {
+				case rematch <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}

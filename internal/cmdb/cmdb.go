@@ -63,7 +63,10 @@ type Match struct {
 type Result struct {
 	Asset   Asset   `json:"asset"`
 	Matches []Match `json:"matches"`
-	Error   string  `json:"error,omitempty"` // why the asset could not be matched
+	// Truncated: the asset matched more than MaxMatches vulnerabilities;
+	// Matches holds the strongest, highest scored first.
+	Truncated bool   `json:"truncated,omitempty"`
+	Error     string `json:"error,omitempty"` // why the asset could not be matched
 }
 
 // columns are the CSV header names understood (any case; others ignored).
@@ -360,6 +363,10 @@ func placedAfterFix(version string, p intel.ProductRef) bool {
 const (
 	maxProducts   = 5000  // stored products matching one name
 	maxCandidates = 20000 // vulnerabilities read for one name
+	// MaxMatches is the most matches kept for one asset (the strongest,
+	// highest scored first): a product whose versions cannot place the
+	// asset's matches every vulnerability naming it.
+	MaxMatches = 1000
 )
 
 // Summary counts what a match found.
@@ -384,14 +391,16 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 	if err != nil {
 		return nil, Summary{}, err
 	}
-	cache := map[string][]intel.Object{}
 	type matched struct {
 		ms  []Match
 		err error
 	}
-	seen := map[Asset]matched{}
 	out := make([]Result, len(assets))
 	sum := Summary{Assets: len(assets)}
+	// Assets are taken product by product, so that one product's
+	// candidate vulnerabilities are held at a time.
+	keys := make([]string, len(assets))
+	order := make([]int, 0, len(assets))
 	for i, a := range assets {
 		out[i] = Result{Asset: a, Matches: []Match{}}
 		_, product, _, err := a.Target()
@@ -400,16 +409,24 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 			sum.Errors++
 			continue
 		}
-		key := norm(product)
-		cands, ok := cache[key]
-		if !ok {
+		keys[i] = norm(product)
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
+	var key string
+	var cands []intel.Object
+	var seen map[Asset]matched
+	for n, i := range order {
+		a := assets[i]
+		if n == 0 || keys[i] != key {
+			key = keys[i]
 			if cands, err = st.VulnerabilitiesOf(ctx, cat.named(key), maxTLP); err != nil {
 				return nil, Summary{}, err
 			}
 			if len(cands) > maxCandidates {
 				cands = cands[:maxCandidates]
 			}
-			cache[key] = cands
+			seen = map[Asset]matched{}
 		}
 		// Assets alike but for their name (a fleet of one product and
 		// version) are matched once.
@@ -424,6 +441,9 @@ func MatchAll(ctx context.Context, st *store.Store, assets []Asset, maxTLP intel
 			out[i].Error = intel.ErrorMessage(err)
 			sum.Errors++
 			continue
+		}
+		if len(ms) > MaxMatches {
+			ms, out[i].Truncated = ms[:MaxMatches:MaxMatches], true
 		}
 		if ms != nil {
 			out[i].Matches = ms

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,7 +22,7 @@ import (
 func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, error) {
 	s.matchMu.Lock()
 	defer s.matchMu.Unlock()
-	var found []store.Found
+	var all []store.InventoryRow
 	for after := int64(0); ; {
 		rows, err := s.Store.Inventory(ctx, after, cmdb.MaxAssets)
 		if err != nil {
@@ -31,26 +32,51 @@ func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, e
 			break
 		}
 		after = rows[len(rows)-1].ID
-		assets := make([]cmdb.Asset, len(rows))
-		for i, r := range rows {
+		all = append(all, rows...)
+	}
+	// Batches of one product's rows as far as possible (a product's
+	// candidates are read once a batch), each matched and recorded on its
+	// own: what is held at once is bounded by a batch's matches.
+	slices.SortStableFunc(all, func(a, b store.InventoryRow) int {
+		return strings.Compare(strings.ToLower(a.Product+a.CPE), strings.ToLower(b.Product+b.CPE))
+	})
+	var total store.ExposureCounts
+	for len(all) > 0 {
+		batch := all[:min(rematchBatch, len(all))]
+		all = all[len(batch):]
+		assets := make([]cmdb.Asset, len(batch))
+		ids := make([]int64, len(batch))
+		for i, r := range batch {
 			assets[i] = cmdb.Asset{AssetID: r.AssetID, Asset: r.Name, Vendor: r.Vendor, Product: r.Product, Version: r.Version, CPE: r.CPE}
+			ids[i] = r.ID
 		}
 		res, _, err := cmdb.MatchAll(ctx, s.Store, assets, "", &s.products)
 		if err != nil {
-			return store.ExposureCounts{}, err
+			return total, err
 		}
+		var found []store.Found
 		for i, r := range res {
 			for _, m := range r.Matches {
-				found = append(found, store.Found{AssetRow: rows[i].ID, VulnID: m.VulnerabilityID, How: m.How, Reason: m.Reason})
+				found = append(found, store.Found{AssetRow: batch[i].ID, VulnID: m.VulnerabilityID, How: m.How, Reason: m.Reason})
 			}
 		}
+		c, err := s.Store.ReconcileExposures(ctx, ids, found)
+		if err != nil {
+			return total, err
+		}
+		total.Opened, total.Reopened, total.Resolved, total.Seen = total.Opened+c.Opened, total.Reopened+c.Reopened,
+			total.Resolved+c.Resolved, total.Seen+c.Seen
 	}
-	c, err := s.Store.ReconcileExposures(ctx, found)
-	if err == nil && c.Opened+c.Reopened+c.Resolved > 0 {
-		s.log().Info("exposures: inventory matched", "opened", c.Opened, "reopened", c.Reopened, "resolved", c.Resolved, "seen", c.Seen)
+	if total.Opened+total.Reopened+total.Resolved > 0 {
+		s.log().Info("exposures: inventory matched", "opened", total.Opened, "reopened", total.Reopened, "resolved", total.Resolved,
+			"seen", total.Seen)
 	}
-	return c, err
+	return total, nil
 }
+
+// rematchBatch is how many inventory rows are matched and recorded at
+// once (each keeps at most cmdb.MaxMatches exposures).
+const rematchBatch = 200
 
 // Exposures lists exposures the principal may see (none of a
 // vulnerability above its TLP cap).

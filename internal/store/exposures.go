@@ -57,12 +57,13 @@ type ExposureCounts struct {
 	Seen     int `json:"seen"`     // still matching
 }
 
-// ReconcileExposures records the matches of a full matching of the
-// inventory, in one transaction: a new match opens an exposure, a resolved
-// one matching again reopens, one still matching is seen again (a
-// dismissed one stays dismissed, an acknowledged one acknowledged), and an
-// open or acknowledged exposure no longer found is resolved.
-func (s *Store) ReconcileExposures(ctx context.Context, found []Found) (ExposureCounts, error) {
+// ReconcileExposures records the matches of inventory rows (at most MaxIDs
+// of them, each matched whole), in one transaction: a new match opens an
+// exposure, a resolved one matching again reopens, one still matching is
+// seen again (a dismissed one stays dismissed, an acknowledged one
+// acknowledged), and an open or acknowledged exposure of those rows no
+// longer found is resolved.
+func (s *Store) ReconcileExposures(ctx context.Context, assetRows []int64, found []Found) (ExposureCounts, error) {
 	var c ExposureCounts
 	nowUS := s.now().UTC().UnixMicro()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -77,7 +78,14 @@ func (s *Store) ReconcileExposures(ctx context.Context, found []Found) (Exposure
 		how, reason string
 	}
 	stored := map[key]cur{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, asset_row, vuln_id, state, how, reason FROM exposures`)
+	if len(assetRows) == 0 {
+		return c, nil
+	}
+	if len(assetRows) > MaxIDs {
+		return c, fmt.Errorf("store: reconcile the exposures of %d inventory rows at once; at most %d", len(assetRows), MaxIDs)
+	}
+	cond, args := s.in(1, int64Args(assetRows))
+	rows, err := tx.QueryContext(ctx, `SELECT id, asset_row, vuln_id, state, how, reason FROM exposures WHERE asset_row `+cond, args...)
 	if err != nil {
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}

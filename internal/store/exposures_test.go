@@ -31,7 +31,7 @@ func TestReconcileExposures(t *testing.T) {
 			return all[0]
 		}
 		both := []Found{{row, v1, "product_version", "version 4.2 is listed as affected"}, {row, v2, "product_version", "version 4.2 is listed as affected"}}
-		if c, err := s.ReconcileExposures(ctx, both); err != nil || c != (ExposureCounts{Opened: 2}) {
+		if c, err := s.ReconcileExposures(ctx, []int64{row}, both); err != nil || c != (ExposureCounts{Opened: 2}) {
 			t.Fatalf("first: %+v %v", c, err)
 		}
 		e1 := find(v1)
@@ -45,7 +45,7 @@ func TestReconcileExposures(t *testing.T) {
 		if err := s.SetExposureState(ctx, e1.ID, ExposureAcknowledged, "", "user:ana", ExposureOpen); intel.ErrorCode(err) != intel.ECONFLICT {
 			t.Errorf("acknowledged twice: %v", err)
 		}
-		if c, _ := s.ReconcileExposures(ctx, both[:1]); c != (ExposureCounts{Seen: 1, Resolved: 1}) {
+		if c, _ := s.ReconcileExposures(ctx, []int64{row}, both[:1]); c != (ExposureCounts{Seen: 1, Resolved: 1}) {
 			t.Errorf("v2 gone: %+v", c)
 		}
 		if e := find(v1); e.State != ExposureAcknowledged {
@@ -54,11 +54,11 @@ func TestReconcileExposures(t *testing.T) {
 		if e := find(v2); e.State != ExposureResolved || e.StateReason == "" {
 			t.Errorf("v2: %+v", e)
 		}
-		if c, _ := s.ReconcileExposures(ctx, both); c != (ExposureCounts{Seen: 1, Reopened: 1}) {
+		if c, _ := s.ReconcileExposures(ctx, []int64{row}, both); c != (ExposureCounts{Seen: 1, Reopened: 1}) {
 			t.Errorf("v2 back: %+v", c)
 		}
 		s.SetExposureState(ctx, e1.ID, ExposureDismissed, "accepted risk", "user:ana", ExposureOpen, ExposureAcknowledged)
-		if c, _ := s.ReconcileExposures(ctx, nil); c != (ExposureCounts{Resolved: 1}) {
+		if c, _ := s.ReconcileExposures(ctx, []int64{row}, nil); c != (ExposureCounts{Resolved: 1}) {
 			t.Errorf("nothing matches: %+v", c)
 		}
 		if e := find(v1); e.State != ExposureDismissed || e.StateReason != "accepted risk" || e.StateBy != "user:ana" {
@@ -72,6 +72,15 @@ func TestReconcileExposures(t *testing.T) {
 		}
 		if got, _ := s.Exposures(ctx, ExposureQuery{States: []string{ExposureResolved}, Limit: 10}); len(got) != 1 || got[0].VulnID != v2 {
 			t.Errorf("resolved: %+v", got)
+		}
+		// Reconciling other rows leaves this one's exposures alone.
+		s.ImportInventory(ctx, []InventoryRow{rows[0], {AssetID: "srv-2", Product: "EdgeGate", Version: "1", RowKey: "srv-2\x1f\x1fedgegate"}}, false)
+		rows, _ = s.Inventory(ctx, 0, 10)
+		if c, _ := s.ReconcileExposures(ctx, []int64{rows[1].ID}, []Found{{rows[1].ID, v1, "name_only", "x"}}); c != (ExposureCounts{Opened: 1}) {
+			t.Errorf("another row: %+v", c)
+		}
+		if e := find(v2); e.State != ExposureResolved {
+			t.Errorf("reconciling another row changed this one's: %+v", e)
 		}
 		s.ImportInventory(ctx, nil, true)
 		if got, _ := s.Exposures(ctx, ExposureQuery{Limit: 10}); len(got) != 0 {
