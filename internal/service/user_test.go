@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -192,5 +193,57 @@ func TestCMDBMatchSeesNewProducts(t *testing.T) {
 	write("2", "CVE-2026-0002", "Gadget")
 	if n := match("Gadget"); n != 1 {
 		t.Errorf("Gadget once stored: %d matches (a stale catalogue?)", n)
+	}
+}
+
+// An asset matching more than cmdb.MaxMatches vulnerabilities keeps the
+// strongest, highest scored, and says it was cut; its exposures are
+// bounded the same way.
+func TestMatchesPerAssetAreBounded(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	op := auth.Operator("root")
+	at := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	sw := intel.Object{Type: intel.Software, Value: "acme:widget", TLP: intel.TLPClear, Confidence: 100, Created: at, Modified: at,
+		Details: intel.Details{Software: &intel.SoftwareDetail{Vendor: "Acme", Product: "Widget"}}}
+	objs := []intel.Object{sw}
+	var rels []intel.Relationship
+	n := cmdb.MaxMatches + 5
+	for i := range n {
+		score := float64(i%100) / 10
+		v := intel.Object{Type: intel.Vulnerability, Value: fmt.Sprintf("CVE-2026-%05d", i), TLP: intel.TLPClear, Confidence: 100, Created: at,
+			Modified: at, Details: intel.Details{Vulnerability: &intel.VulnerabilityDetail{CVSSv3: &intel.CVSS{Version: "3.1", Score: score},
+				Products: []intel.ProductRef{{Vendor: "Acme", Product: "Widget", Versions: []string{"1.0"}}}}}}
+		objs = append(objs, v)
+		rels = append(rels, intel.Relationship{Source: v.Ref(), Type: intel.RelHas, Target: sw.Ref()})
+	}
+	l, err := svc.Store.AcquireLease(ctx, 9, "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Store.ApplyPage(ctx, l, store.Page{Source: intel.Provenance{ChannelID: 9, Instance: "t", Channel: "vulnerabilities"},
+		Collection: "v", Cursor: "1", Objects: objs, Relationships: rels}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := svc.MatchCMDB(ctx, op, []cmdb.Asset{{Asset: "h", Vendor: "Acme", Product: "Widget", Version: "1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.Results[0]
+	if len(r.Matches) != cmdb.MaxMatches || !r.Truncated || *r.Matches[0].CVSSv3 != 9.9 {
+		t.Fatalf("%d matches, truncated %v, first %v", len(r.Matches), r.Truncated, *r.Matches[0].CVSSv3)
+	}
+	for i := 1; i < len(r.Matches); i++ {
+		if *r.Matches[i].CVSSv3 > *r.Matches[i-1].CVSSv3 {
+			t.Fatalf("match %d scores %v after %v: the kept are not the highest scored", i, *r.Matches[i].CVSSv3, *r.Matches[i-1].CVSSv3)
+		}
+	}
+	if _, err := svc.ImportInventory(ctx, op, []cmdb.Asset{{AssetID: "h", Vendor: "Acme", Product: "Widget", Version: "1.0"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	xs, err := svc.Exposures(ctx, op, store.ExposureQuery{Limit: 1000, After: 0})
+	more, _ := svc.Exposures(ctx, op, store.ExposureQuery{Limit: 1000, After: xs[len(xs)-1].ID})
+	if err != nil || len(xs)+len(more) != cmdb.MaxMatches {
+		t.Errorf("%d exposures for one asset: %v", len(xs)+len(more), err)
 	}
 }

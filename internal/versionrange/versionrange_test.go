@@ -1,6 +1,9 @@
 package versionrange
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestCompare(t *testing.T) {
 	for _, tc := range []struct {
@@ -24,5 +27,27 @@ func TestCompare(t *testing.T) {
 	}
 	if !Equal("7.2", "7.2.0") || !Equal("8u381", "8U381") || Equal("7.2", "7.3") {
 		t.Error("Equal")
+	}
+}
+
+// The memo of parsed versions stays bounded whatever it is given, and a
+// memoised answer is the same as a fresh one.
+func TestMemoBounded(t *testing.T) {
+	for i := range memoSize + 10 {
+		parse(fmt.Sprintf("%d.%d", i/1000, i%1000))
+	}
+	memo.Lock()
+	n := len(memo.m)
+	memo.Unlock()
+	if n > memoSize {
+		t.Errorf("the memo holds %d versions; the bound is %d", n, memoSize)
+	}
+	for range 2 {
+		if c, ok := Compare("1.1.1k", "1.1.1"); ok || c != 0 {
+			t.Error("a pre-release became comparable")
+		}
+		if c, ok := Compare("7.10", "7.9"); !ok || c != 1 {
+			t.Error("7.10 > 7.9")
+		}
 	}
 }
