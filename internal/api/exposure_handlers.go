@@ -18,6 +18,19 @@ type listing[T any] struct {
 	Next  string `json:"next,omitempty"`
 }
 
+// listingOf is a full page of limit items followed by the next's start
+// (the last item's id), or the last page.
+func listingOf[T any](items []T, limit int, id func(T) int64) listing[T] {
+	out := listing[T]{Items: items}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	if len(items) == limit {
+		out.Next = strconv.FormatInt(id(items[len(items)-1]), 10)
+	}
+	return out
+}
+
 // afterParam reads the "after" id of a listing.
 func afterParam(r *http.Request) (int64, error) {
 	v := r.URL.Query().Get("after")
@@ -45,14 +58,7 @@ func (s *Server) listInventory(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	out := listing[store.InventoryRow]{Items: rows}
-	if out.Items == nil {
-		out.Items = []store.InventoryRow{}
-	}
-	if len(rows) == limit {
-		out.Next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listingOf(rows, limit, func(r store.InventoryRow) int64 { return r.ID }))
 	return nil
 }
 
@@ -115,14 +121,7 @@ func (s *Server) listExposures(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	out := listing[store.Exposure]{Items: xs}
-	if out.Items == nil {
-		out.Items = []store.Exposure{}
-	}
-	if len(xs) == limit {
-		out.Next = strconv.FormatInt(xs[len(xs)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listingOf(xs, limit, func(x store.Exposure) int64 { return x.ID }))
 	return nil
 }
 

@@ -143,17 +143,12 @@ func (c *CmdbAssetsCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer a.Close()
-	var all []store.InventoryRow
-	for after := int64(0); ; {
-		rows, err := a.Service.Inventory(ctx, e.operator(), after, 1000)
-		if err != nil {
-			return err
-		}
-		all = append(all, rows...)
-		if len(rows) < 1000 {
-			break
-		}
-		after = rows[len(rows)-1].ID
+	all, err := collect(func(after int64) ([]store.InventoryRow, error) {
+		return a.Service.Inventory(ctx, e.operator(), after, 1000)
+	},
+		func(r store.InventoryRow) int64 { return r.ID })
+	if err != nil {
+		return err
 	}
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(all)
@@ -165,4 +160,21 @@ func (c *CmdbAssetsCmd) Run(ctx context.Context, e *env) error {
 			printable(r.Version), printable(r.CPE), r.Updated.Format("2006-01-02 15:04"))
 	}
 	return w.Flush()
+}
+
+// collect reads every page of a listing of 1,000 items a page, each page
+// after the id of the last item of the one before.
+func collect[T any](page func(after int64) ([]T, error), id func(T) int64) ([]T, error) {
+	var all []T
+	for after := int64(0); ; {
+		items, err := page(after)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if len(items) < 1000 {
+			return all, nil
+		}
+		after = id(items[len(items)-1])
+	}
 }

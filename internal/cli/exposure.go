@@ -39,17 +39,11 @@ func (c *ExposureListCmd) Run(ctx context.Context, e *env) error {
 			}
 		}
 	}
-	var all []store.Exposure
-	for after := int64(0); ; {
-		page, err := a.Service.Exposures(ctx, e.operator(), store.ExposureQuery{States: states, AssetID: c.Asset, After: after, Limit: 1000})
-		if err != nil {
-			return err
-		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
+	all, err := collect(func(after int64) ([]store.Exposure, error) {
+		return a.Service.Exposures(ctx, e.operator(), store.ExposureQuery{States: states, AssetID: c.Asset, After: after, Limit: 1000})
+	}, func(x store.Exposure) int64 { return x.ID })
+	if err != nil {
+		return err
 	}
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(all)
