@@ -33,11 +33,17 @@ const (
 	ReadIntel        Permission = "read_intel"         // objects, lookup, vulnerabilities, CMDB matching
 	ManageKeys       Permission = "manage_keys"        // API keys and the audit trail
 	ManageOutlets    Permission = "manage_outlets"     // blocklists and the allow-list
+	// ManageNotifications: notification rules and their deliveries.
+	ManageNotifications Permission = "manage_notifications"
+	// ManageDestinations: the allow-list of webhook destinations, which
+	// bounds where any rule may send.
+	ManageDestinations Permission = "manage_destinations"
 )
 
 // AllPermissions lists every permission.
 func AllPermissions() []Permission {
-	return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource, ReadIntel, ManageKeys, ManageOutlets}
+	return []Permission{ViewAPIFeed, ViewFeedSource, CreateFeedSource, UpdateFeedSource, ReadIntel, ManageKeys, ManageOutlets,
+		ManageNotifications, ManageDestinations}
 }
 
 // Role is a named set of permissions.

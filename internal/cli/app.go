@@ -14,6 +14,7 @@ import (
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/ignite"
 	"github.com/flintcti/flint/internal/metrics"
+	"github.com/flintcti/flint/internal/notify"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/secret"
 	"github.com/flintcti/flint/internal/service"
@@ -33,6 +34,10 @@ type App struct {
 	Scheduler     *scheduler.Scheduler
 	Service       *service.Service // the use cases the commands call
 	Metrics       *metrics.Metrics
+	// Notifier dispatches the outbox's events to notification rules and
+	// delivers them; NotifyTick is how often (default 2 s).
+	Notifier   *notify.Deliverer
+	NotifyTick time.Duration
 	// RetentionDays, above 0, purges the objects whose validity ended more
 	// than this many days ago: at start, then hourly.
 	RetentionDays int
@@ -90,9 +95,22 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 		Limiter: func(id int64) ignite.Limiter {
 			return st.SharedLimiter(fmt.Sprintf("upstream:%d", id), store.Rate{PerSecond: ignite.DefaultRateLimit, Burst: ignite.DefaultRateBurst})
 		}}
+	a.Notifier = &notify.Deliverer{Store: st, Log: log, UserAgent: "Flint/" + Version,
+		Holder: fmt.Sprintf("%s:%d", hostname(), os.Getpid()),
+		Open: func(id int64, what string, sealed []byte) ([]byte, error) {
+			return box.Open(sealed, secret.RuleAD(id, what))
+		}}
 	a.Service = &service.Service{Store: st, Scheduler: a.Scheduler, Seal: a.Seal, Log: log, TokenKey: box.Derive("taxii-next"),
-		Purged: a.Metrics.Purged}
+		Purged: a.Metrics.Purged, Notifier: a.Notifier,
+		SealNotify: func(id int64, what string, plain []byte) ([]byte, error) {
+			return box.Seal(plain, secret.RuleAD(id, what))
+		}}
 	return a, nil
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // Seal is the store's Sealer for this installation's key.
@@ -180,6 +198,15 @@ func (a *App) Run(ctx context.Context) error {
 			case <-tick.C:
 			}
 		}
+	}()
+	wg.Add(1)
+	go func() { // notifications: the outbox dispatched to rules, deliveries attempted
+		defer wg.Done()
+		tick := a.NotifyTick
+		if tick <= 0 {
+			tick = 2 * time.Second
+		}
+		a.Notifier.Run(ctx, tick)
 	}()
 	if a.RetentionDays > 0 {
 		wg.Add(1)

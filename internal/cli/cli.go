@@ -44,6 +44,7 @@ type root struct {
 	Vuln     VulnCmd     `cmd:"" help:"Vulnerabilities: search by product, vendor, CVSS, severity, EPSS."`
 	Cmdb     CmdbCmd     `cmd:"" help:"Match a CMDB export against the vulnerabilities, or keep it as the inventory."`
 	Exposure ExposureCmd `cmd:"" name:"exposures" help:"Exposures: vulnerabilities matching the stored inventory; acknowledge or dismiss them."`
+	Notify   NotifyCmd   `cmd:"" help:"Notifications: rules that send exposures and channel events to webhooks, their deliveries, the allow-list of destinations."`
 	Export   ExportCmd   `cmd:"" help:"Export the intelligence: a STIX 2.1 bundle."`
 	Edl      EdlCmd      `cmd:"" name:"edl" help:"Blocklists for firewalls (external dynamic lists), served at /edl/NAME."`
 	Allow    AllowCmd    `cmd:"" help:"The allow-list: values no blocklist carries, whatever the feed says."`

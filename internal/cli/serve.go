@@ -28,7 +28,13 @@ type ServeCmd struct {
 	RetentionDays int           `name:"retention-days" env:"FLINT_RETENTION_DAYS" help:"Purge objects whose validity ended more than this many days ago (1–3650), with their provenance and relationships: at start, then hourly. 0 (the default) keeps everything."`
 	LeaseTTL      time.Duration `name:"lease-ttl" default:"2m" help:"How long a channel's lease lasts unless renewed (every page): when a replica dies mid-poll, another resumes the poll after this (10s–1h)."`
 	SchedulerTick time.Duration `name:"scheduler-tick" default:"10s" hidden:"" help:"How often due channels are looked for (100ms–1m; tests)."`
-	MetricsListen string        `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
+	// Notifications.
+	NotifyAllowInternal bool          `name:"notify-allow-internal" help:"Let webhooks reach loopback, private and link-local addresses (receivers inside the network). Off, a webhook is sent only to public addresses, whatever its host name resolves to."`
+	NotifyTimeout       time.Duration `name:"notify-timeout" default:"10s" help:"How long a webhook receiver has to answer (1s–1m)."`
+	NotifyAttempts      int           `name:"notify-attempts" default:"10" help:"Attempts at a delivery before it is given up (1–50); retries wait 30s, doubling up to an hour."`
+	NotifyBackoff       time.Duration `name:"notify-backoff" default:"30s" hidden:"" help:"The first retry's wait (100ms–1h; tests)."`
+	NotifyTick          time.Duration `name:"notify-tick" default:"2s" hidden:"" help:"How often the outbox is looked at (100ms–1m; tests)."`
+	MetricsListen       string        `name:"metrics-listen" help:"Also serve Prometheus metrics at /metrics on this address, without a key (bind it to a private address). On the main address /metrics needs a key with view_feed_source."`
 }
 
 // Run runs the scheduler and the HTTP endpoint until interrupted.
@@ -46,12 +52,27 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute {
 		return fmt.Errorf("%w: --scheduler-tick %v: want 100ms–1m", errUsage, c.SchedulerTick)
 	}
+	if c.NotifyTimeout < time.Second || c.NotifyTimeout > time.Minute {
+		return fmt.Errorf("%w: --notify-timeout %v: want 1s–1m", errUsage, c.NotifyTimeout)
+	}
+	if c.NotifyAttempts < 1 || c.NotifyAttempts > 50 {
+		return fmt.Errorf("%w: --notify-attempts %d: want 1–50", errUsage, c.NotifyAttempts)
+	}
+	if c.NotifyBackoff < 100*time.Millisecond || c.NotifyBackoff > time.Hour {
+		return fmt.Errorf("%w: --notify-backoff %v: want 100ms–1h", errUsage, c.NotifyBackoff)
+	}
+	if c.NotifyTick < 100*time.Millisecond || c.NotifyTick > time.Minute {
+		return fmt.Errorf("%w: --notify-tick %v: want 100ms–1m", errUsage, c.NotifyTick)
+	}
 	a, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	a.RetentionDays = c.RetentionDays
+	a.Notifier.AllowInternal, a.Notifier.Timeout, a.Notifier.MaxAttempts, a.Notifier.Backoff = c.NotifyAllowInternal, c.NotifyTimeout,
+		c.NotifyAttempts, c.NotifyBackoff
+	a.NotifyTick = c.NotifyTick
 	a.Scheduler.LeaseTTL, a.Scheduler.Tick = c.LeaseTTL, c.SchedulerTick
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("%w: give --tls-cert and --tls-key together", errUsage)

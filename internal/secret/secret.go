@@ -160,6 +160,12 @@ func InstanceAD(instanceID int64) []byte {
 	return []byte("flint/instance/" + strconv.FormatInt(instanceID, 10))
 }
 
+// RuleAD is the additional data that binds a notification rule's sealed
+// webhook URL or signing secret (what: "url" or "secret") to its rule row.
+func RuleAD(ruleID int64, what string) []byte {
+	return []byte("flint/notify-rule/" + strconv.FormatInt(ruleID, 10) + "/" + what)
+}
+
 // Derive returns a 32-byte key for one purpose (HMAC-SHA256 of the purpose
 // under the box's key): another use of the same secret, such as signing
 // TAXII's next tokens, without reusing the key itself. The same key file

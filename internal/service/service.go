@@ -15,6 +15,7 @@ import (
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/notify"
 	"github.com/flintcti/flint/internal/scheduler"
 	"github.com/flintcti/flint/internal/store"
 )
@@ -34,6 +35,10 @@ type Service struct {
 	// Purged, when set, is told how many objects each retention batch
 	// purged (metrics).
 	Purged func(n int)
+	// SealNotify seals a notification rule's webhook URL and secret;
+	// Notifier sends test notifications (and, in serve, delivers).
+	SealNotify NotifySealer
+	Notifier   *notify.Deliverer
 
 	tokenOnce sync.Once
 	randomKey []byte

@@ -155,6 +155,12 @@ func (s *Store) ReconcileExposures(ctx context.Context, assetRows []int64, found
 	}); err != nil {
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}
+	// Opened and reopened exposures notify (notify), committed with them.
+	if c.Opened+c.Reopened > 0 {
+		if err := s.exposureEvents(ctx, tx, assetRows, nowUS); err != nil {
+			return c, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flintcti/flint/internal/feed"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/notify"
 )
 
 // Sealer seals an instance's token for its row id (package secret).
@@ -415,12 +416,32 @@ func (s *Store) FinishPoll(ctx context.Context, run feed.PollRun) error {
 	if run.Ended.IsZero() {
 		run.Ended = s.now().UTC()
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE polls SET ended_at = $1, pages = $2, new = $3, updated = $4, unchanged = $5, filtered = $6,
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, `UPDATE polls SET ended_at = $1, pages = $2, new = $3, updated = $4, unchanged = $5, filtered = $6,
 		invalid = $7, unsupported = $8, cursor_after = $9, outcome = $10, error_code = $11, error_message = $12,
 		listed = $13, requests = $14, relationships = $15 WHERE id = $16`,
 		run.Ended.UnixMicro(), run.Pages, run.New, run.Updated, run.Unchanged, run.Filtered, run.Invalid, run.Unsupported,
 		run.CursorAfter, string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.Listed, run.Requests, run.Relationships, run.ID)
 	if err != nil {
+		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
+	}
+	// A failed poll is an event (notify), written with its record; an
+	// interrupted one (the process stopping) is resumed, not failed.
+	if n, _ := res.RowsAffected(); n > 0 && run.Outcome == feed.OutcomeFailed && run.ErrorCode != "interrupted" {
+		f, err := s.channelFacts(ctx, tx, run.ChannelID)
+		if err != nil {
+			return err
+		}
+		f.Status, f.ErrorCode, f.ErrorMessage, f.PollID, f.Trigger = string(run.Outcome), run.ErrorCode, run.ErrorMessage, run.ID, string(run.Trigger)
+		if err := s.addEvent(ctx, tx, notify.PollFailed, run.ChannelID, f, s.now().UTC().UnixMicro()); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: finish poll %d: %w", run.ID, err)
 	}
 	return nil
@@ -461,8 +482,36 @@ func (s *Store) SaveHealth(ctx context.Context, id int64, h feed.Health, nextRun
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE channels SET health = $1, next_run_at = $2, updated_at = $3 WHERE id = $4`,
-		string(hj), micros(nextRun), s.now().UTC().UnixMicro(), id); err != nil {
+	nowUS := s.now().UTC().UnixMicro()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: save health of channel %d: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	// The health it had, to see what changed (locked on PostgreSQL; a
+	// SQLite write transaction holds the database).
+	lock := ""
+	if s.dialect != SQLite {
+		lock = ` FOR UPDATE`
+	}
+	var oldJSON string
+	if err := tx.QueryRowContext(ctx, `SELECT health FROM channels WHERE id = $1`+lock, id).Scan(&oldJSON); err != nil {
+		if errors.Is(err, sql.ErrNoRows) { // removed meanwhile: nothing to save
+			return nil
+		}
+		return fmt.Errorf("store: save health of channel %d: %w", id, err)
+	}
+	var old feed.Health
+	_ = json.Unmarshal([]byte(oldJSON), &old)
+	if _, err := tx.ExecContext(ctx, `UPDATE channels SET health = $1, next_run_at = $2, updated_at = $3 WHERE id = $4`,
+		string(hj), micros(nextRun), nowUS, id); err != nil {
+		return fmt.Errorf("store: save health of channel %d: %w", id, err)
+	}
+	// Its notifications commit with it (notify).
+	if err := s.channelEvents(ctx, tx, id, old, h, nowUS); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: save health of channel %d: %w", id, err)
 	}
 	return nil
