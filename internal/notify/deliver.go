@@ -77,7 +77,12 @@ type Outbox interface {
 	FinishAttempt(ctx context.Context, d Delivery, holder string, a Attempt, maxAttempts int, next time.Time) error
 	DestinationPatterns(ctx context.Context) ([]string, error)
 	RuleSealed(ctx context.Context, ruleID int64) (Sealed, error)
+	PruneOutbox(ctx context.Context, cutoff time.Time) (int64, error)
 }
+
+// KeepEvents is how long dispatched events and their finished deliveries
+// stay visible before they are pruned.
+const KeepEvents = 30 * 24 * time.Hour
 
 // Opener opens a rule's sealed URL or secret (package secret; what names
 // which: "url" or "secret").
@@ -154,7 +159,16 @@ func (d *Deliverer) ClaimFor() time.Duration { return 2*d.timeout() + 5*time.Sec
 func (d *Deliverer) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if now := d.now(); now.Sub(pruned) >= time.Hour {
+			if n, err := d.Store.PruneOutbox(ctx, now.Add(-KeepEvents)); err != nil && ctx.Err() == nil {
+				d.log().Warn("notify: pruning old events failed", "error", err)
+			} else if n > 0 {
+				d.log().Info("notify: old events pruned", "events", n)
+			}
+			pruned = now
+		}
 		if _, err := d.Dispatch(ctx); err != nil && ctx.Err() == nil {
 			d.log().Warn("notify: dispatching events failed; trying again", "error", err)
 		}
