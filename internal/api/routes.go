@@ -83,6 +83,15 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/allow", auth.ManageOutlets, s.addAllow},
 		{"DELETE", "/api/v1/allow/{id}", auth.ManageOutlets, s.removeAllow},
 
+		{"GET", "/api/v1/notify/rules", auth.ManageNotifications, s.listRules},
+		{"POST", "/api/v1/notify/rules", auth.ManageNotifications, s.addRule},
+		{"DELETE", "/api/v1/notify/rules/{name}", auth.ManageNotifications, s.removeRule},
+		{"POST", "/api/v1/notify/rules/{name}/test", auth.ManageNotifications, s.testRule},
+		{"GET", "/api/v1/notify/deliveries", auth.ManageNotifications, s.listDeliveries},
+		{"GET", "/api/v1/notify/destinations", auth.ManageNotifications, s.listDestinations},
+		{"POST", "/api/v1/notify/destinations", auth.ManageDestinations, s.allowDestination},
+		{"DELETE", "/api/v1/notify/destinations/{pattern}", auth.ManageDestinations, s.disallowDestination},
+
 		{"GET", "/api/v1/keys", auth.ManageKeys, s.listKeys},
 		{"POST", "/api/v1/keys", auth.ManageKeys, s.createKey},
 		{"DELETE", "/api/v1/keys/{id}", auth.ManageKeys, s.revokeKey},

@@ -187,12 +187,12 @@ func (s *Service) TestRule(ctx context.Context, p *auth.Principal, name string) 
 	if err := need(p, auth.ManageNotifications); err != nil {
 		return RuleTestResult{}, err
 	}
-	if s.Notifier == nil {
-		return RuleTestResult{}, intel.Errorf(intel.EINTERNAL, "notifications are not set up in this process")
-	}
 	r, err := s.Store.NotifyRule(ctx, name)
 	if err != nil {
 		return RuleTestResult{}, err
+	}
+	if s.Notifier == nil {
+		return RuleTestResult{}, intel.Errorf(intel.EINTERNAL, "notifications are not set up in this process")
 	}
 	sealed, err := s.Store.RuleSealed(ctx, r.ID)
 	if err != nil {
