@@ -30,16 +30,11 @@ func exposures(t *testing.T, dir string, args ...string) []store.Exposure {
 	return out
 }
 
-// The stored inventory is matched when a poll brings vulnerabilities and
-// when it is imported: a match opens an exposure with how and why; it can
-// be acknowledged; a version moved to a fixed one resolves it, and back
-// reopens it; a dismissal needs a reason and outlasts matching; a capped
-// reader sees no exposure of a vulnerability above its cap.
-func TestExposures(t *testing.T) {
-	cfg := sim.Config{Seed: 9, Reports: 1, Vulnerabilities: 150, Indicators: 1, VulnWindow: 20 * 24 * time.Hour,
-		Now: time.Now().UTC().Truncate(time.Second)}
-	// A first look at the data (the simulator is deterministic) finds a
-	// vulnerable product with an affected and a fixed version.
+// vulnerableProduct takes a first look at the simulator's data (it is
+// deterministic) for a vulnerability, above TLP:CLEAR, that lists an
+// affected and a fixed version of a product.
+func vulnerableProduct(t *testing.T, cfg sim.Config) (intel.Object, intel.ProductRef) {
+	t.Helper()
 	_, probeURL := upstream(t, cfg)
 	probe := t.TempDir()
 	mustCLI(t, probe, sim.DefaultToken+"\n", "instance", "add", "main", "--base-url", probeURL)
@@ -63,6 +58,18 @@ func TestExposures(t *testing.T) {
 	if prod.Product == "" {
 		t.Fatalf("no vulnerability among %d lists an affected and a fixed version of a product", len(vulns))
 	}
+	return vuln, prod
+}
+
+// The stored inventory is matched when a poll brings vulnerabilities and
+// when it is imported: a match opens an exposure with how and why; it can
+// be acknowledged; a version moved to a fixed one resolves it, and back
+// reopens it; a dismissal needs a reason and outlasts matching; a capped
+// reader sees no exposure of a vulnerability above its cap.
+func TestExposures(t *testing.T) {
+	cfg := sim.Config{Seed: 9, Reports: 1, Vulnerabilities: 150, Indicators: 1, VulnWindow: 20 * 24 * time.Hour,
+		Now: time.Now().UTC().Truncate(time.Second)}
+	vuln, prod := vulnerableProduct(t, cfg)
 
 	// The inventory first, then a poll: serve's matching after the poll
 	// opens the exposure.

@@ -57,6 +57,36 @@ type replica struct {
 	done chan error
 }
 
+// startChild starts flint with args in a process of its own (through
+// TestReplicaChild), its log in logDir, and returns once it prints the
+// address it serves on.
+func startChild(t *testing.T, logDir string, args ...string) *replica {
+	t.Helper()
+	raw, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicaChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envReplicaArgs+"="+string(raw))
+	stdout, _ := cmd.StdoutPipe()
+	logf, _ := os.Create(filepath.Join(logDir, fmt.Sprintf("replica-%d.log", time.Now().UnixNano())))
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, done: make(chan error, 1)}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "flint serving on "); ok {
+			r.base, _, _ = strings.Cut(rest, " ")
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	go func() { r.done <- cmd.Wait(); logf.Close() }()
+	if r.base == "" {
+		t.Fatalf("a replica printed no address")
+	}
+	return r
+}
+
 // requestLog records when each request reached an upstream.
 type requestLog struct {
 	mu    sync.Mutex
@@ -151,31 +181,8 @@ func TestReplicas(t *testing.T) {
 	// Three replicas.
 	const burst = 12
 	start := func() *replica {
-		args := []string{"--data-dir", dir, "--db", pg, "--log-level", "info", "--upstream-loopback", "serve", "--listen", "127.0.0.1:0",
-			"--lease-ttl", "10s", "--scheduler-tick", "200ms", "--rate-limit", "0.001", "--rate-burst", strconv.Itoa(burst)}
-		raw, _ := json.Marshal(args)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestReplicaChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envReplicaArgs+"="+string(raw))
-		stdout, _ := cmd.StdoutPipe()
-		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("replica-%d.log", time.Now().UnixNano())))
-		cmd.Stderr = logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		r := &replica{cmd: cmd, done: make(chan error, 1)}
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "flint serving on "); ok {
-				r.base, _, _ = strings.Cut(rest, " ")
-				break
-			}
-		}
-		go io.Copy(io.Discard, stdout)
-		go func() { r.done <- cmd.Wait(); logf.Close() }()
-		if r.base == "" {
-			t.Fatalf("a replica printed no address")
-		}
-		return r
+		return startChild(t, dir, "--data-dir", dir, "--db", pg, "--log-level", "info", "--upstream-loopback", "serve", "--listen", "127.0.0.1:0",
+			"--lease-ttl", "10s", "--scheduler-tick", "200ms", "--rate-limit", "0.001", "--rate-burst", strconv.Itoa(burst))
 	}
 	replicas := []*replica{start(), start(), start()}
 	defer func() {
