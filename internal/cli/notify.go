@@ -32,7 +32,7 @@ type NotifyAddCmd struct {
 	Webhook     string   `help:"The receiver's URL (https; http only to a loopback or private address). Its host must be on the allow-list. A URL that is itself a credential (Slack's, Teams') is better given with --webhook-env."`
 	WebhookEnv  string   `name:"webhook-env" help:"Read the receiver's URL from this environment variable (kept off the command line)."`
 	SecretEnv   string   `name:"secret-env" help:"Sign each delivery with the secret in this environment variable (16–256 bytes): header Flint-Signature."`
-	Format      string   `default:"json" enum:"json,chat" help:"json (Flint's signed event document) or chat (a message Slack and Microsoft Teams incoming webhooks accept)."`
+	Format      string   `default:"json" enum:"json,slack,teams" help:"json (Flint's event document), slack (a Slack incoming webhook's message) or teams (an Adaptive Card message for a Microsoft Teams webhook workflow or incoming webhook)."`
 	MaxTLP      string   `name:"max-tlp" help:"Send nothing marked above this TLP (default amber, or your cap)."`
 	MinCVSS3    *float64 `name:"min-cvss3" help:"Exposures only: of vulnerabilities with a CVSS v3 score at least this."`
 	Severity    []string `help:"Exposures only: of these severities (critical, high, medium, low, informational, none)."`

@@ -124,13 +124,25 @@ type Document struct {
 
 // Body renders a delivery's body in the rule's format.
 func Body(r *Rule, key string, ev Event, data any) ([]byte, error) {
-	if r.Format == FormatChat {
-		return json.Marshal(map[string]string{"text": Text(ev.Kind, data)})
+	switch r.Format {
+	case FormatSlack:
+		return json.Marshal(map[string]string{"text": slackEscape(Text(ev.Kind, data))})
+	case FormatTeams:
+		card := map[string]any{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
+			"body": []map[string]any{{"type": "TextBlock", "text": Text(ev.Kind, data), "wrap": true}}}
+		return json.Marshal(map[string]any{"type": "message", "attachments": []map[string]any{
+			{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}})
 	}
 	return json.Marshal(Document{ID: key, EventID: ev.ID, Type: ev.Kind, Rule: r.Name, OccurredAt: ev.Created, Data: data})
 }
 
-// Text is the one-paragraph message of an event (format chat).
+// slackEscape escapes what Slack reads as markup (<…> links and
+// mentions), so that a name from upstream cannot become a link.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// Text is the one-paragraph message of an event (formats slack and teams).
 func Text(kind string, data any) string {
 	switch d := data.(type) {
 	case *ExposureFacts:

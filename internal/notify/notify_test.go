@@ -310,7 +310,7 @@ func TestDeliverRetriesAndSigns(t *testing.T) {
 		}
 	}
 	addRule(t, st, box, notify.Rule{Name: "ops", Event: notify.ChannelError}, flakyURL, secretText)
-	addRule(t, st, box, notify.Rule{Name: "chat", Event: notify.ChannelError, Format: notify.FormatChat}, downURL, "")
+	addRule(t, st, box, notify.Rule{Name: "chat", Event: notify.ChannelError, Format: notify.FormatSlack}, downURL, "")
 	addRule(t, st, box, notify.Rule{Name: "lab only", Event: notify.ChannelError, Filters: notify.Filters{Instances: []string{"lab"}}}, flakyURL, "")
 
 	h := ch.Health
@@ -426,5 +426,48 @@ func TestDeliverRefusals(t *testing.T) {
 		if x.State != notify.Pending || x.Attempts != 1 || !strings.Contains(x.LastError, want) {
 			t.Errorf("%s: %+v, want %q", x.Rule, x, want)
 		}
+	}
+}
+
+// The three formats: Flint's document with the key; Slack's {"text"} with
+// markup from upstream escaped; Teams' message with one Adaptive Card.
+func TestBodies(t *testing.T) {
+	var x notify.ExposureFacts
+	score := 9.8
+	x.Exposure.ID, x.Exposure.How = 7, "cpe"
+	x.Asset.AssetID, x.Asset.Product, x.Asset.Version = "srv-1", "EdgeGate", "4.2"
+	x.Vulnerability.Name, x.Vulnerability.CVSSv3, x.Vulnerability.TLP = "CVE-2026-1 <https://evil.example|click>", &score, intel.TLPAmber
+	ev := notify.Event{ID: 3, Kind: notify.Exposure, Created: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
+	body := func(format string) map[string]any {
+		b, err := notify.Body(&notify.Rule{Name: "r", Format: format}, "key-1", ev, &x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := body(notify.FormatJSON); m["id"] != "key-1" || m["type"] != "exposure" || m["event_id"] != 3.0 || m["rule"] != "r" {
+		t.Errorf("json: %v", m)
+	}
+	slack := body(notify.FormatSlack)
+	text, _ := slack["text"].(string)
+	if len(slack) != 1 || strings.Contains(text, "<https") || !strings.Contains(text, "&lt;https://evil.example|click&gt;") ||
+		!strings.Contains(text, "CVSS v3 9.8") || !strings.Contains(text, "srv-1 (EdgeGate 4.2)") || !strings.Contains(text, "exposure 7") {
+		t.Errorf("slack: %v", slack)
+	}
+	teams := body(notify.FormatTeams)
+	att, _ := teams["attachments"].([]any)
+	if teams["type"] != "message" || len(att) != 1 {
+		t.Fatalf("teams: %v", teams)
+	}
+	a := att[0].(map[string]any)
+	card, _ := a["content"].(map[string]any)
+	blocks, _ := card["body"].([]any)
+	if a["contentType"] != "application/vnd.microsoft.card.adaptive" || card["type"] != "AdaptiveCard" || len(blocks) != 1 ||
+		!strings.Contains(blocks[0].(map[string]any)["text"].(string), "srv-1") {
+		t.Errorf("teams: %v", teams)
 	}
 }

@@ -36,7 +36,11 @@ func Kinds() []string { return []string{Exposure, ChannelError, ChannelRestored,
 // Payload formats.
 const (
 	FormatJSON = "json" // Flint's event document, signed
-	FormatChat = "chat" // {"text": …}: what Slack and Microsoft Teams incoming webhooks take
+	FormatSlack = "slack" // {"text": …}: a Slack incoming webhook's message
+	// FormatTeams is a message with an Adaptive Card, which Microsoft
+	// Teams' webhook workflows ("When a Teams webhook request is
+	// received") and its older incoming webhooks take.
+	FormatTeams = "teams"
 )
 
 // Filters narrow the events of a rule. Empty: every event of its kind.
@@ -103,8 +107,8 @@ func (r *Rule) Validate() error {
 	if r.Format == "" {
 		r.Format = FormatJSON
 	}
-	if r.Format != FormatJSON && r.Format != FormatChat {
-		bad("format", "format %q is not known; allowed: json, chat (Slack and Microsoft Teams incoming webhooks)", r.Format)
+	if r.Format != FormatJSON && r.Format != FormatSlack && r.Format != FormatTeams {
+		bad("format", "format %q is not known; allowed: json, slack, teams", r.Format)
 	}
 	f := &r.Filters
 	if r.Event != Exposure {
