@@ -30,7 +30,7 @@ func TestMatchAsset(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		asset Asset
-		want  string // "id:how" per match, strongest first
+		want  string // "id:how" per match, strongest first; "?" marks a version given that cannot be placed
 	}{
 		{"cpe of an affected version", Asset{CPE: "cpe:2.3:o:examplesoft:edgegate:7.2.0:*:*:*:*:*:*:*"}, "1:cpe,2:name_only"},
 		{"cpe 2.2 uri", Asset{CPE: "cpe:/o:examplesoft:edgegate:7.0.12"}, "1:cpe,2:name_only"},
@@ -41,8 +41,8 @@ func TestMatchAsset(t *testing.T) {
 		{"same version written shorter", Asset{Product: "examplesoft edgegate", Version: "7.2"}, "1:product_version,2:name_only"},
 		{"fixed version", Asset{Product: "EdgeGate", Version: "7.2.3"}, "2:name_only"},
 		{"newer than every fix", Asset{Product: "EdgeGate", Version: "8.0"}, "2:name_only"},
-		{"unlisted between versions", Asset{Product: "EdgeGate", Version: "7.1.5"}, "1:name_only,2:name_only"},
-		{"unplaceable version", Asset{Product: "EdgeGate", Version: "7.2.0-beta"}, "1:name_only,2:name_only"},
+		{"unlisted between versions", Asset{Product: "EdgeGate", Version: "7.1.5"}, "2:name_only,1:name_only?"},
+		{"unplaceable version", Asset{Product: "EdgeGate", Version: "7.2.0-beta"}, "2:name_only,1:name_only?"},
 		{"no version", Asset{Product: "Edgegate"}, "1:name_only,2:name_only"},
 		{"other vendor of the same name", Asset{Vendor: "Initech", Product: "EdgeGate", Version: "7.2.0"}, ""},
 		{"part of a word is no match", Asset{Product: "Edge", Version: "7.2.0"}, ""},
@@ -55,7 +55,11 @@ func TestMatchAsset(t *testing.T) {
 		}
 		var s []string
 		for _, m := range got {
-			s = append(s, strings.Join([]string{itoa(m.VulnerabilityID), m.How}, ":"))
+			mark := ""
+			if m.Unplaced {
+				mark = "?"
+			}
+			s = append(s, strings.Join([]string{itoa(m.VulnerabilityID), m.How}, ":")+mark)
 			if m.Reason == "" || m.Product == "" || m.Value == "" {
 				t.Errorf("%s: match without reason, product or value: %+v", tc.name, m)
 			}

@@ -57,6 +57,9 @@ func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, e
 		var found []store.Found
 		for i, r := range res {
 			for _, m := range r.Matches {
+				if m.Unplaced { // the asset's version is given, and none the vulnerability lists
+					continue
+				}
 				found = append(found, store.Found{AssetRow: batch[i].ID, VulnID: m.VulnerabilityID, How: m.How, Reason: m.Reason})
 			}
 		}
