@@ -105,7 +105,7 @@ func Exposures(ctx context.Context, c ExposuresConfig, env Env) (ExposuresResult
 		return res, err
 	}
 	t0 := time.Now()
-	n, err := svc.RematchInventory(ctx)
+	n, err := svc.MatchChanged(ctx) // as serve does after a poll
 	stopProfile()
 	if err != nil {
 		return res, err

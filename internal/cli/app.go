@@ -168,7 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}()
 	wg.Add(1)
-	go func() { // the inventory matched again after polls that changed something
+	go func() { // what polls stored or changed matched against the inventory
 		defer wg.Done()
 		for {
 			select {
@@ -176,7 +176,7 @@ func (a *App) Run(ctx context.Context) error {
 				return
 			case <-rematch:
 			}
-			if _, err := a.Service.RematchInventory(ctx); err != nil && ctx.Err() == nil {
+			if _, err := a.Service.MatchChanged(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("exposures: matching the inventory failed; the next poll tries again", "error", err)
 			}
 		}

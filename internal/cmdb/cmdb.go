@@ -251,27 +251,9 @@ func MatchAsset(a Asset, vulns []intel.Object) ([]Match, error) {
 	}
 	var out []Match
 	for i := range vulns {
-		v := &vulns[i]
-		if v.Type != intel.Vulnerability || v.Vulnerability == nil {
-			continue
+		if m, ok := matchVulnerability(a, vendor, product, name, &vulns[i]); ok {
+			out = append(out, m)
 		}
-		best := Match{}
-		for _, p := range v.Vulnerability.Products {
-			m, ok := matchProduct(a, vendor, product, name, p)
-			if ok && (rank(m.How) > rank(best.How) || (m.How == best.How && best.Unplaced && !m.Unplaced)) {
-				best = m
-			}
-		}
-		if best.How == "" {
-			continue
-		}
-		d := v.Vulnerability
-		best.VulnerabilityID, best.Value, best.Title, best.Severity, best.TLP = v.ID, v.Value, v.Name, d.Severity, v.TLP
-		if d.CVSSv3 != nil {
-			s := d.CVSSv3.Score
-			best.CVSSv3 = &s
-		}
-		out = append(out, best)
 	}
 	slices.SortStableFunc(out, func(x, y Match) int {
 		if r := rank(y.How) - rank(x.How); r != 0 {
@@ -314,6 +296,32 @@ func cmpScore(a, b *float64) int {
 		return 1
 	}
 	return 0
+}
+
+// matchVulnerability is the strongest match of the vulnerability's
+// affected products with the asset (whose target is vendor, product and
+// name), if any.
+func matchVulnerability(a Asset, vendor, product string, name *cpe.Name, v *intel.Object) (Match, bool) {
+	if v.Type != intel.Vulnerability || v.Vulnerability == nil {
+		return Match{}, false
+	}
+	best := Match{}
+	for _, p := range v.Vulnerability.Products {
+		m, ok := matchProduct(a, vendor, product, name, p)
+		if ok && (rank(m.How) > rank(best.How) || (m.How == best.How && best.Unplaced && !m.Unplaced)) {
+			best = m
+		}
+	}
+	if best.How == "" {
+		return Match{}, false
+	}
+	d := v.Vulnerability
+	best.VulnerabilityID, best.Value, best.Title, best.Severity, best.TLP = v.ID, v.Value, v.Name, d.Severity, v.TLP
+	if d.CVSSv3 != nil {
+		s := d.CVSSv3.Score
+		best.CVSSv3 = &s
+	}
+	return best, true
 }
 
 // matchProduct decides whether one affected product of a vulnerability

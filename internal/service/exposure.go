@@ -22,17 +22,35 @@ import (
 func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, error) {
 	s.matchMu.Lock()
 	defer s.matchMu.Unlock()
+	return s.rematch(ctx)
+}
+
+// inventory reads the whole stored inventory.
+func (s *Service) inventory(ctx context.Context) ([]store.InventoryRow, error) {
 	var all []store.InventoryRow
 	for after := int64(0); ; {
 		rows, err := s.Store.Inventory(ctx, after, cmdb.MaxAssets)
 		if err != nil {
-			return store.ExposureCounts{}, err
+			return nil, err
 		}
 		if len(rows) == 0 {
-			break
+			return all, nil
 		}
 		after = rows[len(rows)-1].ID
 		all = append(all, rows...)
+	}
+}
+
+// rematch matches the whole inventory against every vulnerability, and
+// records that everything stored before it began is matched.
+func (s *Service) rematch(ctx context.Context) (store.ExposureCounts, error) {
+	mark, err := s.Store.AddedMark(ctx)
+	if err != nil {
+		return store.ExposureCounts{}, err
+	}
+	all, err := s.inventory(ctx)
+	if err != nil {
+		return store.ExposureCounts{}, err
 	}
 	// Batches of one product's rows as far as possible (a product's
 	// candidates are read once a batch), each matched and recorded on its
@@ -74,8 +92,105 @@ func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, e
 		s.log().Info("exposures: inventory matched", "opened", total.Opened, "reopened", total.Reopened, "resolved", total.Resolved,
 			"seen", total.Seen)
 	}
+	return total, s.Store.SetMatchMark(ctx, mark)
+}
+
+// MatchChanged matches the vulnerabilities stored or changed since the
+// last matching (the added log says which, in commit order) against the
+// whole stored inventory, and records the result as exposures of those
+// vulnerabilities: what a poll brought costs in proportion to it, not to
+// every vulnerability stored. Never matched before, it matches everything.
+func (s *Service) MatchChanged(ctx context.Context) (store.ExposureCounts, error) {
+	s.matchMu.Lock()
+	defer s.matchMu.Unlock()
+	after, ok, err := s.Store.MatchMark(ctx)
+	if err != nil || !ok {
+		if err != nil {
+			return store.ExposureCounts{}, err
+		}
+		return s.rematch(ctx)
+	}
+	rows, err := s.inventory(ctx)
+	if err != nil {
+		return store.ExposureCounts{}, err
+	}
+	if len(rows) == 0 { // nothing to match: everything so far is matched
+		mark, err := s.Store.AddedMark(ctx)
+		if err != nil {
+			return store.ExposureCounts{}, err
+		}
+		return store.ExposureCounts{}, s.Store.SetMatchMark(ctx, max(mark, after))
+	}
+	assets := make([]cmdb.Asset, len(rows))
+	for i, r := range rows {
+		assets[i] = cmdb.Asset{AssetID: r.AssetID, Asset: r.Name, Vendor: r.Vendor, Product: r.Product, Version: r.Version, CPE: r.CPE}
+	}
+	index := cmdb.NewIndex(assets)
+	var total store.ExposureCounts
+	for {
+		ids, last, err := s.Store.ChangedVulnerabilities(ctx, after, changedBatch)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		res, err := s.Store.Search(ctx, store.Query{IDs: ids, Types: []intel.Type{intel.Vulnerability}, Bare: true, Limit: len(ids)})
+		if err != nil {
+			return total, err
+		}
+		// Recorded vulnerability by vulnerability in groups of at most
+		// about maxFound matches: what is held at once stays bounded
+		// whatever the inventory.
+		byID := make(map[int64]*intel.Object, len(res.Objects))
+		for i := range res.Objects {
+			byID[res.Objects[i].ID] = &res.Objects[i]
+		}
+		var found []store.Found
+		var group []int64
+		flush := func() error {
+			c, err := s.Store.ReconcileVulnExposures(ctx, group, found)
+			total.Opened, total.Reopened, total.Resolved, total.Seen = total.Opened+c.Opened, total.Reopened+c.Reopened,
+				total.Resolved+c.Resolved, total.Seen+c.Seen
+			found, group = found[:0], group[:0]
+			return err
+		}
+		for _, id := range ids {
+			group = append(group, id)
+			if v := byID[id]; v != nil { // else removed since: its exposures went with it
+				for _, m := range index.Match(v) {
+					if !m.Unplaced {
+						found = append(found, store.Found{AssetRow: rows[m.Asset].ID, VulnID: id, How: m.How, Reason: m.Reason})
+					}
+				}
+			}
+			if len(found) >= maxFound {
+				if err := flush(); err != nil {
+					return total, err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return total, err
+		}
+		if err := s.Store.SetMatchMark(ctx, last); err != nil {
+			return total, err
+		}
+		after = last
+	}
+	if total.Opened+total.Reopened+total.Resolved > 0 {
+		s.log().Info("exposures: changed vulnerabilities matched", "opened", total.Opened, "reopened", total.Reopened,
+			"resolved", total.Resolved, "seen", total.Seen)
+	}
 	return total, nil
 }
+
+// changedBatch is how many changed vulnerabilities are read at once, and
+// maxFound about the most matches held before they are recorded.
+const (
+	changedBatch = 200
+	maxFound     = 50000
+)
 
 // rematchBatch is how many inventory rows are matched and recorded at
 // once (each keeps at most cmdb.MaxMatches exposures).

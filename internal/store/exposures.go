@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +67,21 @@ type ExposureCounts struct {
 // acknowledged), and an open or acknowledged exposure of those rows no
 // longer found is resolved.
 func (s *Store) ReconcileExposures(ctx context.Context, assetRows []int64, found []Found) (ExposureCounts, error) {
+	return s.reconcile(ctx, "asset_row", assetRows, found)
+}
+
+// ReconcileVulnExposures records the matches of vulnerabilities (at most
+// MaxIDs, each matched against the whole inventory) as ReconcileExposures
+// does those of inventory rows: the exposures of these vulnerabilities not
+// found are resolved.
+func (s *Store) ReconcileVulnExposures(ctx context.Context, vulnIDs []int64, found []Found) (ExposureCounts, error) {
+	return s.reconcile(ctx, "vuln_id", vulnIDs, found)
+}
+
+// reconcile reconciles the exposures whose column col (asset_row or
+// vuln_id, a constant) is one of ids with what was found for them.
+func (s *Store) reconcile(ctx context.Context, col string, ids []int64, found []Found) (ExposureCounts, error) {
+	assetRows := ids
 	var c ExposureCounts
 	nowUS := s.now().UTC().UnixMicro()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -82,10 +100,10 @@ func (s *Store) ReconcileExposures(ctx context.Context, assetRows []int64, found
 		return c, nil
 	}
 	if len(assetRows) > MaxIDs {
-		return c, fmt.Errorf("store: reconcile the exposures of %d inventory rows at once; at most %d", len(assetRows), MaxIDs)
+		return c, fmt.Errorf("store: reconcile the exposures of %d inventory rows or vulnerabilities at once; at most %d", len(assetRows), MaxIDs)
 	}
 	cond, args := s.in(1, int64Args(assetRows))
-	rows, err := tx.QueryContext(ctx, `SELECT id, asset_row, vuln_id, state, how, reason FROM exposures WHERE asset_row `+cond, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, asset_row, vuln_id, state, how, reason FROM exposures WHERE `+col+` `+cond, args...)
 	if err != nil {
 		return c, fmt.Errorf("store: reconcile exposures: %w", err)
 	}
@@ -157,7 +175,7 @@ func (s *Store) ReconcileExposures(ctx context.Context, assetRows []int64, found
 	}
 	// Opened and reopened exposures notify (notify), committed with them.
 	if c.Opened+c.Reopened > 0 {
-		if err := s.exposureEvents(ctx, tx, assetRows, nowUS); err != nil {
+		if err := s.exposureEvents(ctx, tx, col, assetRows, nowUS); err != nil {
 			return c, err
 		}
 	}
@@ -273,4 +291,107 @@ func (s *Store) SetExposureState(ctx context.Context, id int64, state, reason, b
 		return intel.Errorf(intel.ECONFLICT, "exposure %d is not %s", id, strings.Join(from, " or "))
 	}
 	return nil
+}
+
+// MatchMark returns the added log's stamp up to which every vulnerability
+// has been matched against the inventory; false when none ever was.
+func (s *Store) MatchMark(ctx context.Context) (int64, bool, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT added_after FROM match_state WHERE id = 1`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store: match state: %w", err)
+	}
+	return v, true, nil
+}
+
+// SetMatchMark records that every vulnerability up to the stamp has been
+// matched.
+func (s *Store) SetMatchMark(ctx context.Context, stamp int64) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO match_state (id, added_after) VALUES (1, $1)
+		ON CONFLICT (id) DO UPDATE SET added_after = excluded.added_after`, stamp); err != nil {
+		return fmt.Errorf("store: match state: %w", err)
+	}
+	return nil
+}
+
+// AddedMark returns the added log's latest stamp: everything stored or
+// changed so far has a stamp at or below it.
+func (s *Store) AddedMark(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT last FROM added_clock WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: added clock: %w", err)
+	}
+	return v, nil
+}
+
+// ChangedVulnerabilities returns the vulnerabilities stored or changed
+// after the added log's stamp after, oldest first, at most about limit
+// (a stamp's objects are never split), each once, and the stamp of the
+// last one (after when there is none). Stamps increase in the order
+// transactions commit, so resuming after the last stamp misses nothing.
+func (s *Store) ChangedVulnerabilities(ctx context.Context, after int64, limit int) ([]int64, int64, error) {
+	var colls []int64
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM collections ORDER BY id`)
+	if err != nil {
+		return nil, after, fmt.Errorf("store: changed vulnerabilities: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, after, err
+		}
+		colls = append(colls, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, after, fmt.Errorf("store: changed vulnerabilities: %w", err)
+	}
+	type entry struct{ at, id int64 }
+	var all []entry
+	// Each collection gives its first limit entries; one that gave limit
+	// may have more after its last, so nothing past the smallest such last
+	// stamp is taken (stamps are unique across collections: one clock).
+	cut := int64(math.MaxInt64)
+	for _, c := range colls {
+		rows, err := s.db.QueryContext(ctx, `SELECT a.added_at, a.object_id FROM added_log a JOIN objects o ON o.id = a.object_id
+			WHERE a.collection_id = $1 AND a.added_at > $2 AND o.type = 'vulnerability' ORDER BY a.added_at LIMIT $3`, c, after, limit)
+		if err != nil {
+			return nil, after, fmt.Errorf("store: changed vulnerabilities: %w", err)
+		}
+		n := 0
+		var lastAt int64
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.at, &e.id); err != nil {
+				rows.Close()
+				return nil, after, err
+			}
+			all = append(all, e)
+			n, lastAt = n+1, e.at
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, after, fmt.Errorf("store: changed vulnerabilities: %w", err)
+		}
+		if n == limit && lastAt < cut {
+			cut = lastAt
+		}
+	}
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.at, b.at) })
+	var ids []int64
+	seen := map[int64]bool{}
+	last := after
+	for _, e := range all {
+		if e.at > cut || len(ids) >= limit {
+			break
+		}
+		if !seen[e.id] {
+			seen[e.id] = true
+			ids = append(ids, e.id)
+		}
+		last = e.at
+	}
+	return ids, last, nil
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/flintcti/flint/internal/intel"
 )
@@ -85,6 +87,78 @@ func TestReconcileExposures(t *testing.T) {
 		s.ImportInventory(ctx, nil, true)
 		if got, _ := s.Exposures(ctx, ExposureQuery{Limit: 10}); len(got) != 0 {
 			t.Errorf("the asset is gone but not its exposures: %+v", got)
+		}
+	})
+}
+
+// The vulnerabilities stored or changed after a stamp come in commit
+// order, across collections, each page of them resumable from its last
+// stamp without a gap; indicators are not among them; a vulnerability
+// changed again comes again.
+func TestChangedVulnerabilities(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		if _, ok, err := s.MatchMark(ctx); ok || err != nil {
+			t.Fatalf("a new store's match mark: %v %v", ok, err)
+		}
+		p := intel.ProductRef{Vendor: "Examplesoft", Product: "EdgeGate", Versions: []string{"4.2"}}
+		cves := []string{"CVE-2026-0001", "CVE-2026-0002", "CVE-2026-0003", "CVE-2026-0004", "CVE-2026-0005", "CVE-2026-0006", "CVE-2026-0007"}
+		for i, cve := range cves {
+			c.Add(time.Second)
+			src, coll := prodVulns, "prod Vulnerabilities"
+			if i%2 == 1 {
+				src, coll = intel.Provenance{ChannelID: 7, Instance: "lab", Channel: "vulnerabilities"}, "lab Vulnerabilities"
+			}
+			MustApply(t, s, MustLease(t, s, src.ChannelID), Page{Source: src, Collection: coll, Cursor: cve,
+				Objects: []intel.Object{vuln(cve, 5, 7, 7, 0.1, "high", "", p), ipv4(i, epoch)}})
+		}
+		walk := func(after int64, limit int) ([]int64, int64) {
+			t.Helper()
+			var all []int64
+			for {
+				ids, last, err := s.ChangedVulnerabilities(ctx, after, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ids) == 0 {
+					if last != after {
+						t.Fatalf("no ids, yet the stamp moved from %d to %d", after, last)
+					}
+					return all, after
+				}
+				if len(ids) > limit {
+					t.Fatalf("%d ids for a limit of %d", len(ids), limit)
+				}
+				all, after = append(all, ids...), last
+			}
+		}
+		res, _ := s.Lookup(ctx, cves)
+		var want []int64
+		for _, r := range res {
+			want = append(want, r.Object.ID)
+		}
+		for _, limit := range []int{1, 2, 3, 100} {
+			got, _ := walk(0, limit)
+			if !slices.Equal(got, want) {
+				t.Errorf("limit %d: %v, want %v in commit order", limit, got, want)
+			}
+		}
+		_, mark := walk(0, 100)
+		if m, err := s.AddedMark(ctx); err != nil || m < mark {
+			t.Errorf("added mark %d below the last stamp %d: %v", m, mark, err)
+		}
+		if err := s.SetMatchMark(ctx, mark); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok, err := s.MatchMark(ctx); !ok || m != mark || err != nil {
+			t.Errorf("match mark: %d %v %v", m, ok, err)
+		}
+		// The third changes: it alone comes after the mark.
+		c.Add(time.Second)
+		MustApply(t, s, MustLease(t, s, prodVulns.ChannelID), Page{Source: prodVulns, Collection: "prod Vulnerabilities", Cursor: "again",
+			Objects: []intel.Object{vuln(cves[2], 5, 9.1, 7, 0.1, "critical", "", p)}})
+		if got, _ := walk(mark, 10); !slices.Equal(got, want[2:3]) {
+			t.Errorf("after the mark: %v, want %v", got, want[2:3])
 		}
 	})
 }

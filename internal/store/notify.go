@@ -243,10 +243,11 @@ func (s *Store) channelFacts(ctx context.Context, tx *sql.Tx, id int64) (notify.
 	return f, nil
 }
 
-// exposureEvents writes an event for each exposure of rows that this
+// exposureEvents writes an event for each exposure (whose column col,
+// asset_row or vuln_id, is one of ids) that this
 // transaction opened or reopened (state open, state_at now), when a rule
 // follows exposures; name_only ones only when such a rule takes them.
-func (s *Store) exposureEvents(ctx context.Context, tx *sql.Tx, assetRows []int64, nowUS int64) error {
+func (s *Store) exposureEvents(ctx context.Context, tx *sql.Tx, col string, ids []int64, nowUS int64) error {
 	rows, err := tx.QueryContext(ctx, `SELECT filters FROM notify_rules WHERE event = $1`, notify.Exposure)
 	if err != nil {
 		return fmt.Errorf("store: exposure rules: %w", err)
@@ -265,11 +266,11 @@ func (s *Store) exposureEvents(ctx context.Context, tx *sql.Tx, assetRows []int6
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil || !follow {
 		return err
 	}
-	return chunks(assetRows, s.batchLen, func(c []int64) error {
+	return chunks(ids, s.batchLen, func(c []int64) error {
 		cond, args := s.in(5, int64Args(c))
 		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, subject_id, data, created_at)
 			SELECT $1, id, CASE WHEN first_seen = $2 THEN '{}' ELSE '{"reopened":true}' END, $2 FROM exposures
-			WHERE state = $3 AND state_at = $2 AND ($4 OR how <> 'name_only') AND asset_row `+cond+` ORDER BY id`,
+			WHERE state = $3 AND state_at = $2 AND ($4 OR how <> 'name_only') AND `+col+` `+cond+` ORDER BY id`,
 			append([]any{notify.Exposure, nowUS, ExposureOpen, nameOnly}, args...)...)
 		if err != nil {
 			return fmt.Errorf("store: outbox exposures: %w", err)
