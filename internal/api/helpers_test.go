@@ -60,9 +60,13 @@ func newEnvOn(t *testing.T, dialect string) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	svc := &service.Service{Store: te.Store, Scheduler: sched, Now: te.Sim.Clock, Seal: te.Seal, TokenKey: te.Box.Derive("taxii-next"),
-		SealNotify: func(id int64, what string, plain []byte) ([]byte, error) { return te.Box.Seal(plain, secret.RuleAD(id, what)) },
+		SealNotify: func(id int64, what string, plain []byte) ([]byte, error) {
+			return te.Box.Seal(plain, secret.RuleAD(id, what))
+		},
 		Notifier: &notify.Deliverer{Store: te.Store, AllowInternal: true, Timeout: 5 * time.Second, UserAgent: "Flint/test",
-			Open: func(id int64, what string, sealed []byte) ([]byte, error) { return te.Box.Open(sealed, secret.RuleAD(id, what)) }}}
+			Open: func(id int64, what string, sealed []byte) ([]byte, error) {
+				return te.Box.Open(sealed, secret.RuleAD(id, what))
+			}}}
 	a := &api.Server{Service: svc, Now: te.Sim.Clock, Version: "test", BaseContext: func() context.Context { return ctx }, RateLimit: 1e6, RateBurst: 1e6}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

@@ -38,6 +38,9 @@ type App struct {
 	// delivers them; NotifyTick is how often (default 2 s).
 	Notifier   *notify.Deliverer
 	NotifyTick time.Duration
+
+	kindsMu sync.Mutex
+	kinds   map[int64]feed.Kind // channel id → kind (vulnChannel)
 	// RetentionDays, above 0, purges the objects whose validity ended more
 	// than this many days ago: at start, then hourly.
 	RetentionDays int
@@ -143,12 +146,24 @@ func (a *App) Run(ctx context.Context) error {
 		case kick <- struct{}{}:
 		default: // one is pending already
 		}
-		if run.New+run.Updated > 0 { // vulnerabilities stored or changed: the inventory is matched again
-			if ch, err := a.Store.ChannelByID(context.WithoutCancel(ctx), run.ChannelID); err == nil && ch.Kind == feed.Vulnerabilities {
-				select {
-				case rematch <- struct{}{}:
-				default:
-				}
+		if run.New+run.Updated > 0 && a.vulnChannel(ctx, run.ChannelID) { // what it stored or changed is matched
+			select {
+			case rematch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	// Matching runs beside ingest: every page a vulnerabilities channel
+	// commits is matched soon after (coalesced, at most once a second).
+	prevPage := a.Scheduler.OnPage
+	a.Scheduler.OnPage = func(run feed.PollRun) {
+		if prevPage != nil {
+			prevPage(run)
+		}
+		if a.vulnChannel(ctx, run.ChannelID) {
+			select {
+			case rematch <- struct{}{}:
+			default:
 			}
 		}
 	}
@@ -170,16 +185,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { // what polls stored or changed matched against the inventory
 		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-rematch:
-			}
-			if _, err := a.Service.MatchChanged(ctx); err != nil && ctx.Err() == nil {
-				a.Log.Warn("exposures: matching the inventory failed; the next poll tries again", "error", err)
-			}
-		}
+		a.Service.MatchBeside(ctx, rematch, time.Second)
 	}()
 	wg.Add(1)
 	go func() { // expired console sessions, hourly
@@ -217,6 +223,28 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	return a.Scheduler.Run(ctx)
+}
+
+// vulnChannel reports whether a channel is a vulnerabilities channel
+// (remembered: a channel's kind never changes).
+func (a *App) vulnChannel(ctx context.Context, id int64) bool {
+	a.kindsMu.Lock()
+	k, ok := a.kinds[id]
+	a.kindsMu.Unlock()
+	if !ok {
+		ch, err := a.Store.ChannelByID(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return false
+		}
+		k = ch.Kind
+		a.kindsMu.Lock()
+		if a.kinds == nil {
+			a.kinds = map[int64]feed.Kind{}
+		}
+		a.kinds[id] = k
+		a.kindsMu.Unlock()
+	}
+	return k == feed.Vulnerabilities
 }
 
 // retain purges expired objects at once and then every interval, until ctx

@@ -16,7 +16,7 @@ type BenchCmd struct {
 	Ingest    BenchIngestCmd    `cmd:"" help:"Ingest indicators from a simulator into the store, end to end, next to the fetch-only rate."`
 	API       BenchAPICmd       `cmd:"" name:"api" help:"Measure the REST API over HTTP: single lookups at a fixed rate, bulk lookups, vulnerability search."`
 	Vulns     BenchVulnsCmd     `cmd:"" name:"vulns" help:"Backfill vulnerabilities with premium detail from a simulator at a rate limit, then read them again unchanged: requests and time."`
-	Exposures BenchExposuresCmd `cmd:"" name:"exposures" help:"Backfill vulnerabilities into a fresh store without and with a stored inventory matched after the poll: the time matching adds."`
+	Exposures BenchExposuresCmd `cmd:"" name:"exposures" help:"Backfill vulnerabilities into a fresh store without and with a stored inventory matched beside the poll, as serve does: the time matching adds."`
 	Outlets   BenchOutletsCmd   `cmd:"" name:"outlets" help:"Serve a blocklist of every indicator, refresh it conditionally, and export everything as STIX, over HTTP."`
 	Console   BenchConsoleCmd   `cmd:"" name:"console" help:"Time the console's pages (p50, p99, weight) on a large store."`
 }

@@ -58,7 +58,7 @@ func (c *BenchExposuresCmd) Run(ctx context.Context, e *env) error {
 	if e.g.JSON {
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
-	fmt.Fprintf(e.stdout, "%s: backfill of %d vulnerabilities: %.1f s without an inventory, %.1f s with %d assets (poll %.1f s + matching %.1f s; %d exposures): %+.1f%%\n",
+	fmt.Fprintf(e.stdout, "%s: backfill of %d vulnerabilities: %.1f s without an inventory, %.1f s with %d assets (poll %.1f s with matching beside it, then %.1f s for the rest; %d exposures): %+.1f%%\n",
 		res.Dialect, res.Vulnerabilities, res.Without, res.With, res.Assets, res.Poll, res.Match, res.Exposures, 100*(res.Ratio-1))
 	return nil
 }

@@ -248,7 +248,9 @@ func setup(t *testing.T, clk *fakeClock, logs io.Writer) (*store.Store, *secret.
 	ch, _ := st.Channel(ctx, in.Name, feed.Indicators)
 	d := &notify.Deliverer{Store: st, Holder: "test", AllowInternal: true, Timeout: time.Second, MaxAttempts: 3, Backoff: time.Minute,
 		Now: clk.Now, Log: slog.New(slog.NewTextHandler(logs, nil)), UserAgent: "Flint/test",
-		Open: func(id int64, what string, sealed []byte) ([]byte, error) { return box.Open(sealed, secret.RuleAD(id, what)) }}
+		Open: func(id int64, what string, sealed []byte) ([]byte, error) {
+			return box.Open(sealed, secret.RuleAD(id, what))
+		}}
 	return st, box, d, ch
 }
 
@@ -354,9 +356,9 @@ func TestDeliverRetriesAndSigns(t *testing.T) {
 		t.Error("a signature verifies past the replay window")
 	}
 	var doc struct {
-		ID   string             `json:"id"`
-		Type string             `json:"type"`
-		Rule string             `json:"rule"`
+		ID   string              `json:"id"`
+		Type string              `json:"type"`
+		Rule string              `json:"rule"`
 		Data notify.ChannelFacts `json:"data"`
 	}
 	if err := json.Unmarshal(bodies[2], &doc); err != nil || doc.ID != key || doc.Type != notify.ChannelError || doc.Rule != "ops" ||

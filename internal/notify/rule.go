@@ -35,7 +35,7 @@ func Kinds() []string { return []string{Exposure, ChannelError, ChannelRestored,
 
 // Payload formats.
 const (
-	FormatJSON = "json" // Flint's event document, signed
+	FormatJSON  = "json"  // Flint's event document, signed
 	FormatSlack = "slack" // {"text": …}: a Slack incoming webhook's message
 	// FormatTeams is a message with an Adaptive Card, which Microsoft
 	// Teams' webhook workflows ("When a Teams webhook request is

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/flintcti/flint/internal/auth"
@@ -183,6 +184,27 @@ func (s *Service) MatchChanged(ctx context.Context) (store.ExposureCounts, error
 			"resolved", total.Resolved, "seen", total.Seen)
 	}
 	return total, nil
+}
+
+// MatchBeside runs MatchChanged on every signal of kick (its senders
+// coalesce them), at most once per spacing, until ctx ends: serve matches
+// what polls store beside them, page after page.
+func (s *Service) MatchBeside(ctx context.Context, kick <-chan struct{}, spacing time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		if _, err := s.MatchChanged(ctx); err != nil && ctx.Err() == nil {
+			s.log().Warn("exposures: matching the inventory failed; the next page or poll tries again", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(spacing):
+		}
+	}
 }
 
 // changedBatch is how many changed vulnerabilities are read at once, and

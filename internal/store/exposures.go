@@ -395,3 +395,12 @@ func (s *Store) ChangedVulnerabilities(ctx context.Context, after int64, limit i
 	}
 	return ids, last, nil
 }
+
+// CountExposures counts the exposures in every state.
+func (s *Store) CountExposures(ctx context.Context) (int, error) {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM exposures`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count exposures: %w", err)
+	}
+	return n, nil
+}
