@@ -98,7 +98,7 @@ func Open(ctx context.Context, dataDir, dsn string, log *slog.Logger) (*App, err
 		Limiter: func(id int64) ignite.Limiter {
 			return st.SharedLimiter(fmt.Sprintf("upstream:%d", id), store.Rate{PerSecond: ignite.DefaultRateLimit, Burst: ignite.DefaultRateBurst})
 		}}
-	a.Notifier = &notify.Deliverer{Store: st, Log: log, UserAgent: "Flint/" + Version,
+	a.Notifier = &notify.Deliverer{Store: st, Log: log, UserAgent: "Flint/" + Version, Attempted: a.Metrics.NotifyAttempt,
 		Holder: fmt.Sprintf("%s:%d", hostname(), os.Getpid()),
 		Open: func(id int64, what string, sealed []byte) ([]byte, error) {
 			return box.Open(sealed, secret.RuleAD(id, what))

@@ -48,6 +48,7 @@ type Metrics struct {
 	httpLatency  *prometheus.HistogramVec
 
 	retentionPurged prometheus.Counter
+	notifyAttempts  *prometheus.CounterVec
 }
 
 // New registers Flint's collectors, the Go runtime's and the process's on a
@@ -86,11 +87,13 @@ func New(src Source, version string) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9)}, []string{"route"})
 	m.retentionPurged = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "retention_purged_objects_total",
 		Help: "Deprecated objects purged by retention."})
+	m.notifyAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "notify_attempts_total",
+		Help: "Webhook delivery attempts, by event kind and result: delivered, failed (retried later), given_up."}, []string{"event", "result"})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "Flint's version (always 1).", ConstLabels: prometheus.Labels{"version": version}})
 	build.Set(1)
 	m.reg.MustRegister(m.polls, m.pollDuration, m.objects, m.storeWrite, m.upstreamRequests, m.upstreamLatency,
-		m.upstreamRetries, m.rateLimitWaits, m.rateLimitWait, m.httpRequests, m.httpLatency, m.retentionPurged, build,
+		m.upstreamRetries, m.rateLimitWaits, m.rateLimitWait, m.httpRequests, m.httpLatency, m.retentionPurged, m.notifyAttempts, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if src != nil {
 		m.reg.MustRegister(&stateCollector{src: src})
@@ -142,6 +145,10 @@ func (m *Metrics) Upstream(instance string) ignite.Observer { return upstream{m,
 
 // Purged counts objects purged by retention.
 func (m *Metrics) Purged(n int) { m.retentionPurged.Add(float64(n)) }
+
+// NotifyAttempt counts a webhook delivery attempt of an event kind: result
+// is delivered, failed or given_up.
+func (m *Metrics) NotifyAttempt(event, result string) { m.notifyAttempts.WithLabelValues(event, result).Inc() }
 
 // upstream observes one instance's client.
 type upstream struct {

@@ -40,6 +40,8 @@ func populated(t *testing.T, src Source) *Metrics {
 	u.UpstreamWait(20 * time.Millisecond)
 	u.UpstreamWait(0) // no wait: not counted
 	m.Purged(4)
+	m.NotifyAttempt("exposure", "failed")
+	m.NotifyAttempt("exposure", "delivered")
 	return m
 }
 
@@ -79,6 +81,10 @@ flint_upstream_rate_limit_waits_total 1
 # HELP flint_retention_purged_objects_total Deprecated objects purged by retention.
 # TYPE flint_retention_purged_objects_total counter
 flint_retention_purged_objects_total 4
+# HELP flint_notify_attempts_total Webhook delivery attempts, by event kind and result: delivered, failed (retried later), given_up.
+# TYPE flint_notify_attempts_total counter
+flint_notify_attempts_total{event="exposure",result="delivered"} 1
+flint_notify_attempts_total{event="exposure",result="failed"} 1
 # HELP flint_channel_status A channel's working status: 1 for the status it is in (running, connection_error, disabled), 0 for the others.
 # TYPE flint_channel_status gauge
 flint_channel_status{channel="indicators",instance="main",status="connection_error"} 1
@@ -97,7 +103,7 @@ flint_db_waits_total{pool="write"} 3
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "flint_poll_objects_total", "flint_polls_total",
 		"flint_upstream_requests_total", "flint_upstream_retries_total", "flint_upstream_rate_limit_waits_total",
 		"flint_retention_purged_objects_total", "flint_channel_status", "flint_channel_restore_attempts", "flint_store_up",
-		"flint_db_waits_total"); err != nil {
+		"flint_db_waits_total", "flint_notify_attempts_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.pollDuration); n != 1 {

@@ -103,6 +103,9 @@ type Deliverer struct {
 	UserAgent     string
 	Now           func() time.Time
 	Log           *slog.Logger
+	// Attempted, when set, is told of each attempt: the event kind and
+	// delivered, failed or given_up (metrics).
+	Attempted func(event, result string)
 
 	clientOnce sync.Once
 	client     *http.Client
@@ -280,6 +283,15 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 			n := dl.Attempts + 1
 			if err := d.Store.FinishAttempt(context.WithoutCancel(ctx), dl, d.Holder, a, d.maxAttempts(), d.now().Add(d.wait(n))); err != nil {
 				return done, err
+			}
+			if d.Attempted != nil {
+				result := "failed"
+				if a.OK {
+					result = Delivered
+				} else if n >= d.maxAttempts() {
+					result = GivenUp
+				}
+				d.Attempted(dl.Kind, result)
 			}
 			switch {
 			case a.OK:

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,6 +316,8 @@ func TestDeliverRetriesAndSigns(t *testing.T) {
 	addRule(t, st, box, notify.Rule{Name: "chat", Event: notify.ChannelError, Format: notify.FormatSlack}, downURL, "")
 	addRule(t, st, box, notify.Rule{Name: "lab only", Event: notify.ChannelError, Filters: notify.Filters{Instances: []string{"lab"}}}, flakyURL, "")
 
+	var results []string
+	d.Attempted = func(event, result string) { results = append(results, event+":"+result) }
 	h := ch.Health
 	h.Enable(clk.Now())
 	h.Failed(clk.Now(), "unauthorized", "401", "the token was refused")
@@ -373,6 +376,11 @@ func TestDeliverRetriesAndSigns(t *testing.T) {
 	var text map[string]any
 	if err := json.Unmarshal(cbodies[0], &text); err != nil || len(text) != 1 || !strings.Contains(fmt.Sprint(text["text"]), "Prod/indicators is in Connection Error (401)") {
 		t.Errorf("chat body: %s", cbodies[0])
+	}
+	slices.Sort(results)
+	if want := []string{"channel_error:delivered", "channel_error:failed", "channel_error:failed", "channel_error:failed",
+		"channel_error:failed", "channel_error:given_up"}; !slices.Equal(results, want) {
+		t.Errorf("attempts told: %v, want %v", results, want)
 	}
 	ds, _ := st.Deliveries(ctx, store.DeliveryQuery{Limit: 10})
 	states := map[string]notify.Delivery{}
