@@ -281,30 +281,13 @@ func (s *Store) exposureEvents(ctx context.Context, tx *sql.Tx, col string, ids 
 
 // PendingEvents returns the oldest events not yet dispatched.
 func (s *Store) PendingEvents(ctx context.Context, limit int) ([]notify.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, subject_id, data, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending events: %w", err)
-	}
-	defer rows.Close()
-	var out []notify.Event
-	for rows.Next() {
-		var e notify.Event
-		var data string
-		var at int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.SubjectID, &data, &at); err != nil {
-			return nil, err
-		}
-		e.Data, e.Created = json.RawMessage(data), time.UnixMicro(at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return s.events(ctx, s.db, `WHERE dispatched_at IS NULL ORDER BY id LIMIT $1`, limit)
 }
 
-// Events lists the outbox, newest first (before: an event id, 0 for the
-// newest).
-func (s *Store) Events(ctx context.Context, before int64, limit int) ([]notify.Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, kind, subject_id, data, created_at FROM outbox
-		WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
+func (s *Store) events(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, where string, args ...any) ([]notify.Event, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, subject_id, data, created_at FROM outbox `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
