@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +26,39 @@ import (
 func (s *Service) RematchInventory(ctx context.Context) (store.ExposureCounts, error) {
 	s.matchMu.Lock()
 	defer s.matchMu.Unlock()
+	for { // an import waits for another process's matching to end
+		ok, err := s.Store.AcquireMatchLease(ctx, s.holder(), matchLease)
+		if err != nil {
+			return store.ExposureCounts{}, err
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return store.ExposureCounts{}, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	defer s.Store.ReleaseMatchLease(context.WithoutCancel(ctx), s.holder()) //nolint:errcheck // it lapses in any case
 	return s.rematch(ctx)
+}
+
+// ErrMatchBusy says another process is matching the inventory: what it
+// does not take, the next kick does.
+var ErrMatchBusy = errors.New("exposures: another process is matching the inventory")
+
+// matchLease is how long a matcher holds the right to match unless it
+// renews it (every batch).
+const matchLease = 2 * time.Minute
+
+// holder names this process in the match lease: host:pid.
+func (s *Service) holder() string {
+	if s.Holder != "" {
+		return s.Holder
+	}
+	h, _ := os.Hostname()
+	return h + ":" + strconv.Itoa(os.Getpid())
 }
 
 // inventory reads the whole stored inventory.
@@ -86,6 +121,12 @@ func (s *Service) rematch(ctx context.Context) (store.ExposureCounts, error) {
 		if err != nil {
 			return total, err
 		}
+		if ok, err := s.Store.AcquireMatchLease(ctx, s.holder(), matchLease); err != nil || !ok { // renewed
+			if err == nil {
+				err = fmt.Errorf("exposures: the match lease lapsed and another process took it")
+			}
+			return total, err
+		}
 		total.Opened, total.Reopened, total.Resolved, total.Seen = total.Opened+c.Opened, total.Reopened+c.Reopened,
 			total.Resolved+c.Resolved, total.Seen+c.Seen
 	}
@@ -104,6 +145,14 @@ func (s *Service) rematch(ctx context.Context) (store.ExposureCounts, error) {
 func (s *Service) MatchChanged(ctx context.Context) (store.ExposureCounts, error) {
 	s.matchMu.Lock()
 	defer s.matchMu.Unlock()
+	got, err := s.Store.AcquireMatchLease(ctx, s.holder(), matchLease)
+	if err != nil {
+		return store.ExposureCounts{}, err
+	}
+	if !got {
+		return store.ExposureCounts{}, ErrMatchBusy
+	}
+	defer s.Store.ReleaseMatchLease(context.WithoutCancel(ctx), s.holder()) //nolint:errcheck // it lapses in any case
 	after, ok, err := s.Store.MatchMark(ctx)
 	if err != nil || !ok {
 		if err != nil {
@@ -178,6 +227,12 @@ func (s *Service) MatchChanged(ctx context.Context) (store.ExposureCounts, error
 			return total, err
 		}
 		after = last
+		if ok, err := s.Store.AcquireMatchLease(ctx, s.holder(), matchLease); err != nil || !ok { // renewed
+			if err == nil {
+				err = fmt.Errorf("exposures: the match lease lapsed and another process took it")
+			}
+			return total, err
+		}
 	}
 	if total.Opened+total.Reopened+total.Resolved > 0 {
 		s.log().Info("exposures: changed vulnerabilities matched", "opened", total.Opened, "reopened", total.Reopened,
@@ -196,13 +251,21 @@ func (s *Service) MatchBeside(ctx context.Context, kick <-chan struct{}, spacing
 			return
 		case <-kick:
 		}
-		if _, err := s.MatchChanged(ctx); err != nil && ctx.Err() == nil {
-			s.log().Warn("exposures: matching the inventory failed; the next page or poll tries again", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(spacing):
+		for {
+			_, err := s.MatchChanged(ctx)
+			if err != nil && !errors.Is(err, ErrMatchBusy) && ctx.Err() == nil {
+				s.log().Warn("exposures: matching the inventory failed; the next page or poll tries again", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(spacing):
+			}
+			if !errors.Is(err, ErrMatchBusy) {
+				break
+			}
+			// Another process matches: this one tries again, so that what
+			// was committed after that one last looked is not left behind.
 		}
 	}
 }

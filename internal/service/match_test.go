@@ -2,12 +2,14 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/flintcti/flint/internal/auth"
 	"github.com/flintcti/flint/internal/cmdb"
 	"github.com/flintcti/flint/internal/intel"
+	"github.com/flintcti/flint/internal/service"
 	"github.com/flintcti/flint/internal/store"
 )
 
@@ -82,5 +84,46 @@ func TestMatchChanged(t *testing.T) {
 	}
 	if s := state("CVE-2026-0002"); s != store.ExposureOpen {
 		t.Errorf("CVE-2026-0002: %q", s)
+	}
+}
+
+// One matcher at a time across processes: while another holds the match
+// lease, matching says so and matches nothing; once it is released, or has
+// lapsed (its holder died), matching goes on; an import waits for it.
+func TestMatchLease(t *testing.T) {
+	svc, c := newService(t)
+	svc.Holder = "this"
+	ctx := context.Background()
+	op := auth.Operator("root")
+	if _, err := svc.ImportInventory(ctx, op, []cmdb.Asset{{AssetID: "h1", Vendor: "Acme", Product: "Widget", Version: "1.0"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := svc.Store.AcquireMatchLease(ctx, "other", 2*time.Minute); !ok || err != nil {
+		t.Fatalf("the other process's lease: %v %v", ok, err)
+	}
+	if _, err := svc.MatchChanged(ctx); !errors.Is(err, service.ErrMatchBusy) {
+		t.Fatalf("matching while another holds the lease: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := svc.RematchInventory(ctx); done <- err }()
+	if err := svc.Store.ReleaseMatchLease(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the import's matching after the release: %v", err)
+	}
+	if _, err := svc.MatchChanged(ctx); err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	// A holder that died: its lease lapses.
+	if ok, _ := svc.Store.AcquireMatchLease(ctx, "dead", 2*time.Minute); !ok {
+		t.Fatal("a free lease was refused")
+	}
+	if _, err := svc.MatchChanged(ctx); !errors.Is(err, service.ErrMatchBusy) {
+		t.Fatalf("while the dead holder's lease runs: %v", err)
+	}
+	c.add(3 * time.Minute)
+	if _, err := svc.MatchChanged(ctx); err != nil {
+		t.Fatalf("after the dead holder's lease lapsed: %v", err)
 	}
 }

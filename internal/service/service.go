@@ -39,6 +39,9 @@ type Service struct {
 	// Notifier sends test notifications (and, in serve, delivers).
 	SealNotify NotifySealer
 	Notifier   *notify.Deliverer
+	// Holder names this process in the lease of matching the inventory
+	// (one matcher at a time across processes); default host:pid.
+	Holder string
 
 	tokenOnce sync.Once
 	randomKey []byte

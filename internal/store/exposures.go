@@ -404,3 +404,24 @@ func (s *Store) CountExposures(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// AcquireMatchLease takes the right to match the inventory for ttl unless
+// another holder's lease runs; a holder may take its own again (renew).
+func (s *Store) AcquireMatchLease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
+	now := s.now().UTC()
+	res, err := s.db.ExecContext(ctx, `UPDATE match_lease SET holder = $1, lease_until = $2 WHERE id = 1 AND (lease_until <= $3 OR holder = $1)`,
+		holder, now.Add(ttl).UnixMicro(), now.UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("store: match lease: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseMatchLease gives the lease up, if holder has it.
+func (s *Store) ReleaseMatchLease(ctx context.Context, holder string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE match_lease SET lease_until = 0 WHERE id = 1 AND holder = $1`, holder); err != nil {
+		return fmt.Errorf("store: match lease: %w", err)
+	}
+	return nil
+}

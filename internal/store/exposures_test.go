@@ -162,3 +162,34 @@ func TestChangedVulnerabilities(t *testing.T) {
 		}
 	})
 }
+
+// The match lease: one holder at a time, renewable by its holder, free
+// once released or lapsed.
+func TestMatchLease(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store, c *clock) {
+		ctx := context.Background()
+		try := func(holder string) bool {
+			t.Helper()
+			ok, err := s.AcquireMatchLease(ctx, holder, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if !try("a") || try("b") || !try("a") {
+			t.Fatal("a takes it, b is refused, a renews")
+		}
+		s.ReleaseMatchLease(ctx, "b") // not b's: nothing
+		if try("b") {
+			t.Fatal("b took a's lease after releasing what it did not hold")
+		}
+		s.ReleaseMatchLease(ctx, "a")
+		if !try("b") {
+			t.Fatal("released, yet refused")
+		}
+		c.Add(2 * time.Minute)
+		if !try("a") {
+			t.Fatal("lapsed, yet refused")
+		}
+	})
+}
